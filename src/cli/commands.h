@@ -1,0 +1,27 @@
+/*
+ * Subcommands of the `forge` binary. Each takes argc/argv after the command name and returns the
+ * process exit code: 0 success, 1 failure, 2 bad usage or configuration.
+ */
+#ifndef CLI_COMMANDS_H
+#define CLI_COMMANDS_H
+
+struct fg_config;
+
+struct cli_command {
+    const char *name;  /* "serve", "config", "admin", ... */
+    int (*run)(int argc, char **argv);
+    const char *usage; /* one line */
+};
+
+/** NULL-terminated table (cli/commands.c). */
+extern const struct cli_command cli_commands[];
+
+int cmd_serve(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+/** Loads configuration and initialises logging; prints "forge: VAR: message" and returns 2 on error. */
+int cli_load_config(struct fg_config *cfg);
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * The application context: one per process, built by `forge serve` (src/core/app.c) and reached
+ * from every request (req->app). Subsystems hang their handles here. Fields are set before the
+ * HTTP server starts and are read-only afterwards, except where a field says otherwise.
+ */
+#ifndef CORE_APP_H
+#define CORE_APP_H
+
+#include <stdatomic.h>
+
+#include "util/config.h"
+
+struct store;
+struct http_router;
+struct fg_app_metrics;
+
+struct fg_app {
+    struct fg_config *cfg;
+    struct store *store;       /* src/store/store.h */
+    struct http_router *router;
+    struct fg_app_metrics *metrics;
+    void *identity;            /* identity subsystem state (src/core/identity.h) */
+    void *search;              /* search subsystem state (src/core/search.h) */
+    void *events;              /* event delivery (src/core/events.h) */
+    void *governance;          /* governance state (src/core/governance.h) */
+    atomic_int ready;          /* 1 once the store is open and the index loaded */
+    atomic_int draining;       /* 1 after SIGTERM: responses close their connection */
+    double started_mono;
+};
+
+/** Opens the store (migrating it), builds the router and starts subsystems. -1 + message on error. */
+int fg_app_start(struct fg_app *app, struct fg_config *cfg, char *err, size_t errlen);
+/** Stops subsystems and closes the store. */
+void fg_app_stop(struct fg_app *app);
+
+#endif

@@ -1,0 +1,23 @@
+/* Private to the SQLite backend: connection pool and statement helpers shared by its area files. */
+#ifndef STORE_SQLITE_INT_H
+#define STORE_SQLITE_INT_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+
+struct store_conn {
+    sqlite3 *db;
+    struct store_conn *next_free;
+    int in_tx;
+};
+
+/** Prepares (cached per connection by SQL text) a statement; reset + clear bindings on return.
+ * Returns NULL on error (logged). Do not finalize the result. */
+sqlite3_stmt *sq_prepare(struct store_conn *c, const char *sql);
+/** Maps an SQLite result code to fg_err (SQLITE_CONSTRAINT → FG_ECONFLICT, BUSY → FG_EUNAVAIL). */
+enum fg_err sq_err(struct store_conn *c, int rc, const char *what);
+/** Binds text that may be NULL (→ SQL NULL). */
+int sq_bind_text(sqlite3_stmt *st, int i, const char *s);
+
+#endif

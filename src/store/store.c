@@ -1,0 +1,33 @@
+#include "store/store.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/config.h"
+
+enum fg_err store_sqlite_open(const char *path, const struct fg_config *cfg, struct store **out,
+                              char *err, size_t errlen);
+enum fg_err store_pg_open(const char *url, const struct fg_config *cfg, struct store **out,
+                          char *err, size_t errlen) __attribute__((weak));
+
+enum fg_err store_open(const struct fg_config *cfg, struct store **out, char *err, size_t errlen)
+{
+    const char *url = cfg->database_url;
+    *out = NULL;
+    if (strncmp(url, "sqlite://", 9) == 0) {
+        /* sqlite:///var/lib/forge/forge.db is absolute; sqlite:///./data/forge.db is relative */
+        const char *path = url + 9;
+        if (strncmp(path, "/./", 3) == 0 || strncmp(path, "/../", 4) == 0)
+            path++;
+        return store_sqlite_open(path, cfg, out, err, errlen);
+    }
+    if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
+        if (!store_pg_open) {
+            snprintf(err, errlen, "DATABASE_URL: PostgreSQL support is not built in yet");
+            return FG_EINVAL;
+        }
+        return store_pg_open(url, cfg, out, err, errlen);
+    }
+    snprintf(err, errlen, "DATABASE_URL: unsupported scheme (sqlite:// or postgresql://)");
+    return FG_EINVAL;
+}
