@@ -39,7 +39,7 @@
 /* Default cosine threshold for semantic search with the local embedder, measured on the labelled
  * set in tests/unit/embed/test_local.c (see docs/embeddings.md, "Calibration"). Neural providers
  * keep the SPEC default of 0.7. */
-#define EMBED_LOCAL_DEFAULT_MIN_SCORE 0.2
+#define EMBED_LOCAL_DEFAULT_MIN_SCORE 0.18
 #define EMBED_NEURAL_DEFAULT_MIN_SCORE 0.7
 
 struct embed_config {

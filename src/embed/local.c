@@ -25,7 +25,7 @@
 #define LOCAL_W_BIGRAM 0.5
 #endif
 #ifndef LOCAL_W_CHARS
-#define LOCAL_W_CHARS 0.8
+#define LOCAL_W_CHARS 1.0
 #endif
 #define LOCAL_MAX_TOKEN_BYTES 128 /* longer tokens are truncated (URLs, base64 blobs) */
 #define LOCAL_MAX_GRAM_CPS    40  /* char n-grams only for the first 40 code points of a word */

@@ -1,0 +1,226 @@
+"""Black-box test harness: starts the real `forge` binary on a free loopback port with a temp
+data dir, speaks HTTP to it, and stops it. Standard library only (Debian's /usr/bin/python3).
+
+Usage in a test file:
+    from forgetest import Forge, main
+    def test_x(f: Forge): ...
+    if __name__ == "__main__": main(globals())
+"""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+FORGE_BIN = os.environ.get("FORGE_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "forge")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # dict, lower-case names
+        self.body = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.body[:300])
+
+
+class Forge:
+    """One running server. env: extra environment variables."""
+
+    def __init__(self, env=None, data_dir=None, start=True, args=None):
+        self.dir = data_dir or tempfile.mkdtemp(prefix="forge-test-")
+        self._own_dir = data_dir is None
+        self.port = free_port()
+        self.env = dict(os.environ)
+        for k in list(self.env):
+            if k.startswith(("FORGE_", "DATABASE_", "JWT_", "REDIS_", "KAFKA_", "EMBEDDING_")) \
+                    and k not in ("FORGE_BIN",):
+                del self.env[k]
+        self.env.update({
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "DATABASE_URL": "sqlite:///" + os.path.join(self.dir, "forge.db"),
+            "LOG_FORMAT": "json",
+            "LOG_LEVEL": "info",
+            "JWT_SECRET": "test-secret-0123456789-0123456789-abcdef",
+            "FORGE_ENV_FILE": "/dev/null",
+        })
+        self.env.update(env or {})
+        self.args = args or []
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "server.log")
+        if start:
+            self.start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self, wait_ready=True, timeout=20):
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([FORGE_BIN, "serve"] + self.args, env=self.env,
+                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir)
+        deadline = time.time() + timeout
+        path = "/health/ready" if wait_ready else "/health"
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("forge exited with %d:\n%s" % (self.proc.returncode, self.log()))
+            try:
+                r = self.request("GET", path, timeout=2)
+                if r.status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("forge did not become ready:\n" + self.log())
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as fh:
+                return fh.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_lines(self):
+        out = []
+        for line in self.log().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def request(self, method, path, body=None, headers=None, token=None, timeout=30, raw=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        h = {}
+        data = None
+        if raw is not None:
+            data = raw
+        elif body is not None:
+            data = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        if token:
+            h["Authorization"] = "Bearer " + token
+        h.update(headers or {})
+        try:
+            conn.request(method, path, body=data, headers=h)
+            r = conn.getresponse()
+            payload = r.read()
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()},
+                            payload.decode("utf-8", "replace"))
+        finally:
+            conn.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def put(self, path, body=None, **kw):
+        return self.request("PUT", path, body=body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.request("PATCH", path, body=body, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stops the server; returns its exit code."""
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        rc = self.proc.returncode
+        self.proc = None
+        return rc
+
+    def close(self):
+        self.stop()
+        if self._own_dir and not os.environ.get("FORGE_KEEP_TEST_DIRS"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def cli(self, *args, input=None, env=None, timeout=60):
+        e = dict(self.env)
+        e.update(env or {})
+        return subprocess.run([FORGE_BIN] + list(args), env=e, input=input, capture_output=True,
+                              timeout=timeout, cwd=self.dir, text=True)
+
+
+def assert_error(r, status, code=None, field=None):
+    """Checks the documented error format {"code","message","details"}."""
+    assert r.status == status, "expected %d, got %r" % (status, r)
+    assert isinstance(r.json, dict), "error body is not JSON: %r" % r
+    assert set(r.json) == {"code", "message", "details"}, "error keys: %r" % r.json
+    assert isinstance(r.json["message"], str) and r.json["message"], r
+    assert isinstance(r.json["details"], dict), r
+    if code:
+        assert r.json["code"] == code, "expected code %s: %r" % (code, r)
+    if field:
+        assert r.json["details"].get("field") == field, "expected field %s: %r" % (field, r)
+    assert r.header("X-Correlation-ID"), "missing X-Correlation-ID"
+
+
+def main(g, fixture_env=None):
+    """Runs every test_* function of module globals `g`. A function taking an argument gets a
+    fresh Forge (one per test); one taking none runs as is. Prints 'N passed, N failed'."""
+    tests = sorted((k, v) for k, v in g.items() if k.startswith("test_") and callable(v))
+    only = sys.argv[1:]
+    passed = failed = 0
+    for name, fn in tests:
+        if only and name not in only:
+            continue
+        t0 = time.time()
+        f = None
+        try:
+            if fn.__code__.co_argcount:
+                f = Forge(env=fixture_env)
+                fn(f)
+            else:
+                fn()
+            passed += 1
+            print("PASS %s (%.2fs)" % (name, time.time() - t0), flush=True)
+        except Exception:
+            failed += 1
+            print("FAIL %s (%.2fs)" % (name, time.time() - t0), flush=True)
+            traceback.print_exc()
+            if f is not None:
+                print("---- server log (tail) ----\n" + "\n".join(f.log().splitlines()[-40:]))
+        finally:
+            if f is not None:
+                f.close()
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed or not passed else 0)
