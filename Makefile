@@ -4,12 +4,12 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 CC ?= cc
 
-.PHONY: all build test asan test-asan run fmt fmt-check lint bench clean deps
+.PHONY: all build test asan test-asan check build-clang run fmt fmt-check lint bench clean
 all: build
 
 build:
 	cmake -S . -B $(BUILD) -DCMAKE_C_COMPILER=$(CC) >/dev/null
-	cmake --build $(BUILD) -j$(JOBS)
+	cmake --build $(BUILD) -j$(JOBS) -- --no-print-directory
 
 # Unit + API + deploy tiers. LABEL=unit|api|deploy narrows it.
 test: build
@@ -22,6 +22,19 @@ asan:
 test-asan: asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j$(JOBS) -LE deploy $(if $(LABEL),-L $(LABEL))
+
+# Everything CI runs (the README's test command): gcc build + all tiers, the same tests under
+# ASan+UBSan, a -Werror build with clang, and the static checks.
+check:
+	$(MAKE) --no-print-directory test
+	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory build-clang
+	$(MAKE) --no-print-directory lint
+	@echo "make check: all passed"
+
+build-clang:
+	cmake -S . -B build-clang -DCMAKE_C_COMPILER=clang >/dev/null
+	cmake --build build-clang -j$(JOBS)
 
 run: build
 	./$(BUILD)/forge serve

@@ -118,7 +118,7 @@ json_t *api_openapi_build(void)
             }
             char m[16];
             size_t i = 0;
-            for (; r->method[i] && i < sizeof m - 1; i++)
+            for (; i < sizeof m - 1 && r->method[i]; i++)
                 m[i] = (char)tolower((unsigned char)r->method[i]);
             m[i] = '\0';
             json_object_set_new(item, m, operation(r));

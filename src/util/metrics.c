@@ -102,6 +102,15 @@ static void append_escaped(struct fg_buf *b, const char *s)
 
 static struct series *lookup(struct fg_metric *m, const char *const *values);
 
+/* Shortest representation that reads back as the same double. */
+static const char *fmt_double(double v, char *out, size_t len)
+{
+    snprintf(out, len, "%.15g", v);
+    if (strtod(out, NULL) != v)
+        snprintf(out, len, "%.17g", v);
+    return out;
+}
+
 static void grow(struct fg_metric *m)
 {
     struct series *old = m->tab;
@@ -219,11 +228,13 @@ static void render_family(struct fg_buf *out, struct fg_metric *m)
         if (!s->key)
             continue;
         const char *sep = s->labels[0] ? "," : "";
+        char num[40];
         if (m->type != FG_HISTOGRAM) {
             if (s->labels[0])
-                fg_buf_printf(out, "%s{%s} %.17g\n", m->name, s->labels, s->value);
+                fg_buf_printf(out, "%s{%s} %s\n", m->name, s->labels,
+                              fmt_double(s->value, num, sizeof num));
             else
-                fg_buf_printf(out, "%s %.17g\n", m->name, s->value);
+                fg_buf_printf(out, "%s %s\n", m->name, fmt_double(s->value, num, sizeof num));
             continue;
         }
         uint64_t cum = 0;
@@ -236,11 +247,13 @@ static void render_family(struct fg_buf *out, struct fg_metric *m)
         fg_buf_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", m->name, s->labels, sep,
                       (unsigned long long)cum);
         if (s->labels[0]) {
-            fg_buf_printf(out, "%s_sum{%s} %.17g\n", m->name, s->labels, s->value);
+            fg_buf_printf(out, "%s_sum{%s} %s\n", m->name, s->labels,
+                          fmt_double(s->value, num, sizeof num));
             fg_buf_printf(out, "%s_count{%s} %llu\n", m->name, s->labels,
                           (unsigned long long)s->count);
         } else {
-            fg_buf_printf(out, "%s_sum %.17g\n%s_count %llu\n", m->name, s->value, m->name,
+            fg_buf_printf(out, "%s_sum %s\n%s_count %llu\n", m->name,
+                          fmt_double(s->value, num, sizeof num), m->name,
                           (unsigned long long)s->count);
         }
     }

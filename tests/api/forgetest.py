@@ -18,8 +18,8 @@ import tempfile
 import time
 import traceback
 
-FORGE_BIN = os.environ.get("FORGE_BIN") or os.path.join(
-    os.path.dirname(__file__), "..", "..", "build", "forge")
+FORGE_BIN = os.path.abspath(os.environ.get("FORGE_BIN") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build", "forge"))
 
 
 def free_port():
@@ -149,7 +149,7 @@ class Forge:
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
