@@ -51,7 +51,7 @@ void embed_cache_key(const char *model, unsigned dims, const char *text, size_t 
 /* ---- in-process LRU ---------------------------------------------------------------------- */
 
 struct mc_entry {
-    struct mc_entry *hnext;      /* hash chain */
+    struct mc_entry *hnext;       /* hash chain */
     struct mc_entry *prev, *next; /* LRU list, head = most recent */
     int64_t expires;
     unsigned dims;

@@ -9,8 +9,7 @@
 #include "embed/embedder.h"
 
 struct embed_counters {
-    atomic_uint_fast64_t requests, texts, cache_hits, cache_misses, errors, retries,
-        provider_calls;
+    atomic_uint_fast64_t requests, texts, cache_hits, cache_misses, errors, retries, provider_calls;
 };
 
 /** printf into errbuf when it is non-NULL and non-empty; always NUL-terminates. */
@@ -40,9 +39,9 @@ struct embed_remote *embed_remote_new(enum embed_remote_kind kind, const struct 
                                       enum fg_err *err, char *errbuf, size_t errlen);
 void embed_remote_free(struct embed_remote *r);
 /** Embeds n texts (already validated) into out (n * dims floats, normalised), in batches. */
-enum fg_err embed_remote_embed(struct embed_remote *r, const char *const *texts,
-                               const size_t *lens, size_t n, float *out,
-                               struct embed_counters *ctr, char *errbuf, size_t errlen);
+enum fg_err embed_remote_embed(struct embed_remote *r, const char *const *texts, const size_t *lens,
+                               size_t n, float *out, struct embed_counters *ctr, char *errbuf,
+                               size_t errlen);
 /** Largest number of inputs one request may carry for this many dimensions. */
 size_t embed_remote_batch_max(unsigned dims);
 

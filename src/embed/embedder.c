@@ -152,13 +152,13 @@ embedder_t *embed_new(const struct embed_config *c, enum fg_err *err, char *errb
             e->dims = c->dimensions;
             send_dims = 1;
             if (e->dims > EMBED_MAX_DIMS) {
-                embed_errf(errbuf, errlen, "EMBEDDING_DIMENSIONS=%u exceeds the limit %u",
-                           e->dims, EMBED_MAX_DIMS);
+                embed_errf(errbuf, errlen, "EMBEDDING_DIMENSIONS=%u exceeds the limit %u", e->dims,
+                           EMBED_MAX_DIMS);
                 goto fail;
             }
-            if (known >= 0 && (e->dims > known_models[known].dims ||
-                               (!known_models[known].shortenable &&
-                                e->dims != known_models[known].dims))) {
+            if (known >= 0 &&
+                (e->dims > known_models[known].dims ||
+                 (!known_models[known].shortenable && e->dims != known_models[known].dims))) {
                 embed_errf(errbuf, errlen, "model %s does not support EMBEDDING_DIMENSIONS=%u",
                            model, e->dims);
                 goto fail;
@@ -171,9 +171,9 @@ embedder_t *embed_new(const struct embed_config *c, enum fg_err *err, char *errb
                        model);
             goto fail;
         }
-        e->remote = embed_remote_new(e->provider == P_OPENAI ? EMBED_REMOTE_OPENAI
-                                                             : EMBED_REMOTE_AZURE,
-                                     c, model, e->dims, send_dims, err, errbuf, errlen);
+        e->remote =
+            embed_remote_new(e->provider == P_OPENAI ? EMBED_REMOTE_OPENAI : EMBED_REMOTE_AZURE, c,
+                             model, e->dims, send_dims, err, errbuf, errlen);
         if (!e->remote)
             goto fail;
         e->model_id = fg_xstrdup(model);
@@ -214,9 +214,12 @@ const char *embed_model_id(const embedder_t *e)
 const char *embed_provider_name(const embedder_t *e)
 {
     switch (e->provider) {
-    case P_LOCAL: return "local";
-    case P_OPENAI: return "openai";
-    case P_AZURE: return "azure";
+    case P_LOCAL:
+        return "local";
+    case P_OPENAI:
+        return "openai";
+    case P_AZURE:
+        return "azure";
     }
     return "local";
 }

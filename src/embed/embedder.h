@@ -14,32 +14,32 @@
 #include "util/err.h"
 
 /* ---- limits and defaults (enforced in src/embed/) --------------------------------------- */
-#define EMBED_DEFAULT_PROVIDER      "local"
-#define EMBED_DEFAULT_OPENAI_BASE   "https://api.openai.com"
-#define EMBED_DEFAULT_MODEL         "text-embedding-3-small"
-#define EMBED_DEFAULT_AZURE_VERSION "2024-02-01"
-#define EMBED_LOCAL_MODEL_ID        "local-hash-v1" /* bump when the local algorithm changes */
-#define EMBED_LOCAL_DEFAULT_DIMS    384u
-#define EMBED_MIN_DIMS              16u   /* smaller vectors collide too much to be useful */
-#define EMBED_MAX_DIMS              4096u /* text-embedding-3-large is 3072 */
-#define EMBED_DEFAULT_TIMEOUT_MS    10000L
-#define EMBED_MAX_TIMEOUT_MS        600000L
-#define EMBED_DEFAULT_MAX_RETRIES   3u
-#define EMBED_MAX_RETRIES_LIMIT     10u
-#define EMBED_NO_RETRIES            UINT_MAX /* max_retries value meaning "0 retries" (0 = default) */
-#define EMBED_MAX_BATCH             2048u    /* inputs per provider request (OpenAI's limit) */
-#define EMBED_MAX_BATCH_TEXT_BYTES  (1024u * 1024u) /* input bytes per provider request */
-#define EMBED_MAX_TEXT_BYTES        (1024u * 1024u) /* one input text */
-#define EMBED_MAX_RESPONSE_BYTES    (64u * 1024u * 1024u)
+#define EMBED_DEFAULT_PROVIDER         "local"
+#define EMBED_DEFAULT_OPENAI_BASE      "https://api.openai.com"
+#define EMBED_DEFAULT_MODEL            "text-embedding-3-small"
+#define EMBED_DEFAULT_AZURE_VERSION    "2024-02-01"
+#define EMBED_LOCAL_MODEL_ID           "local-hash-v1" /* bump when the local algorithm changes */
+#define EMBED_LOCAL_DEFAULT_DIMS       384u
+#define EMBED_MIN_DIMS                 16u   /* smaller vectors collide too much to be useful */
+#define EMBED_MAX_DIMS                 4096u /* text-embedding-3-large is 3072 */
+#define EMBED_DEFAULT_TIMEOUT_MS       10000L
+#define EMBED_MAX_TIMEOUT_MS           600000L
+#define EMBED_DEFAULT_MAX_RETRIES      3u
+#define EMBED_MAX_RETRIES_LIMIT        10u
+#define EMBED_NO_RETRIES               UINT_MAX /* max_retries value meaning "0 retries" (0 = default) */
+#define EMBED_MAX_BATCH                2048u /* inputs per provider request (OpenAI's limit) */
+#define EMBED_MAX_BATCH_TEXT_BYTES     (1024u * 1024u) /* input bytes per provider request */
+#define EMBED_MAX_TEXT_BYTES           (1024u * 1024u) /* one input text */
+#define EMBED_MAX_RESPONSE_BYTES       (64u * 1024u * 1024u)
 #define EMBED_RESPONSE_BYTES_PER_FLOAT 32u /* batches are sized so n*dims*this <= the cap */
-#define EMBED_BACKOFF_BASE_MS       200L
-#define EMBED_BACKOFF_CAP_MS        5000L
-#define EMBED_CACHE_DEFAULT_TTL_S   (7L * 24 * 3600)
+#define EMBED_BACKOFF_BASE_MS          200L
+#define EMBED_BACKOFF_CAP_MS           5000L
+#define EMBED_CACHE_DEFAULT_TTL_S      (7L * 24 * 3600)
 
 /* Default cosine threshold for semantic search with the local embedder, measured on the labelled
  * set in tests/unit/embed/test_local.c (see docs/embeddings.md, "Calibration"). Neural providers
  * keep the SPEC default of 0.7. */
-#define EMBED_LOCAL_DEFAULT_MIN_SCORE 0.18
+#define EMBED_LOCAL_DEFAULT_MIN_SCORE  0.18
 #define EMBED_NEURAL_DEFAULT_MIN_SCORE 0.7
 
 struct embed_config {
@@ -60,8 +60,7 @@ typedef struct embedder embedder_t; /* opaque */
 /** Creates an embedder. The config's strings are copied. On failure returns NULL, sets *err
  * (FG_EINVAL for a bad config) and writes a human message (never containing the key) to errbuf.
  * Caller frees with embed_free(). */
-embedder_t *embed_new(const struct embed_config *c, enum fg_err *err, char *errbuf,
-                      size_t errlen);
+embedder_t *embed_new(const struct embed_config *c, enum fg_err *err, char *errbuf, size_t errlen);
 void embed_free(embedder_t *e);
 unsigned embed_dimensions(const embedder_t *e);
 /** "local-hash-v1" or the remote model name: used for cache keys and to detect that a reindex

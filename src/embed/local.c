@@ -160,22 +160,22 @@ static size_t put_utf8(uint32_t cp, char *o)
 
 /* U+00C0..U+017F lower-cased with diacritics removed ("" = not a letter: × and ÷). */
 static const char *const latin_fold[192] = {
-    "a", "a", "a", "a", "a", "a", "ae", "c", "e", "e", "e", "e",  /* U+00C0 */
-    "i", "i", "i", "i", "d", "n", "o",  "o", "o", "o", "o", "",   /* U+00CC */
-    "o", "u", "u", "u", "u", "y", "th", "ss", "a", "a", "a", "a", /* U+00D8 */
-    "a", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",  /* U+00E4 */
-    "d", "n", "o", "o", "o", "o", "o", "", "o", "u", "u", "u",    /* U+00F0 */
-    "u", "y", "th", "y", "a", "a", "a", "a", "a", "a", "c", "c",  /* U+00FC */
-    "c", "c", "c", "c", "c", "c", "d", "d", "d", "d", "e", "e",   /* U+0108 */
-    "e", "e", "e", "e", "e", "e", "e", "e", "g", "g", "g", "g",   /* U+0114 */
-    "g", "g", "g", "g", "h", "h", "h", "h", "i", "i", "i", "i",   /* U+0120 */
-    "i", "i", "i", "i", "i", "i", "ij", "ij", "j", "j", "k", "k", /* U+012C */
-    "k", "l", "l", "l", "l", "l", "l", "l", "l", "l", "l", "n",   /* U+0138 */
-    "n", "n", "n", "n", "n", "n", "n", "n", "o", "o", "o", "o",   /* U+0144 */
-    "o", "o", "oe", "oe", "r", "r", "r", "r", "r", "r", "s", "s", /* U+0150 */
-    "s", "s", "s", "s", "s", "s", "t", "t", "t", "t", "t", "t",   /* U+015C */
-    "u", "u", "u", "u", "u", "u", "u", "u", "u", "u", "u", "u",   /* U+0168 */
-    "w", "w", "y", "y", "y", "z", "z", "z", "z", "z", "z", "s",   /* U+0174 */
+    "a", "a", "a",  "a",  "a", "a", "ae", "c",  "e", "e", "e", "e", /* U+00C0 */
+    "i", "i", "i",  "i",  "d", "n", "o",  "o",  "o", "o", "o", "",  /* U+00CC */
+    "o", "u", "u",  "u",  "u", "y", "th", "ss", "a", "a", "a", "a", /* U+00D8 */
+    "a", "a", "ae", "c",  "e", "e", "e",  "e",  "i", "i", "i", "i", /* U+00E4 */
+    "d", "n", "o",  "o",  "o", "o", "o",  "",   "o", "u", "u", "u", /* U+00F0 */
+    "u", "y", "th", "y",  "a", "a", "a",  "a",  "a", "a", "c", "c", /* U+00FC */
+    "c", "c", "c",  "c",  "c", "c", "d",  "d",  "d", "d", "e", "e", /* U+0108 */
+    "e", "e", "e",  "e",  "e", "e", "e",  "e",  "g", "g", "g", "g", /* U+0114 */
+    "g", "g", "g",  "g",  "h", "h", "h",  "h",  "i", "i", "i", "i", /* U+0120 */
+    "i", "i", "i",  "i",  "i", "i", "ij", "ij", "j", "j", "k", "k", /* U+012C */
+    "k", "l", "l",  "l",  "l", "l", "l",  "l",  "l", "l", "l", "n", /* U+0138 */
+    "n", "n", "n",  "n",  "n", "n", "n",  "n",  "o", "o", "o", "o", /* U+0144 */
+    "o", "o", "oe", "oe", "r", "r", "r",  "r",  "r", "r", "s", "s", /* U+0150 */
+    "s", "s", "s",  "s",  "s", "s", "t",  "t",  "t", "t", "t", "t", /* U+015C */
+    "u", "u", "u",  "u",  "u", "u", "u",  "u",  "u", "u", "u", "u", /* U+0168 */
+    "w", "w", "y",  "y",  "y", "z", "z",  "z",  "z", "z", "z", "s", /* U+0174 */
 };
 
 enum cp_class { C_SEP, C_SKIP, C_WORD, C_CJK, C_APOS };
@@ -244,21 +244,22 @@ static enum cp_class classify(uint32_t cp, char *o, size_t *olen)
 
 /* Sorted (strcmp order) for bsearch. Common English function words. */
 static const char *const stop_words[] = {
-    "a",      "about",   "above", "after", "again", "against", "all",     "also",  "am",
-    "an",     "and",     "any",   "are",   "as",    "at",      "be",      "been",  "before",
-    "being",  "below",   "between", "both", "but",  "by",      "can",     "could", "did",
-    "do",     "does",    "doing", "down",  "during", "each",   "few",     "for",   "from",
-    "further", "had",    "has",   "have",  "having", "he",     "her",     "here",  "hers",
-    "herself", "him",    "himself", "his", "how",   "i",       "if",      "in",    "into",
-    "is",     "it",      "its",   "itself", "just", "me",      "more",    "most",  "my",
-    "myself", "no",      "nor",   "not",   "now",   "of",      "off",     "on",    "once",
-    "only",   "or",      "other", "our",   "ours",  "ourselves", "out",   "over",  "own",
-    "same",   "she",     "should", "so",   "some",  "such",    "than",    "that",  "the",
-    "their",  "theirs",  "them",  "themselves", "then", "there", "these", "they",  "this",
-    "those",  "through", "to",    "too",   "under", "until",   "up",      "very",  "was",
-    "we",     "were",    "what",  "when",  "where", "which",   "while",   "who",   "whom",
-    "why",    "will",    "with",  "would", "you",   "your",    "yours",   "yourself",
-    "yourselves",
+    "a",      "about",  "above", "after",  "again",    "against",    "all",  "also",
+    "am",     "an",     "and",   "any",    "are",      "as",         "at",   "be",
+    "been",   "before", "being", "below",  "between",  "both",       "but",  "by",
+    "can",    "could",  "did",   "do",     "does",     "doing",      "down", "during",
+    "each",   "few",    "for",   "from",   "further",  "had",        "has",  "have",
+    "having", "he",     "her",   "here",   "hers",     "herself",    "him",  "himself",
+    "his",    "how",    "i",     "if",     "in",       "into",       "is",   "it",
+    "its",    "itself", "just",  "me",     "more",     "most",       "my",   "myself",
+    "no",     "nor",    "not",   "now",    "of",       "off",        "on",   "once",
+    "only",   "or",     "other", "our",    "ours",     "ourselves",  "out",  "over",
+    "own",    "same",   "she",   "should", "so",       "some",       "such", "than",
+    "that",   "the",    "their", "theirs", "them",     "themselves", "then", "there",
+    "these",  "they",   "this",  "those",  "through",  "to",         "too",  "under",
+    "until",  "up",     "very",  "was",    "we",       "were",       "what", "when",
+    "where",  "which",  "while", "who",    "whom",     "why",        "will", "with",
+    "would",  "you",    "your",  "yours",  "yourself", "yourselves",
 };
 
 struct span {
@@ -376,13 +377,13 @@ static void tokenize(const unsigned char *s, size_t n, struct toks *t)
     size_t start = 0;
     int ascii_alpha = 1, digit = 0;
 
-#define END_TOKEN()                                                                            \
-    do {                                                                                       \
-        if (in_tok) {                                                                          \
-            tok_push(t, start, t->alen - start,                                                \
-                     digit ? T_NUM : (ascii_alpha ? T_ALPHA : T_OTHER));                       \
-            in_tok = 0;                                                                        \
-        }                                                                                      \
+#define END_TOKEN()                                                                                \
+    do {                                                                                           \
+        if (in_tok) {                                                                              \
+            tok_push(t, start, t->alen - start,                                                    \
+                     digit ? T_NUM : (ascii_alpha ? T_ALPHA : T_OTHER));                           \
+            in_tok = 0;                                                                            \
+        }                                                                                          \
     } while (0)
 
     while (i < n) {

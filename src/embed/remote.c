@@ -21,10 +21,10 @@
 #include "embed/embed_internal.h"
 #include "util/mem.h"
 
-#define EMBED_CURL_POOL_MAX     16  /* idle easy handles kept for connection reuse */
-#define EMBED_PROVIDER_MSG_MAX  300 /* bytes of a provider's error message we quote */
-#define EMBED_MAX_URL_LEN       2048
-#define EMBED_MAX_KEY_LEN       1024
+#define EMBED_CURL_POOL_MAX    16  /* idle easy handles kept for connection reuse */
+#define EMBED_PROVIDER_MSG_MAX 300 /* bytes of a provider's error message we quote */
+#define EMBED_MAX_URL_LEN      2048
+#define EMBED_MAX_KEY_LEN      1024
 
 #ifndef FORGE_VERSION
 #define FORGE_VERSION "dev"
@@ -61,7 +61,7 @@ static int ends_with(const char *s, size_t n, const char *suf)
     return n >= k && strncasecmp(s + n - k, suf, k) == 0;
 }
 
-static char *xasprintf2(const char *a, size_t alen, const char *b, const char *c)
+static char *concat3(const char *a, size_t alen, const char *b, const char *c)
 {
     size_t bl = strlen(b), cl = c ? strlen(c) : 0;
     char *s = fg_xmalloc(alen + bl + cl + 1);
@@ -160,8 +160,8 @@ struct embed_remote *embed_remote_new(enum embed_remote_kind kind, const struct 
     else if (c->max_retries == EMBED_NO_RETRIES)
         r->max_retries = 0;
     else
-        r->max_retries = c->max_retries > EMBED_MAX_RETRIES_LIMIT ? EMBED_MAX_RETRIES_LIMIT
-                                                                  : c->max_retries;
+        r->max_retries =
+            c->max_retries > EMBED_MAX_RETRIES_LIMIT ? EMBED_MAX_RETRIES_LIMIT : c->max_retries;
 
     pthread_once(&global_once, global_init);
     if (!global_ok) {
@@ -189,11 +189,11 @@ struct embed_remote *embed_remote_new(enum embed_remote_kind kind, const struct 
         bl--;
     if (kind == EMBED_REMOTE_OPENAI) {
         if (ends_with(base, bl, "/v1/embeddings"))
-            r->url = xasprintf2(base, bl, "", NULL);
+            r->url = concat3(base, bl, "", NULL);
         else if (ends_with(base, bl, "/v1"))
-            r->url = xasprintf2(base, bl, "/embeddings", NULL);
+            r->url = concat3(base, bl, "/embeddings", NULL);
         else
-            r->url = xasprintf2(base, bl, "/v1/embeddings", NULL);
+            r->url = concat3(base, bl, "/v1/embeddings", NULL);
     } else {
         const char *ver = c->azure_api_version && *c->azure_api_version
                               ? c->azure_api_version
@@ -210,12 +210,12 @@ struct embed_remote *embed_remote_new(enum embed_remote_kind kind, const struct 
         }
         if (ends_with(base, bl, "/embeddings"))
             bl -= strlen("/embeddings");
-        r->url = xasprintf2(base, bl, "/embeddings?api-version=", ver);
+        r->url = concat3(base, bl, "/embeddings?api-version=", ver);
     }
 
-    int default_openai = kind == EMBED_REMOTE_OPENAI &&
-                         strncasecmp(r->url, EMBED_DEFAULT_OPENAI_BASE "/",
-                                     strlen(EMBED_DEFAULT_OPENAI_BASE) + 1) == 0;
+    int default_openai =
+        kind == EMBED_REMOTE_OPENAI && strncasecmp(r->url, EMBED_DEFAULT_OPENAI_BASE "/",
+                                                   strlen(EMBED_DEFAULT_OPENAI_BASE) + 1) == 0;
     if (!key && (kind == EMBED_REMOTE_AZURE || default_openai)) {
         embed_errf(errbuf, errlen, "%s is not set (required by the %s embedding provider)",
                    kind == EMBED_REMOTE_AZURE ? "AZURE_OPENAI_API_KEY/OPENAI_API_KEY"
@@ -410,10 +410,11 @@ static CURLcode do_post(struct embed_remote *r, const char *body, size_t blen, s
     return cc;
 }
 
-/* ---- request body and response parsing --------------------------------------------------------- */
+/* ---- request body and response parsing ---------------------------------------------------------
+ */
 
-static char *build_body(const struct embed_remote *r, const char *const *texts,
-                        const size_t *lens, size_t n, size_t *blen)
+static char *build_body(const struct embed_remote *r, const char *const *texts, const size_t *lens,
+                        size_t n, size_t *blen)
 {
     json_t *root = json_object();
     json_t *arr = json_array();
@@ -481,8 +482,7 @@ static enum fg_err parse_response(const struct embed_remote *r, const struct res
         json_t *idx = json_object_get(item, "index");
         json_t *emb = json_object_get(item, "embedding");
         if (!json_is_integer(idx) || json_integer_value(idx) < 0 ||
-            (json_int_t)json_integer_value(idx) >= (json_int_t)n ||
-            seen[json_integer_value(idx)]) {
+            (json_int_t)json_integer_value(idx) >= (json_int_t)n || seen[json_integer_value(idx)]) {
             embed_errf(errbuf, errlen,
                        "embedding provider returned a malformed response (bad index)");
             goto out;
@@ -525,7 +525,8 @@ out:
     return rc;
 }
 
-/* ---- one batch, with retries --------------------------------------------------------------------- */
+/* ---- one batch, with retries
+ * --------------------------------------------------------------------- */
 
 static long backoff_ms(unsigned attempt, long retry_after_ms)
 {
@@ -539,9 +540,9 @@ static long backoff_ms(unsigned attempt, long retry_after_ms)
     return (long)randombytes_uniform((uint32_t)ceiling + 1); /* full jitter */
 }
 
-static enum fg_err post_batch(struct embed_remote *r, const char *const *texts,
-                              const size_t *lens, size_t n, float *out,
-                              struct embed_counters *ctr, char *errbuf, size_t errlen)
+static enum fg_err post_batch(struct embed_remote *r, const char *const *texts, const size_t *lens,
+                              size_t n, float *out, struct embed_counters *ctr, char *errbuf,
+                              size_t errlen)
 {
     enum fg_err rc = FG_EUNAVAIL;
     size_t blen = 0;
@@ -564,14 +565,12 @@ static enum fg_err post_batch(struct embed_remote *r, const char *const *texts,
         atomic_fetch_add(&ctr->provider_calls, 1);
         CURLcode cc = do_post(r, body, blen, &b, &status);
         if (b.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
-            snprintf(last, sizeof(last), "response larger than %u bytes",
-                     EMBED_MAX_RESPONSE_BYTES);
+            snprintf(last, sizeof(last), "response larger than %u bytes", EMBED_MAX_RESPONSE_BYTES);
         } else if (cc == CURLE_OPERATION_TIMEDOUT) {
             snprintf(last, sizeof(last), "no response within %ld ms", r->timeout_ms);
             retryable = 1;
         } else if (cc != CURLE_OK) {
-            snprintf(last, sizeof(last), "cannot reach the provider (%s)",
-                     curl_easy_strerror(cc));
+            snprintf(last, sizeof(last), "cannot reach the provider (%s)", curl_easy_strerror(cc));
             retryable = 1;
         } else if (status >= 200 && status < 300) {
             /* a well-formed HTTP success with a wrong body is not transient: no retry */
@@ -600,17 +599,17 @@ out:
     return rc;
 }
 
-enum fg_err embed_remote_embed(struct embed_remote *r, const char *const *texts,
-                               const size_t *lens, size_t n, float *out,
-                               struct embed_counters *ctr, char *errbuf, size_t errlen)
+enum fg_err embed_remote_embed(struct embed_remote *r, const char *const *texts, const size_t *lens,
+                               size_t n, float *out, struct embed_counters *ctr, char *errbuf,
+                               size_t errlen)
 {
     size_t max_n = embed_remote_batch_max(r->dims);
     for (size_t i = 0; i < n;) {
         size_t j = i, bytes = 0;
         while (j < n && j - i < max_n && (j == i || bytes + lens[j] <= EMBED_MAX_BATCH_TEXT_BYTES))
             bytes += lens[j++];
-        enum fg_err rc = post_batch(r, texts + i, lens + i, j - i, out + i * r->dims, ctr, errbuf,
-                                    errlen);
+        enum fg_err rc =
+            post_batch(r, texts + i, lens + i, j - i, out + i * r->dims, ctr, errbuf, errlen);
         if (rc != FG_OK)
             return rc;
         i = j;

@@ -98,7 +98,10 @@ static int parse_ip(const char *s, unsigned char out[16], int *family)
 static int ip_matches(const unsigned char *ip, int fam, const char *entry)
 {
     char buf[80];
-    snprintf(buf, sizeof buf, "%s", entry);
+    size_t elen = strlen(entry);
+    if (elen >= sizeof buf)
+        return 0;
+    memcpy(buf, entry, elen + 1);
     int bits = -1;
     char *slash = strchr(buf, '/');
     if (slash) {
@@ -180,7 +183,7 @@ void mw_client_ip(struct http_req *req)
         return;
     /* Walk from the right: the first address that is not a trusted proxy is the client. */
     char tmp[2049];
-    snprintf(tmp, sizeof tmp, "%s", xff);
+    memcpy(tmp, xff, strlen(xff) + 1);
     for (;;) {
         char *comma = strrchr(tmp, ',');
         char *cand = comma ? comma + 1 : tmp;
@@ -194,7 +197,9 @@ void mw_client_ip(struct http_req *req)
         if (parse_ip(cand, a, &fam) != 0)
             return; /* garbage: keep the proxy's address */
         if (!mw_ip_in_list(cand, g_cfg->trusted_proxies) || !comma) {
-            snprintf(req->client_ip, sizeof req->client_ip, "%s", cand);
+            size_t cl = strlen(cand); /* parsed as an address, so < INET6_ADDRSTRLEN */
+            if (cl < sizeof req->client_ip)
+                memcpy(req->client_ip, cand, cl + 1);
             return;
         }
         *comma = '\0';
