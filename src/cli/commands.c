@@ -9,7 +9,7 @@
 const struct cli_command cli_commands[] = {
     {"serve", cmd_serve, "serve [--host H] [--port P]   run the HTTP server"},
     {"migrate", cmd_migrate, "migrate                        apply pending schema migrations"},
-    {"config", cmd_config, "config check                   validate and print the configuration"},
+    {"config", cmd_config, "config check|docs              validate and print the configuration"},
     {"version", cmd_version, "version                        print the version"},
     {NULL, NULL, NULL},
 };

@@ -144,8 +144,12 @@ int cmd_migrate(int argc, char **argv)
 
 int cmd_config(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "docs") == 0) {
+        fg_config_print_markdown(stdout);
+        return 0;
+    }
     if (argc < 2 || strcmp(argv[1], "check") != 0) {
-        fprintf(stderr, "usage: forge config check\n");
+        fprintf(stderr, "usage: forge config check | forge config docs\n");
         return 2;
     }
     struct fg_config cfg;

@@ -99,6 +99,9 @@ void fg_config_free(struct fg_config *c);
 /** Prints every setting as NAME=value (secrets masked) with its description. */
 void fg_config_print(const struct fg_config *c, FILE *out);
 
+/** Prints the settings table as Markdown (docs/configuration.md is generated from it). */
+void fg_config_print_markdown(FILE *out);
+
 /** Sets one setting at run time by variable name (used by governance); validated as at start. */
 int fg_config_set(struct fg_config *c, const char *name, const char *value, char *err, size_t errlen);
 

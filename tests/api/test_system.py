@@ -215,6 +215,21 @@ def test_config_check():
     assert p.returncode == 2 and "PORT" in p.stderr
 
 
+def test_configuration_doc_up_to_date():
+    p = run_cli({}, "config", "docs")
+    assert p.returncode == 0
+    doc = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "configuration.md")
+    with open(doc) as fh:
+        assert fh.read() == p.stdout, "docs/configuration.md is stale: run " \
+            "./build/forge config docs > docs/configuration.md"
+    for var in ["ENVIRONMENT", "DEBUG", "LOG_LEVEL", "HOST", "PORT", "WORKERS", "DATABASE_URL",
+                "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "JWT_SECRET", "FORGE_MASTER_KEY",
+                "EMBEDDING_PROVIDER", "OPENAI_API_KEY", "CORS_ORIGINS",
+                "RATE_LIMIT_REQUESTS_PER_MINUTE", "FEATURE_GOVERNANCE_ENABLED",
+                "FEATURE_OVERLAYS_ENABLED", "FEATURE_COMPLIANCE_LOGGING"]:
+        assert "| `%s` |" % var in p.stdout, var
+
+
 def test_request_log_fields(f):
     f.get("/api/v1/nothing", headers={"Authorization": "Bearer SECRET-TOKEN-123",
                                       "X-Correlation-ID": "log-check-1"})
