@@ -8,7 +8,7 @@
 enum fg_err store_sqlite_open(const char *path, const struct fg_config *cfg, struct store **out,
                               char *err, size_t errlen);
 enum fg_err store_pg_open(const char *url, const struct fg_config *cfg, struct store **out,
-                          char *err, size_t errlen) __attribute__((weak));
+                          char *err, size_t errlen);
 
 enum fg_err store_open(const struct fg_config *cfg, struct store **out, char *err, size_t errlen)
 {
@@ -22,10 +22,6 @@ enum fg_err store_open(const struct fg_config *cfg, struct store **out, char *er
         return store_sqlite_open(path, cfg, out, err, errlen);
     }
     if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0) {
-        if (!store_pg_open) {
-            snprintf(err, errlen, "DATABASE_URL: PostgreSQL support is not built in yet");
-            return FG_EINVAL;
-        }
         return store_pg_open(url, cfg, out, err, errlen);
     }
     snprintf(err, errlen, "DATABASE_URL: unsupported scheme (sqlite:// or postgresql://)");
