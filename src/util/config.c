@@ -308,9 +308,20 @@ static int hex_key_ok(const char *s)
     return 1;
 }
 
+static int load(struct fg_config *c, const char *env_file, char *err, size_t len);
+
 int fg_config_load(struct fg_config *c, const char *env_file, char *err, size_t len)
 {
     memset(c, 0, sizeof *c);
+    if (load(c, env_file, err, len) != 0) {
+        fg_config_free(c); /* nothing half-loaded is left to the caller */
+        return -1;
+    }
+    return 0;
+}
+
+static int load(struct fg_config *c, const char *env_file, char *err, size_t len)
+{
     for (size_t i = 0; i < NVARS; i++)
         if (set_value(c, &vars[i], vars[i].def, err, len) != 0)
             return -1;
