@@ -250,8 +250,12 @@ void hnsw_map_rebuild(struct hnsw_index *idx, size_t want)
 /* labels[id] must already hold label. */
 void hnsw_map_put(struct hnsw_index *idx, uint64_t label, uint32_t id)
 {
-    if ((idx->map_used + 1) * 10 > idx->map_cap * 7)
+    if ((idx->map_used + 1) * 10 > idx->map_cap * 7) {
+        /* The rebuild walks the live slots, which may already include id. */
         hnsw_map_rebuild(idx, idx->map_used + 1 > 1024 ? (idx->map_used + 1) * 2 : 1024);
+        if (hnsw_map_find(idx, label) == id)
+            return;
+    }
     map_put_raw(idx, label, id);
 }
 
@@ -406,6 +410,7 @@ void hnsw_get_stats(const hnsw_index_t *idx, struct hnsw_stats *st)
     st->float_file_bytes = idx->int8 ? idx->fs_bytes : 0;
     st->max_level = idx->max_level < 0 ? 0 : (unsigned)idx->max_level;
     st->vacuums = idx->vacuums;
+    st->exact_scans = __atomic_load_n(&idx->exact_scans, __ATOMIC_RELAXED);
     st->kernel = idx->kern->name;
     hnsw_unlock(idx);
 }

@@ -1,5 +1,5 @@
-/* Forge vector index: HNSW (Malkov & Yashunin, arXiv:1603.09320) over cosine similarity, with optional
- * int8 scalar quantisation. Design, delete strategy, file format and thread model:
+/* Forge vector index: HNSW (Malkov & Yashunin, arXiv:1603.09320) over cosine similarity, with
+ * optional int8 scalar quantisation. Design, delete strategy, file format and thread model:
  * docs/vector-index.md and the comment at the top of src/vec/hnsw.c. */
 #ifndef FG_VEC_HNSW_H
 #define FG_VEC_HNSW_H
@@ -14,12 +14,12 @@
 #define HNSW_M_MIN               4u
 #define HNSW_M_MAX               64u
 #define HNSW_EF_CONSTRUCTION_MAX 4096u
-#define HNSW_EF_MAX              4096u    /* search ef is clamped to max(k, HNSW_EF_MAX) */
-#define HNSW_LEVEL_MAX           15       /* random levels are capped here */
+#define HNSW_EF_MAX              4096u      /* search ef is clamped to max(k, HNSW_EF_MAX) */
+#define HNSW_LEVEL_MAX           15         /* random levels are capped here */
 #define HNSW_SLOTS_MAX           (1u << 30) /* internal ids are uint32; bounded well below */
 
 /* Defaults used when the corresponding hnsw_params field is 0. */
-#define HNSW_EF_CONSTRUCTION_DEFAULT 200u
+#define HNSW_EF_CONSTRUCTION_DEFAULT  200u
 #define HNSW_VACUUM_THRESHOLD_DEFAULT 0.10 /* tombstone fraction that triggers hnsw_vacuum */
 #define HNSW_INITIAL_CAPACITY_DEFAULT 1024u
 
@@ -32,10 +32,10 @@ struct hnsw_params {
     int quantize_int8;        /* 1: graph search on int8 codes, exact float re-ranking */
     uint64_t seed;            /* level generator seed: same seed + same inserts = same graph */
     /* Optional fields (0/NULL = default). */
-    size_t initial_capacity;   /* slots allocated up front (0 = 1024); grows by 1.5x */
-    double vacuum_threshold;   /* 0 = 0.10; < 0 disables automatic vacuum (call hnsw_vacuum) */
-    const char *float_dir;     /* int8 mode: directory of the float side file (NULL: $TMPDIR, /tmp) */
-    unsigned rerank;           /* int8 mode: candidates re-ranked exactly (0 = max(4k, 32), <= ef) */
+    size_t initial_capacity; /* slots allocated up front (0 = 1024); grows by 1.5x */
+    double vacuum_threshold; /* 0 = 0.10; < 0 disables automatic vacuum (call hnsw_vacuum) */
+    const char *float_dir;   /* int8 mode: directory of the float side file (NULL: $TMPDIR, /tmp) */
+    unsigned rerank;         /* int8 mode: candidates re-ranked exactly (0 = max(4k, 32), <= ef) */
 };
 
 /** Creates an empty index. NULL on bad params (dim 1..4096, M 4..64, ef_construction <= 4096) or,
@@ -82,8 +82,9 @@ struct hnsw_stats {
     size_t memory_bytes;     /* = hnsw_memory_bytes */
     size_t float_file_bytes; /* int8 mode: size of the float side file, else 0 */
     unsigned max_level;
-    uint64_t vacuums; /* vacuum passes run */
-    const char *kernel; /* distance kernel in use: "avx512", "avx2", "scalar" */
+    uint64_t vacuums;     /* vacuum passes run */
+    uint64_t exact_scans; /* searches answered by the exact-scan fallback (selective filters) */
+    const char *kernel;   /* distance kernel in use: "avx512", "avx2", "scalar" */
 };
 void hnsw_get_stats(const hnsw_index_t *idx, struct hnsw_stats *st);
 
@@ -98,7 +99,8 @@ hnsw_index_t *hnsw_load(const char *path, enum fg_err *err);
 hnsw_index_t *hnsw_load_with(const char *path, const struct hnsw_params *opt, enum fg_err *err);
 
 /** Exact brute-force top-k by cosine over n row-major vectors of dim floats (rows need not be
- *  normalised; zero or non-finite rows are skipped). Labels are row indices. Returns hits written. */
+ *  normalised; zero or non-finite rows are skipped). Labels are row indices. Returns hits written.
+ */
 size_t vec_exact_search(const float *data, size_t n, unsigned dim, const float *q, size_t k,
                         struct hnsw_hit *out);
 

@@ -76,8 +76,8 @@ static void add_link(struct hnsw_index *idx, struct hnsw_ctx *c, uint32_t from, 
 
 /* Links slot id (vector in c, level `level`) into the graph from entry point ep at level top.
  * Shared by insert and by vacuum's re-linking of stranded nodes. */
-void hnsw_link_node(struct hnsw_index *idx, struct hnsw_ctx *c, uint32_t id, int level,
-                    uint32_t ep, int top)
+void hnsw_link_node(struct hnsw_index *idx, struct hnsw_ctx *c, uint32_t id, int level, uint32_t ep,
+                    int top)
 {
     if (top > level)
         ep = hnsw_greedy(idx, c, ep, top, level);

@@ -18,7 +18,7 @@
 /* A filtered graph search that has visited more than this fraction of the slots gives up and
  * does an exact scan instead (cheaper: the filter is called once per vector, distances only for
  * accepted ones). */
-#define HNSW_FILTER_VISIT_FRACTION 0.25
+#define HNSW_FILTER_VISIT_FRACTION 0.30
 #define HNSW_RERANK_MIN            32u
 #define HNSW_RERANK_PER_K          4u
 
@@ -71,13 +71,14 @@ struct hnsw_index {
     int max_level;  /* level of the entry point, -1 when empty */
     uint64_t rng;
     uint64_t vacuums;
+    uint64_t exact_scans; /* atomic: searches answered by the exact fallback */
 
     uint64_t *labels;
     uint8_t *levels;
     uint8_t *flags;
-    float *vf;       /* float mode: cap * dim normalised floats */
-    int8_t *vq;      /* int8 mode: cap * dim codes */
-    float *vscale;   /* int8 mode: per-vector scale */
+    float *vf;        /* float mode: cap * dim normalised floats */
+    int8_t *vq;       /* int8 mode: cap * dim codes */
+    float *vscale;    /* int8 mode: per-vector scale */
     uint32_t *links0; /* cap * (M0 + 1): [count, id...] for level 0 */
     uint32_t **upper; /* cap pointers: levels[i] * (M + 1) u32 for levels 1..levels[i], or NULL */
     size_t upper_bytes;
@@ -135,9 +136,8 @@ uint32_t hnsw_greedy(struct hnsw_index *idx, struct hnsw_ctx *c, uint32_t ep, in
 /** SEARCH-LAYER (Algorithm 2) from one entry point. Results are left in c->res (max-heap,
  *  c->res_n entries). accept_deleted: tombstones may enter the results (construction). Returns 0,
  *  or 1 when visit_budget was exhausted (the results are then incomplete). */
-int hnsw_search_layer(struct hnsw_index *idx, struct hnsw_ctx *c, uint32_t ep, size_t ef,
-                      int level, int accept_deleted, hnsw_filter_fn f, void *fctx,
-                      size_t visit_budget);
+int hnsw_search_layer(struct hnsw_index *idx, struct hnsw_ctx *c, uint32_t ep, size_t ef, int level,
+                      int accept_deleted, hnsw_filter_fn f, void *fctx, size_t visit_budget);
 
 /* ---- hnsw_insert.c ---- */
 /** SELECT-NEIGHBORS-HEURISTIC (Algorithm 4) over cand[0..n) sorted ascending; keeps at most m in
@@ -145,8 +145,8 @@ int hnsw_search_layer(struct hnsw_index *idx, struct hnsw_ctx *c, uint32_t ep, s
 size_t hnsw_select_heuristic(struct hnsw_index *idx, struct hnsw_cand *cand, size_t n, size_t m);
 /** Links slot id (its vector already loaded in c as the query) at levels min(level, top)..0,
  *  descending from ep at level top. */
-void hnsw_link_node(struct hnsw_index *idx, struct hnsw_ctx *c, uint32_t id, int level,
-                    uint32_t ep, int top);
+void hnsw_link_node(struct hnsw_index *idx, struct hnsw_ctx *c, uint32_t id, int level, uint32_t ep,
+                    int top);
 /** Marks a live slot deleted and drops its label from the map. */
 void hnsw_tombstone(struct hnsw_index *idx, uint32_t id);
 /** Tombstones exceed vacuum_threshold of (live + tombstones), and auto-vacuum is on. */
@@ -165,8 +165,7 @@ static inline unsigned hnsw_max_links(const struct hnsw_index *idx, int level)
 }
 
 /** Distance between the query held in c and slot id. */
-static inline float hnsw_dist_q(const struct hnsw_index *idx, const struct hnsw_ctx *c,
-                                uint32_t id)
+static inline float hnsw_dist_q(const struct hnsw_index *idx, const struct hnsw_ctx *c, uint32_t id)
 {
     if (idx->int8)
         return -(c->qscale * idx->vscale[id] *
@@ -188,8 +187,8 @@ static inline float hnsw_dist_ids(const struct hnsw_index *idx, uint32_t a, uint
 /** Exact cosine between the normalised query and slot id (float vectors or the side file). */
 static inline float hnsw_exact_score(const struct hnsw_index *idx, const float *qf, uint32_t id)
 {
-    const float *v = idx->int8 ? idx->fs_map + (size_t)id * idx->dim
-                               : idx->vf + (size_t)id * idx->dim;
+    const float *v =
+        idx->int8 ? idx->fs_map + (size_t)id * idx->dim : idx->vf + (size_t)id * idx->dim;
     return idx->kern->dot_f32(qf, v, idx->dim);
 }
 

@@ -54,11 +54,11 @@ struct hnsw_file_header {
 _Static_assert(sizeof(struct hnsw_file_header) == 128, "header layout");
 
 /* ---- XXH64 (Y. Collet, BSD-2), streaming ------------------------------------------------- */
-#define XP1 11400714785092635719ull
-#define XP2 14029467366897019727ull
-#define XP3 1609587929392839161ull
-#define XP4 9650029242287828579ull
-#define XP5 2870177450012600261ull
+#define XP1 0x9E3779B185EBCA87ull
+#define XP2 0xC2B2AE3D27D4EB4Full
+#define XP3 0x165667B19E3779F9ull
+#define XP4 0x85EBCA77C2B2AE63ull
+#define XP5 0x27D4EB2F165667C5ull
 
 struct xxh64 {
     uint64_t v[4];
@@ -104,6 +104,8 @@ static void xxh_init(struct xxh64 *s)
 static void xxh_update(struct xxh64 *s, const void *data, size_t len)
 {
     const uint8_t *p = data;
+    if (len == 0)
+        return;
     s->total += len;
     if (s->bl) {
         size_t take = 32 - s->bl < len ? 32 - s->bl : len;
@@ -218,6 +220,8 @@ static void wr_flush(struct wr *w)
 
 static void wr_put(struct wr *w, const void *data, size_t len)
 {
+    if (len == 0)
+        return;
     xxh_update(&w->h, data, len);
     w->total += len;
     if (w->n + len > HNSW_WBUF) {
@@ -389,8 +393,7 @@ static int header_ok(const struct hnsw_file_header *h, uint64_t file_size)
     if (h->upper_words > n * HNSW_LEVEL_MAX * (h->M + 1))
         return 0;
     uint64_t want = n * 8 + n + n + (h->flags ? n * 4 : 0) + n * vb + n * (h->M0 + 1) * 4 +
-                    h->upper_words * 4 + (uint64_t)h->n_free * 4 +
-                    (h->flags ? n * h->dim * 4 : 0);
+                    h->upper_words * 4 + (uint64_t)h->n_free * 4 + (h->flags ? n * h->dim * 4 : 0);
     return want == h->payload_bytes && file_size == sizeof(*h) + want;
 }
 
@@ -477,8 +480,8 @@ hnsw_index_t *hnsw_load_with(const char *path, const struct hnsw_params *opt, en
     idx = hnsw_alloc(&p, &e);
     if (!idx)
         goto fail;
-    uint32_t cap = h.n_slots > HNSW_INITIAL_CAPACITY_DEFAULT ? h.n_slots
-                                                             : HNSW_INITIAL_CAPACITY_DEFAULT;
+    uint32_t cap =
+        h.n_slots > HNSW_INITIAL_CAPACITY_DEFAULT ? h.n_slots : HNSW_INITIAL_CAPACITY_DEFAULT;
     e = hnsw_reserve(idx, cap);
     if (e != FG_OK)
         goto fail;

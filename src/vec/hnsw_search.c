@@ -133,9 +133,8 @@ static inline int accepted(const struct hnsw_index *idx, uint32_t id, int accept
     return !f || f(idx->labels[id], fctx) == 1;
 }
 
-int hnsw_search_layer(struct hnsw_index *idx, struct hnsw_ctx *c, uint32_t ep, size_t ef,
-                      int level, int accept_deleted, hnsw_filter_fn f, void *fctx,
-                      size_t visit_budget)
+int hnsw_search_layer(struct hnsw_index *idx, struct hnsw_ctx *c, uint32_t ep, size_t ef, int level,
+                      int accept_deleted, hnsw_filter_fn f, void *fctx, size_t visit_budget)
 {
     uint16_t epoch = hnsw_ctx_epoch(c);
     uint16_t *vis = c->visited;
@@ -240,25 +239,30 @@ size_t hnsw_search(hnsw_index_t *idx, const float *query, size_t k, size_t ef, h
     if (idx->n_live == 0 || idx->entry == HNSW_NONE)
         goto unlock;
     hnsw_ctx_fit(idx, c);
+    if (k > idx->n_live) /* bounds every allocation below by the index size */
+        k = idx->n_live;
     if (ef < k)
         ef = k;
     size_t ef_max = k > HNSW_EF_MAX ? k : HNSW_EF_MAX;
     if (ef > ef_max)
         ef = ef_max;
-    size_t want = k < idx->n_live ? k : idx->n_live;
+    size_t want = k;
 
     uint32_t ep = hnsw_greedy(idx, c, idx->entry, idx->max_level, 0);
     size_t budget = 0;
     if (f) {
+        /* Give up on the graph once it has cost a fair fraction of an exact scan; never below
+         * what an unfiltered search at this ef may visit (~ef * 2M). */
         budget = (size_t)((double)idx->n_slots * HNSW_FILTER_VISIT_FRACTION);
-        if (budget < 1)
-            budget = 1;
+        if (budget < 2 * ef * idx->M0)
+            budget = 2 * ef * idx->M0;
     }
     int aborted = hnsw_search_layer(idx, c, ep, ef, 0, 0, f, fctx, budget);
 
     size_t n;
     if (aborted || c->res_n < want) {
         n = exact_scan(idx, c, k, f, fctx); /* sorted, exact scores */
+        __atomic_fetch_add(&idx->exact_scans, 1, __ATOMIC_RELAXED);
     } else {
         n = c->res_n;
         hnsw_ctx_reserve(&c->tmp, &c->tmp_cap, n);
