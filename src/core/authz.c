@@ -150,7 +150,7 @@ int fg_authz_trust_or_reply(struct http_req *req, struct http_resp *resp, int re
     snprintf(msg, sizeof msg, "trust level %s is below the %s's trust level %s",
              fg_trust_name(req->principal->trust), what, fg_trust_name(resource_trust));
     http_reply_forbidden(resp, msg,
-                         json_pack("{sssssss}", "rule", "trust", "required",
+                         json_pack("{ssssss}", "rule", "trust", "required",
                                    fg_trust_name(resource_trust), "actual",
                                    fg_trust_name(req->principal->trust)));
     return -1;

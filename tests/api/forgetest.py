@@ -6,6 +6,7 @@ Usage in a test file:
     def test_x(f: Forge): ...
     if __name__ == "__main__": main(globals())
 """
+import base64
 import http.client
 import json
 import os
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 import traceback
+import uuid
 
 FORGE_BIN = os.path.abspath(os.environ.get("FORGE_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "forge"))
@@ -50,6 +52,9 @@ class Response:
 class Forge:
     """One running server. env: extra environment variables."""
 
+    ADMIN_EMAIL = "admin@forge.test"
+    ADMIN_PASSWORD = "Adm1nPassw0rd!"
+
     def __init__(self, env=None, data_dir=None, start=True, args=None):
         self.dir = data_dir or tempfile.mkdtemp(prefix="forge-test-")
         self._own_dir = data_dir is None
@@ -67,6 +72,12 @@ class Forge:
             "LOG_LEVEL": "info",
             "JWT_SECRET": "test-secret-0123456789-0123456789-abcdef",
             "FORGE_ENV_FILE": "/dev/null",
+            # bootstrap admin (created on first start; see admin_token/make_user)
+            "FORGE_ADMIN_EMAIL": self.ADMIN_EMAIL,
+            "FORGE_ADMIN_PASSWORD": self.ADMIN_PASSWORD,
+            # every test client is 127.0.0.1: keep the anonymous per-IP limit out of the way
+            # (tests of the limit set it explicitly)
+            "RATE_LIMIT_REQUESTS_PER_MINUTE": "100000",
         })
         self.env.update(env or {})
         self.args = args or []
@@ -149,6 +160,48 @@ class Forge:
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
 
+    # ---- identity helpers -------------------------------------------------------------
+    def login(self, email, password, mfa_code=None, **kw):
+        """POST /api/v1/auth/login; returns the Response."""
+        body = {"email": email, "password": password}
+        if mfa_code is not None:
+            body["mfa_code"] = mfa_code
+        return self.post("/api/v1/auth/login", body, **kw)
+
+    def admin_token(self):
+        """Access token of the bootstrap admin (FORGE_ADMIN_EMAIL/PASSWORD), cached per instance
+        and renewed shortly before it expires."""
+        tok = getattr(self, "_admin_token", None)
+        if tok is None or token_claims(tok).get("exp", 0) - time.time() < 10:
+            r = self.login(self.env["FORGE_ADMIN_EMAIL"], self.env["FORGE_ADMIN_PASSWORD"])
+            assert r.status == 200, "admin login failed: %r" % r
+            tok = self._admin_token = r.json["data"]["access_token"]
+        return tok
+
+    def make_user(self, role="user", trust="standard", email=None, password="Passw0rd!x"):
+        """Registers a user through the API; when role (a name or a list of names) or trust
+        differ from the defaults, the admin sets them; then logs in (one Argon2 verify) so the
+        token carries the final claims. Returns dict(id, email, password, access_token,
+        refresh_token)."""
+        email = email or "user-%s@forge.test" % uuid.uuid4().hex[:12]
+        r = self.post("/api/v1/auth/register", {"email": email, "password": password})
+        assert r.status == 201, "register failed: %r" % r
+        uid = r.json["data"]["id"]
+        roles = [role] if isinstance(role, str) else list(role)
+        if roles != ["user"]:
+            r = self.put("/api/v1/admin/users/%s/roles" % uid, {"roles": roles},
+                         token=self.admin_token())
+            assert r.status == 200, "setting roles failed: %r" % r
+        if trust != "standard":
+            r = self.put("/api/v1/admin/users/%s/trust" % uid, {"trust_level": trust},
+                         token=self.admin_token())
+            assert r.status == 200, "setting trust failed: %r" % r
+        r = self.login(email, password)
+        assert r.status == 200, "login failed: %r" % r
+        d = r.json["data"]
+        return dict(id=uid, email=email, password=password, access_token=d["access_token"],
+                    refresh_token=d["refresh_token"])
+
     def send_signal(self, sig):
         self.proc.send_signal(sig)
 
@@ -178,6 +231,12 @@ class Forge:
         e.update(env or {})
         return subprocess.run([FORGE_BIN] + list(args), env=e, input=input, capture_output=True,
                               timeout=timeout, cwd=self.dir, text=True)
+
+
+def token_claims(token):
+    """The (unverified) claims of a JWT, for assertions in tests."""
+    part = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
 
 
 def assert_error(r, status, code=None, field=None):
