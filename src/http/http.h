@@ -25,7 +25,7 @@ struct http_req;
 struct http_resp;
 
 #define HTTP_MAX_PARAMS 4
-#define HTTP_MAX_RESP_HEADERS 16
+#define HTTP_MAX_RESP_HEADERS 32
 #define HTTP_CORRELATION_ID_MAX 64
 
 typedef void (*http_handler_fn)(struct http_req *req, struct http_resp *resp);

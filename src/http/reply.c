@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/log.h"
 #include "util/mem.h"
 
 static void reset(struct http_resp *r)
@@ -119,8 +120,10 @@ void http_resp_header(struct http_resp *r, const char *name, const char *value)
             return;
         }
     }
-    if (r->nheaders >= HTTP_MAX_RESP_HEADERS)
+    if (r->nheaders >= HTTP_MAX_RESP_HEADERS) {
+        fg_log(FG_LOG_ERROR, "response_header_dropped", FG_LF_STR("name", name), FG_LF_END);
         return;
+    }
     r->headers[r->nheaders][0] = fg_xstrdup(name);
     r->headers[r->nheaders][1] = fg_xstrdup(value);
     r->nheaders++;
