@@ -107,7 +107,7 @@ static enum MHD_Result send_resp(struct http_server *s, struct http_req *req,
     size_t len = 0;
     const char *ctype = resp->content_type;
     if (resp->json) {
-        body = json_dumps(resp->json, JSON_COMPACT);
+        body = json_dumps(resp->json, JSON_COMPACT | JSON_REAL_PRECISION(15));
         if (!body) {
             json_decref(resp->json);
             resp->json = NULL;

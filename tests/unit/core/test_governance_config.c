@@ -93,7 +93,7 @@ static void *reader_main(void *arg)
         double d = fg_cfg_dbl(&cfg.search_min_score);
         if ((v != 1 && v != 10000000) || (d != 0.125 && d != 0.875))
             r->bad++;
-        r->reads++;
+        __atomic_fetch_add(&r->reads, 1, __ATOMIC_RELAXED);
     }
     return NULL;
 }
@@ -109,9 +109,15 @@ static void test_concurrent_readers(void **state)
     memset(r, 0, sizeof r);
     for (int i = 0; i < 3; i++)
         assert_int_equal(pthread_create(&th[i], NULL, reader_main, &r[i]), 0);
-    for (int k = 0; k < 20000; k++) {
+    /* keep writing until every reader has raced with the writer a while (a loaded machine may
+     * not schedule a reader before a fixed number of writes is over) */
+    for (long k = 0; k < 20000000; k++) {
         fg_config_set_runtime(&cfg, "RATE_LIMIT_CORE", k % 2 ? "1" : "10000000", err, sizeof err);
         fg_config_set_runtime(&cfg, "SEARCH_MIN_SCORE", k % 2 ? "0.125" : "0.875", err, sizeof err);
+        if (k >= 20000 && __atomic_load_n(&r[0].reads, __ATOMIC_RELAXED) > 1000 &&
+            __atomic_load_n(&r[1].reads, __ATOMIC_RELAXED) > 1000 &&
+            __atomic_load_n(&r[2].reads, __ATOMIC_RELAXED) > 1000)
+            break;
     }
     for (int i = 0; i < 3; i++) {
         __atomic_store_n(&r[i].stop, 1, __ATOMIC_RELEASE);
