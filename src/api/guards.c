@@ -8,7 +8,8 @@
  *                   WWW-Authenticate: Bearer. Routes with neither flag ignore the header.
  *   3. rate limit – per user by trust when authenticated, per client IP otherwise (SPEC §3.6);
  *                   X-RateLimit-* headers on every limited response, 429 + Retry-After over it.
- * Shared-state failures: auth and IP blocks fail closed (503), rate limiting fails open (logged).
+ * Shared-state failures (docs/identity.md): authentication fails closed (503); the IP-block check
+ * and rate limiting fail open (logged) — login is closed anyway while the state is unreachable.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,8 +37,9 @@ int http_guard_ip_or_reply(struct http_req *req, struct http_resp *resp)
     if (b == 0)
         return 0;
     if (b < 0) {
-        http_reply_unavailable(resp, "security state unavailable; try again shortly");
-        return -1;
+        fg_log(FG_LOG_WARN, "ip_block_check_unavailable",
+               FG_LF_STR("correlation_id", req->correlation_id), FG_LF_END);
+        return 0; /* fail open: every route that grants access fails closed on its own */
     }
     char iso[40], msg[160], retry[24];
     fg_time_iso(until, iso, sizeof iso);
