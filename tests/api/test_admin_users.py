@@ -1,3 +1,4 @@
+# forge-test: stores=sqlite,postgresql
 """Admin user management and the permission matrix per role (SPEC §3.1–3.2, issue 3)."""
 import uuid
 

@@ -1,3 +1,4 @@
+# forge-test: stores=sqlite,postgresql
 """Identity: accounts, passwords, tokens, lockout, MFA, bootstrap (SPEC §3, issue 3).
 
 Tokens are also forged here with the test JWT_SECRET (Python hmac) to prove the server checks

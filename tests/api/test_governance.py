@@ -1,3 +1,4 @@
+# forge-test: stores=sqlite,postgresql
 """Governance through the API (SPEC §6, issue 8): trust gates per type, weights per level, the
 worked examples and the exact 30 % / 50 % boundaries, re-votes, the deadline (real time) and the
 background closer, cancel and activate rules, validation naming the field, execution of every

@@ -1,3 +1,4 @@
+# forge-test: stores=sqlite,postgresql
 """Immune system: IP blocking after failed logins (SPEC §3.3, §7.2) and the responses list.
 
 Clients are told apart through X-Forwarded-For from a trusted proxy (127.0.0.1), so the attacker

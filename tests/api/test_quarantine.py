@@ -1,3 +1,4 @@
+# forge-test: stores=sqlite,postgresql
 """Manual quarantine and release of users (SPEC §7.3, issue 8 item 5): admin only, trust →
 quarantine and back to the previous level, recorded as immune responses (listed, counted in
 forge_immune_responses_total), the quarantined user cannot vote and gets the quarantine rate

@@ -1,3 +1,4 @@
+# forge-test: stores=sqlite,postgresql
 """Rate limits (SPEC §3.6): fixed one-minute windows per user (by trust) or per client IP,
 X-RateLimit-* headers, 429 at limit + 1 with Retry-After, exemptions, TRUSTED_PROXIES."""
 import time
