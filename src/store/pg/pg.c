@@ -36,6 +36,14 @@ struct pg_store {
     int open_conns, max_conns;
 };
 
+/* Area vtables (store/pg/<area>.c). */
+extern const struct store_user_ops pg_user_ops;             /* users.c */
+extern const struct store_immune_ops pg_immune_ops;         /* immune.c */
+extern const struct store_governance_ops pg_governance_ops; /* governance.c */
+extern const struct store_capsule_ops pg_capsule_ops;       /* capsules.c */
+extern const struct store_audit_ops pg_audit_ops;           /* audit.c */
+extern const struct store_search_ops pg_search_ops;         /* search.c */
+
 static void notice_quiet(void *arg, const char *msg)
 {
     (void)arg;
@@ -378,6 +386,12 @@ enum fg_err store_pg_open(const char *url, const struct fg_config *cfg, struct s
 {
     struct pg_store *s = fg_xcalloc(1, sizeof *s);
     s->base.ops = &pg_ops;
+    s->base.users = &pg_user_ops;
+    s->base.immune = &pg_immune_ops;
+    s->base.governance = &pg_governance_ops;
+    s->base.capsules = &pg_capsule_ops;
+    s->base.audit = &pg_audit_ops;
+    s->base.search = &pg_search_ops;
     s->url = fg_xstrdup(url);
     s->busy_ms = (int)cfg->database_busy_timeout_ms;
     s->max_conns = (int)cfg->database_pool_size;

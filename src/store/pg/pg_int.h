@@ -3,6 +3,8 @@
 #define STORE_PG_INT_H
 
 #include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "store/store.h"
 
@@ -26,5 +28,55 @@ static inline struct pg_conn *pg_conn_of(struct store_conn *c)
  */
 PGresult *pg_exec(struct store_conn *c, const char *sql, int nparams, const char *const *params,
                   enum fg_err *err);
+
+/* ---- value helpers for the area files (text protocol) ---------------------------------- */
+
+/** A decimal integer parameter: `struct pg_num n = pg_num(v);` then pass n.s. */
+struct pg_num {
+    char s[24];
+};
+static inline struct pg_num pg_num(long long v)
+{
+    struct pg_num n;
+    snprintf(n.s, sizeof n.s, "%lld", v);
+    return n;
+}
+
+/** Column (row, col) as an integer; SQL NULL or unparsable → 0. */
+static inline long long pg_get_i64(const PGresult *r, int row, int col)
+{
+    if (PQgetisnull(r, row, col))
+        return 0;
+    return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/** Copies column (row, col) into dst (NULL → ""), truncating to cap. */
+static inline void pg_get_text(const PGresult *r, int row, int col, char *dst, size_t cap)
+{
+    snprintf(dst, cap, "%s", PQgetvalue(r, row, col));
+}
+
+/** Column (row, col) as borrowed text (valid until PQclear), NULL for SQL NULL. */
+static inline const char *pg_get_opt(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+/* Defined in store/pg/capsules.c. */
+/** bytea parameter text ("\x" + hex) for `len` bytes; caller frees with free(). */
+char *pg_bytea_hex(const void *blob, size_t len);
+/** Decodes a bytea column value (hex or escape output); caller frees with free(); NULL when
+ * malformed. */
+void *pg_bytea_decode(const char *text, size_t textlen, size_t *len);
+/** Takes forge_write_lock() (migration 020): the transaction-scoped lock that serialises the
+ * ordered logs (capsule change feed, audit chain, outbox). Take it before other row locks. */
+enum fg_err pg_write_lock(struct store_conn *c);
+
+/** Rows changed by an INSERT/UPDATE/DELETE result. */
+static inline long long pg_changes(PGresult *r)
+{
+    const char *s = PQcmdTuples(r);
+    return s && *s ? strtoll(s, NULL, 10) : 0;
+}
 
 #endif
