@@ -9,6 +9,7 @@
 #include "api/routes.h"
 #include "core/app.h"
 #include "core/metrics.h"
+#include "core/search.h"
 #include "http/reply.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -34,6 +35,8 @@ static void h_ready(struct http_req *req, struct http_resp *resp)
         json_object_set_new(checks, "store", json_string("unavailable"));
         ok = 0;
     }
+    if (!fg_search_ready_checks(app, checks)) /* index loaded (503 until then), index_lag */
+        ok = 0;
     if (!atomic_load(&app->ready)) {
         json_object_set_new(checks, "startup", json_string("in_progress"));
         ok = 0;
@@ -144,8 +147,8 @@ const struct http_route api_system_routes[] = {
      NULL, "{\"type\":\"object\",\"properties\":{\"status\":{\"type\":\"string\"},"
            "\"version\":{\"type\":\"string\"}}}", NULL},
     {"GET", "/health/ready", h_ready, SYS | HTTP_NO_BLOCK,
-     "Readiness: store reachable and startup finished (503 otherwise)", "system", NULL, 200, NULL,
-     NULL, NULL},
+     "Readiness: store reachable, startup finished, vector index loaded (503 otherwise)",
+     "system", NULL, 200, NULL, NULL, NULL},
     {"GET", "/metrics", h_metrics, SYS | HTTP_NO_BLOCK, "Prometheus metrics (text format 0.0.4)",
      "system", NULL, 200, NULL, NULL, NULL},
     {"GET", "/openapi.json", h_openapi, 0, "This API as OpenAPI 3.1", "system", NULL, 200, NULL,

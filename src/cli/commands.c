@@ -2,6 +2,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "util/config.h"
 #include "util/log.h"
@@ -10,9 +11,38 @@ const struct cli_command cli_commands[] = {
     {"serve", cmd_serve, "serve [--host H] [--port P]   run the HTTP server"},
     {"migrate", cmd_migrate, "migrate                        apply pending schema migrations"},
     {"config", cmd_config, "config check|docs              validate and print the configuration"},
+    {"backup", cmd_backup, "backup FILE                    consistent online copy of the database"},
+    {"restore", cmd_restore,
+     "restore FILE [--force]         replace the (stopped) database with a backup"},
+    {"admin", cmd_admin, "admin <command>                administration (forge admin help)"},
+    {"reindex", cmd_reindex, "reindex                        re-embed every capsule and rebuild the vector index"},
     {"version", cmd_version, "version                        print the version"},
     {NULL, NULL, NULL},
 };
+
+const struct cli_command cli_admin_commands[] = {
+    {"create-user", cmd_admin_create_user,
+     "admin create-user --email E [--role R]... [--trust T] [--display-name N]  (password: "
+     "FORGE_ADMIN_PASSWORD or stdin)"},
+    {"audit-verify", cmd_admin_audit_verify,
+     "admin audit-verify [--json]    verify the audit hash chain (exit 1 when tampered)"},
+    {NULL, NULL, NULL},
+};
+
+int cmd_admin(int argc, char **argv)
+{
+    if (argc >= 2)
+        for (const struct cli_command *c = cli_admin_commands; c->name; c++)
+            if (strcmp(c->name, argv[1]) == 0)
+                return c->run(argc - 1, argv + 1);
+    int help = argc >= 2 && (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0);
+    if (argc >= 2 && !help)
+        fprintf(stderr, "forge admin: unknown command '%s'\n", argv[1]);
+    fprintf(help ? stdout : stderr, "usage: forge admin <command>\n\ncommands:\n");
+    for (const struct cli_command *c = cli_admin_commands; c->name; c++)
+        fprintf(help ? stdout : stderr, "  %s\n", c->usage);
+    return help ? 0 : 2;
+}
 
 int cli_load_config(struct fg_config *cfg)
 {

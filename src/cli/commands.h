@@ -20,6 +20,15 @@ int cmd_serve(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_reindex(int argc, char **argv); /* cli/reindex.c */
+int cmd_backup(int argc, char **argv);  /* cli/backup.c */
+int cmd_restore(int argc, char **argv); /* cli/backup.c */
+int cmd_admin(int argc, char **argv);   /* dispatches to cli_admin_commands */
+
+/** `forge admin <name>` subcommands, NULL-terminated (cli/commands.c); argv[0] is the name. */
+extern const struct cli_command cli_admin_commands[];
+int cmd_admin_audit_verify(int argc, char **argv); /* cli/admin_audit.c */
+int cmd_admin_create_user(int argc, char **argv);  /* cli/admin.c */
 
 /** Loads configuration and initialises logging; prints "forge: VAR: message" and returns 2 on error. */
 int cli_load_config(struct fg_config *cfg);

@@ -8,7 +8,13 @@
 #include <string.h>
 
 #include "api/routes.h"
+#include "core/capsule.h"
+#include "core/delivery.h"
+#include "core/events.h"
+#include "core/governance.h"
+#include "core/identity.h"
 #include "core/metrics.h"
+#include "core/search.h"
 #include "http/router.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -30,11 +36,35 @@ int fg_app_start(struct fg_app *app, struct fg_config *cfg, char *err, size_t er
         snprintf(err, errlen, "DATABASE_URL: migrations failed (see log)");
         return -1;
     }
+    if (fg_identity_start(app, err, errlen) != 0) /* shared state, IP blocks, bootstrap admin */
+        return -1;
+    if (fg_gov_start(app, err, errlen) != 0) /* persisted settings, proposal closing thread */
+        return -1;
+    fg_capsules_start(app); /* live capsule gauge */
+    if (fg_search_start(app, err, errlen) != 0) /* embedder; index loads in the background */
+        return -1;
+    fg_events_start(app);   /* outbox backlog gauge */
+    if (cfg->kafka_bootstrap_servers[0]) {
+        struct fg_delivery_config dc = {0};
+        dc.bootstrap_servers = cfg->kafka_bootstrap_servers;
+        dc.topic_prefix = cfg->kafka_topic_prefix;
+        app->events = fg_delivery_start(app->store, &dc, err, errlen);
+        if (!app->events)
+            return -1;
+        fg_log(FG_LOG_INFO, "event_delivery_started", FG_LF_STR("sink", "kafka"), FG_LF_END);
+    }
     return 0;
 }
 
 void fg_app_stop(struct fg_app *app)
 {
+    fg_gov_stop(app); /* closing thread: before the store and event delivery go */
+    if (app->events) {
+        fg_delivery_stop(app->events, 5000); /* flush what is in flight */
+        app->events = NULL;
+    }
+    fg_search_stop(app); /* follower stops, final index checkpoint */
+    fg_identity_stop(app);
     store_close(app->store);
     app->store = NULL;
     http_router_free(app->router);

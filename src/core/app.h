@@ -13,6 +13,8 @@
 struct store;
 struct http_router;
 struct fg_app_metrics;
+struct fg_shared_state;
+struct fg_delivery;
 
 struct fg_app {
     struct fg_config *cfg;
@@ -20,8 +22,9 @@ struct fg_app {
     struct http_router *router;
     struct fg_app_metrics *metrics;
     void *identity;            /* identity subsystem state (src/core/identity.h) */
+    struct fg_shared_state *shared; /* short-lived shared state (src/core/shared_state.h) */
     void *search;              /* search subsystem state (src/core/search.h) */
-    void *events;              /* event delivery (src/core/events.h) */
+    struct fg_delivery *events; /* Kafka delivery worker or NULL (src/core/delivery.h) */
     void *governance;          /* governance state (src/core/governance.h) */
     atomic_int ready;          /* 1 once the store is open and the index loaded */
     atomic_int draining;       /* 1 after SIGTERM: responses close their connection */

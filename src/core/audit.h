@@ -2,8 +2,8 @@
  * Audit log (SPEC §9): append-only, hash-chained. Every security-relevant action calls
  * fg_audit_record, inside the transaction of the change when there is one.
  *
- * OWNER: knowledge-engine work (issue 4) makes this real (store/audit.h + sqlite). Until then
- * fg_audit_record logs the entry (no PII) and returns FG_OK.
+ * Stored by store/audit.h (table audit_log); the hash and its canonical serialisation are defined
+ * in core/audit.c. Verified by `GET /api/v1/admin/audit/verify` and `forge admin audit-verify`.
  */
 #ifndef CORE_AUDIT_H
 #define CORE_AUDIT_H
@@ -13,7 +13,9 @@
 #include "util/err.h"
 
 struct fg_app;
+struct store;
 struct store_conn;
+struct store_audit_row;
 struct http_req;
 
 struct fg_audit_entry {
@@ -36,5 +38,21 @@ enum fg_err fg_audit_record(struct fg_app *app, struct store_conn *c,
 
 /** Fills actor, ip and correlation id from a request. */
 void fg_audit_from_req(struct fg_audit_entry *e, struct http_req *req);
+
+/** SHA-256 (hex) of an entry's canonical serialisation, prev_hash included. */
+void fg_audit_hash(const struct store_audit_row *row, char out[65]);
+
+struct fg_audit_verify {
+    int valid;
+    long long entries;       /* entries present */
+    long long first_bad_seq; /* 0 when valid */
+    char reason[96];         /* what was wrong at first_bad_seq */
+    long long head_seq;      /* the recorded head: keep a copy elsewhere to detect rewrites */
+    char head_hash[65];
+};
+
+/** Walks the whole chain in one snapshot: edited, removed, reordered or inserted entries make
+ * it invalid. Returns a store error only when the log could not be read. */
+enum fg_err fg_audit_verify(struct store *s, struct fg_audit_verify *out);
 
 #endif

@@ -77,8 +77,9 @@ void fg_core_metrics_init(const char *provider)
     fg_metric_touch(fgm.store_size, NULL);
     fg_metric_touch(fgm.outbox_backlog, NULL);
     fg_metric_touch(fgm.rate_limited, NULL);
-    static const char *const ps[] = {"created", "approved", "rejected", "executed", "failed"};
-    for (size_t i = 0; i < 5; i++)
+    static const char *const ps[] = {"created",  "activated", "approved", "rejected",
+                                     "executed", "failed",    "cancelled"};
+    for (size_t i = 0; i < 7; i++)
         fg_metric_touch(fgm.proposals, &ps[i]);
     fg_metric_touch(fgm.votes, NULL);
     static const char *const lr[] = {"success", "failure", "locked"};

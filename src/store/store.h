@@ -11,6 +11,7 @@
  *   store/audit.h      hash-chained audit log, event outbox             (audit, events)
  *   store/immune.h     immune responses, IP blocks                      (immune system)
  *   store/governance.h proposals and votes                              (governance)
+ *   store/search.h     full text, hop neighbourhood, index scan         (search)
  */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
@@ -47,6 +48,7 @@ struct store_capsule_ops;
 struct store_audit_ops;
 struct store_immune_ops;
 struct store_governance_ops;
+struct store_search_ops;
 
 struct store {
     const struct store_ops *ops;
@@ -55,6 +57,7 @@ struct store {
     const struct store_audit_ops *audit;
     const struct store_immune_ops *immune;
     const struct store_governance_ops *governance;
+    const struct store_search_ops *search; /* store/search.h (NULL: backend has no search) */
     void *impl; /* backend state */
 };
 

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +50,8 @@ static const struct var vars[] = {
     E("LOG_FORMAT", log_format, "auto", format_names, "auto: console in development, JSON otherwise"),
     S("HOST", host, "127.0.0.1", "listen address"),
     I("PORT", port, "8000", 1, 65535, "listen port"),
-    I("WORKERS", workers, "0", 0, 256, "HTTP worker threads (0: one per CPU, at least 2)"),
+    I("WORKERS", workers, "0", 0, 256,
+      "HTTP worker threads (0: 4 per CPU, at least 4; handlers may wait on Argon2 or the store)"),
     I("MAX_CONNECTIONS", max_connections, "1024", 1, 65536, "concurrent connections"),
     I("PER_IP_CONNECTION_LIMIT", per_ip_connection_limit, "0", 0, 65536,
       "concurrent connections per client IP (0: no limit)"),
@@ -376,8 +378,8 @@ static int load(struct fg_config *c, const char *env_file, char *err, size_t len
         c->jwt_secret_ephemeral = 1;
     }
     if (c->workers == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        c->workers = n < 2 ? 2 : (n > 64 ? 64 : n);
+        long n = 4 * sysconf(_SC_NPROCESSORS_ONLN);
+        c->workers = n < 4 ? 4 : (n > 64 ? 64 : n);
     }
     return 0;
 }
@@ -411,20 +413,21 @@ static void format_value(const struct fg_config *c, const struct var *v, char *o
             snprintf(out, len, "%s", s && *s ? "****** (set)" : "");
         break;
     }
+    /* scalars may change at run time (fg_config_set_runtime): atomic loads */
     case T_INT:
-        snprintf(out, len, "%lld", *(const long long *)(const void *)base);
+        snprintf(out, len, "%lld", fg_cfg_ll((const long long *)(const void *)base));
         break;
     case T_DBL:
-        snprintf(out, len, "%g", *(const double *)(const void *)base);
+        snprintf(out, len, "%g", fg_cfg_dbl((const double *)(const void *)base));
         break;
     case T_BOOL:
-        snprintf(out, len, "%s", *(const int *)(const void *)base ? "true" : "false");
+        snprintf(out, len, "%s", fg_cfg_int((const int *)(const void *)base) ? "true" : "false");
         break;
     case T_ENUM:
         if (v->off == OFF(embedding_provider))
             snprintf(out, len, "%s", *(char *const *)(const void *)base);
         else
-            snprintf(out, len, "%s", v->enums[*(const long long *)(const void *)base]);
+            snprintf(out, len, "%s", v->enums[fg_cfg_ll((const long long *)(const void *)base)]);
         break;
     }
 }
@@ -504,4 +507,74 @@ int fg_config_set(struct fg_config *c, const char *name, const char *value, char
         return -1;
     }
     return set_value(c, v, value, err, len);
+}
+
+/* ---- runtime changes (config.h) ------------------------------------------------------------ */
+
+static pthread_mutex_t runtime_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int runtime_type_ok(const struct var *v)
+{
+    return v->type == T_INT || v->type == T_DBL || v->type == T_BOOL ||
+           (v->type == T_ENUM && v->off != OFF(embedding_provider));
+}
+
+int fg_config_check(const char *name, const char *value, char *err, size_t len)
+{
+    const struct var *v = find_var(name);
+    if (!v) {
+        errf(err, len, "%s: unknown setting", name);
+        return -1;
+    }
+    struct fg_config tmp;
+    memset(&tmp, 0, sizeof tmp);
+    int rc = set_value(&tmp, v, value, err, len);
+    fg_config_free(&tmp);
+    return rc;
+}
+
+int fg_config_runtime_settable(const char *name)
+{
+    const struct var *v = find_var(name);
+    return v && runtime_type_ok(v);
+}
+
+int fg_config_set_runtime(struct fg_config *c, const char *name, const char *value, char *err,
+                          size_t len)
+{
+    const struct var *v = find_var(name);
+    if (!v) {
+        errf(err, len, "%s: unknown setting", name);
+        return -1;
+    }
+    if (!runtime_type_ok(v)) {
+        errf(err, len, "%s: cannot be changed while the service runs", name);
+        return -1;
+    }
+    struct fg_config tmp;
+    memset(&tmp, 0, sizeof tmp);
+    if (set_value(&tmp, v, value, err, len) != 0)
+        return -1;
+    const char *src = (const char *)&tmp + v->off;
+    char *dst = (char *)c + v->off;
+    pthread_mutex_lock(&runtime_mu);
+    switch (v->type) {
+    case T_INT:
+    case T_ENUM:
+        __atomic_store_n((long long *)(void *)dst, *(const long long *)(const void *)src,
+                         __ATOMIC_RELAXED);
+        break;
+    case T_DBL: {
+        double d = *(const double *)(const void *)src;
+        __atomic_store((double *)(void *)dst, &d, __ATOMIC_RELAXED);
+        break;
+    }
+    case T_BOOL:
+        __atomic_store_n((int *)(void *)dst, *(const int *)(const void *)src, __ATOMIC_RELAXED);
+        break;
+    default:
+        break;
+    }
+    pthread_mutex_unlock(&runtime_mu);
+    return 0;
 }

@@ -108,6 +108,42 @@ int fg_config_set(struct fg_config *c, const char *name, const char *value, char
 /** Writes the current value of a setting as text (secrets masked). Returns -1 for an unknown name. */
 int fg_config_get(const struct fg_config *c, const char *name, char *out, size_t outlen);
 
+/*
+ * Runtime changes (governance, SPEC §6). After the start, worker threads read the configuration
+ * without a lock, so a setting changed while they run must never be torn or half-written:
+ *   - only numeric, boolean and enum settings can change at run time (a string's storage would
+ *     be freed under a concurrent reader); fg_config_set_runtime refuses the others;
+ *   - the new value is validated first (nothing is stored on error), then written with one
+ *     atomic store while holding the runtime-writer lock (writers are serialised, readers never
+ *     wait);
+ *   - code reading such a setting on a hot path should load it with fg_cfg_ll / fg_cfg_int /
+ *     fg_cfg_dbl (relaxed atomic loads): a plain read compiles to the same single load on the
+ *     64-bit targets Forge supports, but only the atomic load is race-free in C11 terms.
+ * fg_config_get reads scalars with atomic loads, so it is safe against a concurrent change.
+ */
+/** Checks that `value` is valid for setting `name` without storing anything. */
+int fg_config_check(const char *name, const char *value, char *err, size_t errlen);
+/** 1 if `name` is a setting that fg_config_set_runtime may change (numeric, boolean or enum). */
+int fg_config_runtime_settable(const char *name);
+/** Validates and atomically stores one numeric/boolean/enum setting while other threads read. */
+int fg_config_set_runtime(struct fg_config *c, const char *name, const char *value, char *err,
+                          size_t errlen);
+
+static inline long long fg_cfg_ll(const long long *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+static inline int fg_cfg_int(const int *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+static inline double fg_cfg_dbl(const double *p)
+{
+    double d;
+    __atomic_load(p, &d, __ATOMIC_RELAXED);
+    return d;
+}
+
 const char *fg_env_name(enum fg_env e);
 
 #endif

@@ -1,0 +1,16 @@
+/* Private to the knowledge-engine API files (capsules.c, admin_capsules.c, admin_audit.c). */
+#ifndef API_CAPSULES_INT_H
+#define API_CAPSULES_INT_H
+
+#include "core/capsule.h"
+#include "http/http.h"
+
+/** The acting principal of a request (borrowed strings). */
+void api_actor_from_req(struct fg_actor *a, struct http_req *req);
+/** Maps a core result to the HTTP error reply. */
+void api_capsule_error(struct http_resp *resp, enum fg_err e, const struct fg_capsule_why *why);
+/** page (≥ 1, default 1) and per_page (1–100, default 20); -1 after replying 422. */
+int api_page_params(struct http_req *req, struct http_resp *resp, long long *page,
+                    long long *per_page);
+
+#endif
