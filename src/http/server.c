@@ -42,6 +42,7 @@ struct http_server {
     long long max_body;
     double request_timeout;
     unsigned port;
+    MHD_socket quiesced_fd; /* listen socket taken back from MHD on drain; closed at stop */
 };
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
@@ -309,6 +310,7 @@ struct http_server *http_server_start(struct fg_app *app, char *err, size_t errl
     s->app = app;
     s->max_body = c->max_body_bytes;
     s->request_timeout = (double)c->request_timeout_s;
+    s->quiesced_fd = MHD_INVALID_SOCKET;
     atomic_store(&s->last_activity, fg_mono_s());
     int v6 = 0;
     if (resolve(c->host, (unsigned)c->port, &s->addr, &v6, err, errlen) != 0) {
@@ -351,9 +353,12 @@ long http_server_inflight(const struct http_server *s)
 int http_server_drain(struct http_server *s, double timeout_s)
 {
     atomic_store(&s->app->draining, 1);
-    MHD_socket lfd = MHD_quiesce_daemon(s->d);
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
+    /* The worker threads drop the listen socket from their epoll sets asynchronously, so it must
+     * stay a valid descriptor until MHD_stop_daemon: shut it down now (the kernel refuses new
+     * connections) and close it in http_server_stop. */
+    s->quiesced_fd = MHD_quiesce_daemon(s->d);
+    if (s->quiesced_fd != MHD_INVALID_SOCKET)
+        shutdown(s->quiesced_fd, SHUT_RDWR);
     double deadline = fg_mono_s() + timeout_s;
     for (;;) {
         long inflight = atomic_load(&s->inflight);
@@ -375,5 +380,7 @@ void http_server_stop(struct http_server *s)
     if (!s)
         return;
     MHD_stop_daemon(s->d);
+    if (s->quiesced_fd != MHD_INVALID_SOCKET)
+        close(s->quiesced_fd);
     free(s);
 }
