@@ -15,14 +15,6 @@
 
 #define AUDIT_SQL_MAX 4096
 
-static enum fg_err step_done(struct store_conn *c, sqlite3_stmt *st, const char *what)
-{
-    int rc = sqlite3_step(st);
-    enum fg_err e = rc == SQLITE_DONE ? FG_OK : sq_err(c, rc, what);
-    sqlite3_reset(st);
-    return e;
-}
-
 /* Begins a write transaction unless one is open; *own tells the caller to finish it. */
 static enum fg_err tx_enter(struct store_conn *c, int *own)
 {
@@ -114,7 +106,7 @@ static enum fg_err audit_append(struct store_conn *c, const struct store_audit_r
     sqlite3_bind_text(st, 11, row.details, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 12, row.prev_hash, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 13, row.hash, -1, SQLITE_STATIC);
-    if ((e = step_done(c, st, "audit insert")) != FG_OK)
+    if ((e = sq_step_done(c, st, "audit insert", NULL)) != FG_OK)
         goto out;
     if (!(st = sq_prepare(c, head))) {
         e = FG_EDB;
@@ -122,7 +114,7 @@ static enum fg_err audit_append(struct store_conn *c, const struct store_audit_r
     }
     sqlite3_bind_int64(st, 1, row.seq);
     sqlite3_bind_text(st, 2, hash, -1, SQLITE_STATIC);
-    if ((e = step_done(c, st, "audit head")) != FG_OK)
+    if ((e = sq_step_done(c, st, "audit head", NULL)) != FG_OK)
         goto out;
     if (seq_out)
         *seq_out = row.seq;
@@ -310,7 +302,7 @@ static enum fg_err outbox_add(struct store_conn *c, const struct store_outbox_ev
     sqlite3_bind_text(st, 4, ev->payload ? ev->payload : "{}", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, ev->created_at);
     /* A single INSERT is atomic on its own: no transaction needed when none is open. */
-    return step_done(c, st, "outbox insert");
+    return sq_step_done(c, st, "outbox insert", NULL);
 }
 
 static enum fg_err outbox_pending(struct store_conn *c, long long after_seq, long long limit,
@@ -353,7 +345,7 @@ static enum fg_err outbox_mark_delivered(struct store_conn *c, long long seq, in
         return FG_EDB;
     sqlite3_bind_int64(st, 1, seq);
     sqlite3_bind_int64(st, 2, at);
-    return step_done(c, st, "outbox delivered");
+    return sq_step_done(c, st, "outbox delivered", NULL);
 }
 
 static enum fg_err outbox_mark_failed(struct store_conn *c, long long seq, const char *error)
@@ -365,7 +357,7 @@ static enum fg_err outbox_mark_failed(struct store_conn *c, long long seq, const
         return FG_EDB;
     sqlite3_bind_int64(st, 1, seq);
     sq_bind_text(st, 2, error);
-    return step_done(c, st, "outbox failed");
+    return sq_step_done(c, st, "outbox failed", NULL);
 }
 
 static enum fg_err outbox_backlog(struct store_conn *c, long long *n)
@@ -392,7 +384,7 @@ static enum fg_err outbox_purge(struct store_conn *c, int64_t before, long long 
     if (!st)
         return FG_EDB;
     sqlite3_bind_int64(st, 1, before);
-    enum fg_err e = step_done(c, st, "outbox purge");
+    enum fg_err e = sq_step_done(c, st, "outbox purge", NULL);
     if (e == FG_OK)
         *n = sqlite3_changes(c->db);
     return e;

@@ -60,15 +60,6 @@ static void row_read(sqlite3_stmt *st, int col, struct store_capsule *out, int b
     }
 }
 
-/* Runs a statement that returns no rows; resets it. */
-static enum fg_err step_done(struct store_conn *c, sqlite3_stmt *st, const char *what)
-{
-    int rc = sqlite3_step(st);
-    enum fg_err e = rc == SQLITE_DONE ? FG_OK : sq_err(c, rc, what);
-    sqlite3_reset(st);
-    return e;
-}
-
 static enum fg_err cap_insert(struct store_conn *c, const struct store_capsule *cap,
                               const char *reason)
 {
@@ -94,7 +85,7 @@ static enum fg_err cap_insert(struct store_conn *c, const struct store_capsule *
     sqlite3_bind_int64(st, 12, cap->version_created_at ? cap->version_created_at : cap->created_at);
     sqlite3_bind_text(st, 13, cap->version_author_id[0] ? cap->version_author_id : cap->owner_id,
                       -1, SQLITE_STATIC);
-    enum fg_err e = step_done(c, st, "capsule insert");
+    enum fg_err e = sq_step_done(c, st, "capsule insert", NULL);
     if (e != FG_OK || !cap->parent_id[0])
         return e;
     static const char edge[] = "INSERT INTO capsule_edges (child_id, parent_id, relation, reason, "
@@ -106,7 +97,7 @@ static enum fg_err cap_insert(struct store_conn *c, const struct store_capsule *
     sqlite3_bind_text(st, 2, cap->parent_id, -1, SQLITE_STATIC);
     sq_bind_text(st, 3, reason);
     sqlite3_bind_int64(st, 4, cap->created_at);
-    return step_done(c, st, "capsule edge insert");
+    return sq_step_done(c, st, "capsule edge insert", NULL);
 }
 
 static enum fg_err cap_get(struct store_conn *c, const char *id, unsigned flags,
@@ -255,7 +246,7 @@ static enum fg_err cap_update(struct store_conn *c, const struct store_capsule *
         sqlite3_bind_text(st, 7, prev->author, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 8, prev->superseded_at);
         sqlite3_bind_text(st, 9, prev->superseded_by, -1, SQLITE_STATIC);
-        if ((e = step_done(c, st, "revision insert")) != FG_OK)
+        if ((e = sq_step_done(c, st, "revision insert", NULL)) != FG_OK)
             return e;
     }
     /* In SET, column names on the right-hand side read the old row: a new content hash drops
@@ -276,7 +267,7 @@ static enum fg_err cap_update(struct store_conn *c, const struct store_capsule *
     sqlite3_bind_int64(st, 7, cap->updated_at);
     sqlite3_bind_int64(st, 8, cap->version_created_at);
     sqlite3_bind_text(st, 9, cap->version_author_id, -1, SQLITE_STATIC);
-    if ((e = step_done(c, st, "capsule update")) != FG_OK)
+    if ((e = sq_step_done(c, st, "capsule update", NULL)) != FG_OK)
         return e;
     return sqlite3_changes(c->db) == 1 ? FG_OK : FG_ENOTFOUND;
 }
@@ -291,7 +282,7 @@ static enum fg_err cap_set_trust(struct store_conn *c, const char *id, int trust
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, trust);
     sqlite3_bind_int64(st, 3, at);
-    enum fg_err e = step_done(c, st, "capsule trust");
+    enum fg_err e = sq_step_done(c, st, "capsule trust", NULL);
     if (e != FG_OK)
         return e;
     return sqlite3_changes(c->db) == 1 ? FG_OK : FG_ENOTFOUND;
@@ -531,7 +522,7 @@ static enum fg_err cap_set_embedding(struct store_conn *c, const char *id, const
     else
         sqlite3_bind_null(st, 2);
     sq_bind_text(st, 3, expected_hash);
-    enum fg_err e = step_done(c, st, "capsule embedding");
+    enum fg_err e = sq_step_done(c, st, "capsule embedding", NULL);
     if (e != FG_OK || sqlite3_changes(c->db) == 1)
         return e;
     long long n = 0;

@@ -23,12 +23,6 @@ const char *const store_proposal_statuses[] = {
     "coalesce(p.cancelled_at, 0), " TALLY("for") ", " TALLY("against") ", " TALLY(                 \
         "abstain") ", (SELECT count(*) FROM votes v WHERE v.proposal_id = p.id)"
 
-static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
-{
-    const unsigned char *s = sqlite3_column_text(st, i);
-    snprintf(dst, cap, "%s", s ? (const char *)s : "");
-}
-
 static char *col_dup(sqlite3_stmt *st, int i)
 {
     const unsigned char *s = sqlite3_column_text(st, i);
@@ -38,13 +32,13 @@ static char *col_dup(sqlite3_stmt *st, int i)
 static void row_proposal(sqlite3_stmt *st, struct store_proposal *p)
 {
     memset(p, 0, sizeof *p);
-    col_text(st, 0, p->id, sizeof p->id);
+    sq_col_text(st, 0, p->id, sizeof p->id);
     p->title = col_dup(st, 1);
     p->description = col_dup(st, 2);
-    col_text(st, 3, p->type, sizeof p->type);
+    sq_col_text(st, 3, p->type, sizeof p->type);
     p->payload = col_dup(st, 4);
-    col_text(st, 5, p->proposer_id, sizeof p->proposer_id);
-    col_text(st, 6, p->status, sizeof p->status);
+    sq_col_text(st, 5, p->proposer_id, sizeof p->proposer_id);
+    sq_col_text(st, 6, p->status, sizeof p->status);
     p->voting_duration_hours = sqlite3_column_double(st, 7);
     p->quorum_ppm = sqlite3_column_int(st, 8);
     p->threshold_ppm = sqlite3_column_int(st, 9);
@@ -64,23 +58,11 @@ static void row_proposal(sqlite3_stmt *st, struct store_proposal *p)
     p->voters = sqlite3_column_int64(st, 23);
 }
 
-/* Runs a statement that returns no rows; *changes (may be NULL) = rows changed. */
-static enum fg_err step_done(struct store_conn *c, sqlite3_stmt *st, const char *what, int *changes)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return sq_err(c, rc, what);
-    if (changes)
-        *changes = sqlite3_changes(c->db);
-    return FG_OK;
-}
-
 /* A conditional transition: no row changed means the proposal was not in the expected state. */
 static enum fg_err step_transition(struct store_conn *c, sqlite3_stmt *st, const char *what)
 {
     int n = 0;
-    enum fg_err e = step_done(c, st, what, &n);
+    enum fg_err e = sq_step_done(c, st, what, &n);
     if (e == FG_OK && n == 0)
         e = FG_ECONFLICT;
     return e;
@@ -106,7 +88,7 @@ static enum fg_err g_create(struct store_conn *c, const struct store_proposal *p
     sqlite3_bind_int(st, 9, p->threshold_ppm);
     sqlite3_bind_int64(st, 10, p->created_at);
     sqlite3_bind_int64(st, 11, p->updated_at);
-    return step_done(c, st, "proposals.create", NULL);
+    return sq_step_done(c, st, "proposals.create", NULL);
 }
 
 static enum fg_err g_get(struct store_conn *c, const char *id, struct store_proposal *out)
@@ -256,7 +238,7 @@ static enum fg_err g_due(struct store_conn *c, int64_t now, long long limit,
             cap = cap ? cap * 2 : 16;
             ids = fg_xrealloc(ids, cap * sizeof *ids);
         }
-        col_text(st, 0, ids[n], sizeof ids[0]);
+        sq_col_text(st, 0, ids[n], sizeof ids[0]);
         n++;
     }
     sqlite3_reset(st);
@@ -319,9 +301,9 @@ static enum fg_err g_stats(struct store_conn *c, struct store_governance_stats *
 static void row_vote(sqlite3_stmt *st, struct store_vote *v, int with_reasoning)
 {
     memset(v, 0, sizeof *v);
-    col_text(st, 0, v->proposal_id, sizeof v->proposal_id);
-    col_text(st, 1, v->voter_id, sizeof v->voter_id);
-    col_text(st, 2, v->vote, sizeof v->vote);
+    sq_col_text(st, 0, v->proposal_id, sizeof v->proposal_id);
+    sq_col_text(st, 1, v->voter_id, sizeof v->voter_id);
+    sq_col_text(st, 2, v->vote, sizeof v->vote);
     v->weight2 = sqlite3_column_int(st, 3);
     v->voter_trust = sqlite3_column_int(st, 4);
     v->reasoning = with_reasoning ? (const char *)sqlite3_column_text(st, 5) : NULL;
@@ -369,9 +351,9 @@ static enum fg_err g_vote_put(struct store_conn *c, const struct store_vote *v, 
     sqlite3_bind_int64(st, 7, v->created_at);
     sqlite3_bind_int64(st, 8, v->updated_at);
     if (insert)
-        return step_done(c, st, "votes.insert", NULL);
+        return sq_step_done(c, st, "votes.insert", NULL);
     int n = 0;
-    enum fg_err e = step_done(c, st, "votes.update", &n);
+    enum fg_err e = sq_step_done(c, st, "votes.update", &n);
     return e == FG_OK && n == 0 ? FG_ENOTFOUND : e;
 }
 
@@ -463,7 +445,7 @@ static enum fg_err g_setting_put(struct store_conn *c, const char *key, const ch
         return FG_EDB;
     sq_bind_text(st, 1, key);
     sq_bind_text(st, 2, value);
-    return step_done(c, st, "settings.put", NULL);
+    return sq_step_done(c, st, "settings.put", NULL);
 }
 
 static enum fg_err g_settings_list(struct store_conn *c, const char *prefix, store_setting_cb cb,
@@ -501,7 +483,7 @@ static enum fg_err g_quarantine_open(struct store_conn *c, const struct store_qu
     sqlite3_bind_int(st, 4, q->previous_trust);
     sq_bind_text(st, 5, q->reason ? q->reason : "");
     sqlite3_bind_int64(st, 6, q->created_at);
-    return step_done(c, st, "quarantines.open", NULL);
+    return sq_step_done(c, st, "quarantines.open", NULL);
 }
 
 static enum fg_err g_quarantine_get_open(struct store_conn *c, const char *target_type,
@@ -519,9 +501,9 @@ static enum fg_err g_quarantine_get_open(struct store_conn *c, const char *targe
     enum fg_err e = FG_OK;
     if (rc == SQLITE_ROW) {
         memset(out, 0, sizeof *out);
-        col_text(st, 0, out->id, sizeof out->id);
-        col_text(st, 1, out->target_type, sizeof out->target_type);
-        col_text(st, 2, out->target_id, sizeof out->target_id);
+        sq_col_text(st, 0, out->id, sizeof out->id);
+        sq_col_text(st, 1, out->target_type, sizeof out->target_type);
+        sq_col_text(st, 2, out->target_id, sizeof out->target_id);
         out->previous_trust = sqlite3_column_int(st, 3);
         out->created_at = sqlite3_column_int64(st, 4);
     } else if (rc == SQLITE_DONE) {

@@ -11,22 +11,16 @@
     "id, threat_type, level, target_type, target_id, action, reason, details, created_at, "        \
     "coalesce(expires_at, 0)"
 
-static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
-{
-    const unsigned char *s = sqlite3_column_text(st, i);
-    snprintf(dst, cap, "%s", s ? (const char *)s : "");
-}
-
 static void row_response(sqlite3_stmt *st, struct store_immune_response *r, int with_details)
 {
     memset(r, 0, sizeof *r);
-    col_text(st, 0, r->id, sizeof r->id);
-    col_text(st, 1, r->threat_type, sizeof r->threat_type);
-    col_text(st, 2, r->level, sizeof r->level);
-    col_text(st, 3, r->target_type, sizeof r->target_type);
-    col_text(st, 4, r->target_id, sizeof r->target_id);
-    col_text(st, 5, r->action, sizeof r->action);
-    col_text(st, 6, r->reason, sizeof r->reason);
+    sq_col_text(st, 0, r->id, sizeof r->id);
+    sq_col_text(st, 1, r->threat_type, sizeof r->threat_type);
+    sq_col_text(st, 2, r->level, sizeof r->level);
+    sq_col_text(st, 3, r->target_type, sizeof r->target_type);
+    sq_col_text(st, 4, r->target_id, sizeof r->target_id);
+    sq_col_text(st, 5, r->action, sizeof r->action);
+    sq_col_text(st, 6, r->reason, sizeof r->reason);
     if (with_details) {
         const unsigned char *d = sqlite3_column_text(st, 7);
         r->details = fg_xstrdup(d ? (const char *)d : "{}");

@@ -62,7 +62,7 @@ extern const struct store_user_ops sqlite_user_ops;
 extern const struct store_capsule_ops sqlite_capsule_ops; /* capsules.c */
 extern const struct store_audit_ops sqlite_audit_ops;     /* audit.c */
 extern const struct store_immune_ops sqlite_immune_ops;
-extern const struct store_search_ops sqlite_search_ops; /* search.c */
+extern const struct store_search_ops sqlite_search_ops;         /* search.c */
 extern const struct store_governance_ops sqlite_governance_ops; /* governance.c */
 
 static int exec(sqlite3 *db, const char *sql)
@@ -103,8 +103,8 @@ static int busy_wait(void *ctx, int n)
 static struct store_conn *conn_open(struct sq_store *s, enum fg_err *err)
 {
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(s->path, &db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        s->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         fg_log(FG_LOG_ERROR, "sqlite_open", FG_LF_STR("error", db ? sqlite3_errmsg(db) : "open"),
                FG_LF_END);
@@ -177,6 +177,22 @@ enum fg_err sq_err(struct store_conn *c, int rc, const char *what)
     if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
         return FG_EUNAVAIL;
     return FG_EDB;
+}
+
+enum fg_err sq_step_done(struct store_conn *c, sqlite3_stmt *st, const char *what, int *changes)
+{
+    int rc = sqlite3_step(st);
+    enum fg_err e = rc == SQLITE_DONE ? FG_OK : sq_err(c, rc, what);
+    sqlite3_reset(st);
+    if (e == FG_OK && changes)
+        *changes = sqlite3_changes(c->db);
+    return e;
+}
+
+void sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+    snprintf(dst, cap, "%s", s ? (const char *)s : "");
 }
 
 int sq_bind_text(sqlite3_stmt *st, int i, const char *s)

@@ -17,6 +17,11 @@ struct store_conn {
 sqlite3_stmt *sq_prepare(struct store_conn *c, const char *sql);
 /** Maps an SQLite result code to fg_err (SQLITE_CONSTRAINT → FG_ECONFLICT, BUSY → FG_EUNAVAIL). */
 enum fg_err sq_err(struct store_conn *c, int rc, const char *what);
+/** Steps a statement that returns no rows and resets it; FG_OK on SQLITE_DONE, else sq_err.
+ * *changes (may be NULL) = rows changed. */
+enum fg_err sq_step_done(struct store_conn *c, sqlite3_stmt *st, const char *what, int *changes);
+/** Copies a text column into dst (NUL-terminated, truncated to cap - 1; "" for NULL). */
+void sq_col_text(sqlite3_stmt *st, int i, char *dst, size_t cap);
 /** Binds text that may be NULL (→ SQL NULL). */
 int sq_bind_text(sqlite3_stmt *st, int i, const char *s);
 

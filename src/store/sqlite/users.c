@@ -11,41 +11,23 @@
     "id, email, display_name, password_hash, trust_level, roles, is_disabled, mfa_enabled, "       \
     "mfa_secret, mfa_last_step, locked_until, created_at, updated_at, last_login_at"
 
-static void col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
-{
-    const unsigned char *s = sqlite3_column_text(st, i);
-    snprintf(dst, cap, "%s", s ? (const char *)s : "");
-}
-
 static void row_user(sqlite3_stmt *st, struct store_user *u)
 {
     memset(u, 0, sizeof *u);
-    col_text(st, 0, u->id, sizeof u->id);
-    col_text(st, 1, u->email, sizeof u->email);
-    col_text(st, 2, u->display_name, sizeof u->display_name);
-    col_text(st, 3, u->password_hash, sizeof u->password_hash);
+    sq_col_text(st, 0, u->id, sizeof u->id);
+    sq_col_text(st, 1, u->email, sizeof u->email);
+    sq_col_text(st, 2, u->display_name, sizeof u->display_name);
+    sq_col_text(st, 3, u->password_hash, sizeof u->password_hash);
     u->trust = sqlite3_column_int(st, 4);
     u->roles = (unsigned)sqlite3_column_int(st, 5);
     u->disabled = sqlite3_column_int(st, 6);
     u->mfa_enabled = sqlite3_column_int(st, 7);
-    col_text(st, 8, u->mfa_secret, sizeof u->mfa_secret);
+    sq_col_text(st, 8, u->mfa_secret, sizeof u->mfa_secret);
     u->mfa_last_step = sqlite3_column_int64(st, 9);
     u->locked_until = sqlite3_column_int64(st, 10);
     u->created_at = sqlite3_column_int64(st, 11);
     u->updated_at = sqlite3_column_int64(st, 12);
     u->last_login_at = sqlite3_column_int64(st, 13);
-}
-
-/* Runs a statement that returns no rows; *changes (may be NULL) = rows changed. */
-static enum fg_err step_done(struct store_conn *c, sqlite3_stmt *st, const char *what, int *changes)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return sq_err(c, rc, what);
-    if (changes)
-        *changes = sqlite3_changes(c->db);
-    return FG_OK;
 }
 
 static enum fg_err u_create(struct store_conn *c, const struct store_user *u)
@@ -66,7 +48,7 @@ static enum fg_err u_create(struct store_conn *c, const struct store_user *u)
     sqlite3_bind_int(st, 7, u->disabled ? 1 : 0);
     sqlite3_bind_int64(st, 8, u->created_at);
     sqlite3_bind_int64(st, 9, u->updated_at);
-    return step_done(c, st, "users.create", NULL);
+    return sq_step_done(c, st, "users.create", NULL);
 }
 
 static enum fg_err get_one(struct store_conn *c, const char *sql, const char *arg,
@@ -142,7 +124,7 @@ static enum fg_err u_list(struct store_conn *c, long long offset, long long limi
 static enum fg_err update_found(struct store_conn *c, sqlite3_stmt *st, const char *what)
 {
     int changes = 0;
-    enum fg_err e = step_done(c, st, what, &changes);
+    enum fg_err e = sq_step_done(c, st, what, &changes);
     if (e == FG_OK && changes == 0)
         e = FG_ENOTFOUND;
     return e;
@@ -238,7 +220,7 @@ static enum fg_err u_use_mfa_step(struct store_conn *c, const char *id, int64_t 
     sq_bind_text(st, 2, id);
     sqlite3_bind_int64(st, 3, step);
     int changes = 0;
-    enum fg_err e = step_done(c, st, "users.use_mfa_step", &changes);
+    enum fg_err e = sq_step_done(c, st, "users.use_mfa_step", &changes);
     *ok = changes > 0;
     return e;
 }
@@ -292,7 +274,7 @@ static enum fg_err s_create(struct store_conn *c, const struct store_session *s)
     sqlite3_bind_int64(st, 4, s->created_at);
     sqlite3_bind_int64(st, 5, s->last_used_at);
     sqlite3_bind_int64(st, 6, s->expires_at);
-    return step_done(c, st, "sessions.create", NULL);
+    return sq_step_done(c, st, "sessions.create", NULL);
 }
 
 static enum fg_err s_get(struct store_conn *c, const char *id, struct store_session *out)
@@ -307,9 +289,9 @@ static enum fg_err s_get(struct store_conn *c, const char *id, struct store_sess
     enum fg_err e = FG_OK;
     if (rc == SQLITE_ROW) {
         memset(out, 0, sizeof *out);
-        col_text(st, 0, out->id, sizeof out->id);
-        col_text(st, 1, out->user_id, sizeof out->user_id);
-        col_text(st, 2, out->refresh_jti, sizeof out->refresh_jti);
+        sq_col_text(st, 0, out->id, sizeof out->id);
+        sq_col_text(st, 1, out->user_id, sizeof out->user_id);
+        sq_col_text(st, 2, out->refresh_jti, sizeof out->refresh_jti);
         out->created_at = sqlite3_column_int64(st, 3);
         out->last_used_at = sqlite3_column_int64(st, 4);
         out->expires_at = sqlite3_column_int64(st, 5);
@@ -340,7 +322,7 @@ static enum fg_err s_rotate(struct store_conn *c, const char *id, const char *ol
     sq_bind_text(st, 5, old_jti);
     sqlite3_bind_int64(st, 6, now);
     int changes = 0;
-    enum fg_err e = step_done(c, st, "sessions.rotate", &changes);
+    enum fg_err e = sq_step_done(c, st, "sessions.rotate", &changes);
     *rotated = changes > 0;
     return e;
 }
@@ -355,7 +337,7 @@ static enum fg_err s_revoke(struct store_conn *c, const char *id, const char *re
     sqlite3_bind_int64(st, 1, now);
     sq_bind_text(st, 2, reason);
     sq_bind_text(st, 3, id);
-    return step_done(c, st, "sessions.revoke", NULL);
+    return sq_step_done(c, st, "sessions.revoke", NULL);
 }
 
 static enum fg_err s_revoke_user(struct store_conn *c, const char *user_id, const char *except_id,
@@ -386,7 +368,7 @@ static enum fg_err s_revoke_user(struct store_conn *c, const char *user_id, cons
     sq_bind_text(st, 2, reason);
     sq_bind_text(st, 3, user_id);
     sq_bind_text(st, 4, except_id);
-    return step_done(c, st, "sessions.revoke_user", NULL);
+    return sq_step_done(c, st, "sessions.revoke_user", NULL);
 }
 
 static enum fg_err s_purge(struct store_conn *c, int64_t before, long long *deleted)
@@ -397,7 +379,7 @@ static enum fg_err s_purge(struct store_conn *c, int64_t before, long long *dele
         return FG_EDB;
     sqlite3_bind_int64(st, 1, before);
     int changes = 0;
-    enum fg_err e = step_done(c, st, "sessions.purge", &changes);
+    enum fg_err e = sq_step_done(c, st, "sessions.purge", &changes);
     if (deleted)
         *deleted = changes;
     return e;
