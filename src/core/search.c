@@ -8,6 +8,8 @@
  * only drops what changed in between; a few extra candidates are fetched to cover that.
  */
 #include "core/search.h"
+#include "core/embed_cache_shared.h"
+#include "core/shared_state.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -291,8 +293,14 @@ int fg_search_start(struct fg_app *app, char *err, size_t errlen)
         return -1;
     }
     if (strcmp(embed_provider_name(s->emb), "local") != 0) {
-        s->cache = embed_mem_cache_new(FG_SEARCH_EMBED_CACHE_ENTRIES);
-        struct embed_cache_ops ops = embed_mem_cache_ops(s->cache);
+        /* with Redis the replicas share one cache; otherwise a bounded in-process LRU */
+        struct embed_cache_ops ops;
+        if (app->shared && strcmp(app->shared->ops->name, "redis") == 0) {
+            ops = fg_embed_cache_shared_ops(app->shared);
+        } else {
+            s->cache = embed_mem_cache_new(FG_SEARCH_EMBED_CACHE_ENTRIES);
+            ops = embed_mem_cache_ops(s->cache);
+        }
         embed_set_cache(s->emb, &ops);
     }
     s->default_min_score = app->cfg->search_min_score >= 0 ? app->cfg->search_min_score

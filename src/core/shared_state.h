@@ -32,7 +32,7 @@ struct fg_config;
 struct fg_shared_state;
 
 #define FG_SS_MAX_KEY   200
-#define FG_SS_MAX_VALUE 16384
+#define FG_SS_MAX_VALUE 65536 /* an embedding of 3072 float32 in base64 is 16 388 bytes */
 /** In-process table: maximum number of live keys (oldest-expiring are evicted beyond it). */
 #define FG_SS_MEM_MAX_ENTRIES_DEFAULT 65536
 

@@ -1,5 +1,5 @@
-"""Shared state in a real Redis (REDIS_URL): rate-limit windows, sessions and IP state shared by
-two replicas on one store, and the behaviour while Redis is down: authentication state fails
+"""Shared state in a real Redis (REDIS_URL): rate-limit windows, sessions, IP state and the
+embedding cache shared by two replicas on one store, and the behaviour while Redis is down: authentication state fails
 closed (503), rate limiting fails open (requests still served, logged)."""
 import threading
 
@@ -85,6 +85,36 @@ def test_redis_down_fails_closed_for_auth_open_for_limits():
     finally:
         if f:
             f.close()
+
+
+def test_embedding_cache_shared_through_redis():
+    import json
+    import urllib.request
+    from test_search import FakeOpenAI, openai_env
+    fake, redis = FakeOpenAI(), RedisServer()
+    a = b = None
+    try:
+        a, b = two_replicas(redis, openai_env(fake, "text-embedding-3-small"))
+        tok = a.make_user()["access_token"]
+
+        def provider_requests():
+            url = "http://127.0.0.1:%d/_control/stats" % fake.port
+            return json.load(urllib.request.urlopen(url))["requests"]
+        q = {"query": "kestrel migration survey notes", "mode": "semantic", "min_score": 0}
+        assert a.post("/api/v1/capsules/search", token=tok, body=q).status == 200
+        n = provider_requests()
+        assert n >= 1
+        # the other replica finds the query's embedding in Redis: no provider call
+        assert b.post("/api/v1/capsules/search", token=tok, body=q).status == 200
+        assert provider_requests() == n
+        keys = redis.cli("--scan", "--pattern", "emb:*").split()
+        assert keys and int(redis.cli("PTTL", keys[0])) > 6 * 86400 * 1000  # 7-day TTL
+    finally:
+        for f in (a, b):
+            if f:
+                f.close()
+        redis.close()
+        fake.close()
 
 
 def test_start_refused_when_redis_unreachable():
