@@ -1,13 +1,13 @@
 """The PostgreSQL store base through the real binary against a real PostgreSQL 15 on loopback:
-migrations (idempotent, concurrent replicas), a clear error while the database is down, backup
-with pg_dump. (Serving on PostgreSQL needs the PostgreSQL versions of every store area: issue 6.)"""
+migrations (idempotent, concurrent replicas), a clear error while the database is down, 503 while
+serving without the database and recovery when it returns, backup with pg_dump."""
 import os
 import re
 import subprocess
 import threading
 import time
 
-from forgetest import Forge, main
+from forgetest import Forge, assert_error, main
 from services import PgServer
 
 
@@ -63,6 +63,39 @@ def test_database_down_clear_error():
         assert pg.password not in p.stdout + p.stderr
         pg.start()
         assert f.cli("migrate").returncode == 0
+    finally:
+        if f:
+            f.close()
+        pg.close()
+
+
+def test_serving_while_database_down_then_back():
+    pg = PgServer()
+    f = None
+    try:
+        f = Forge(env={"DATABASE_URL": pg.url, "DATABASE_BUSY_TIMEOUT_MS": "1000"})
+        u = f.make_user()
+        r = f.post("/api/v1/capsules", token=u["access_token"],
+                   body={"content": "written before the outage", "type": "knowledge"})
+        assert r.status == 201, r
+        cid = r.json["data"]["id"]
+        assert any(l.get("event") == "listening" and l.get("store") == "postgresql"
+                   for l in f.log_lines()), f.log()
+        pg.stop()
+        r = f.get("/health/ready")
+        assert r.status == 503 and r.json["checks"]["store"] == "unavailable", r
+        assert f.get("/health").status == 200  # liveness does no I/O
+        r = f.get("/api/v1/capsules/" + cid, token=u["access_token"])
+        assert_error(r, 503, "service_unavailable")
+        pg.start()  # the same cluster again on the same port
+        deadline = time.time() + 30
+        while time.time() < deadline and f.get("/health/ready").status != 200:
+            time.sleep(0.2)
+        assert f.get("/health/ready").status == 200, "did not recover"
+        r = f.get("/api/v1/capsules/" + cid, token=u["access_token"])
+        assert r.status == 200 and r.json["data"]["content"] == "written before the outage", r
+        assert pg.password not in f.log(), "the database password must never be logged"
+        assert f.stop() == 0
     finally:
         if f:
             f.close()
