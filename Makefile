@@ -45,7 +45,7 @@ fmt:
 fmt-check:
 	clang-format --dry-run --Werror $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'bench/*.c')
 
-lint:
+lint: fmt-check
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
 	  --suppress=missingIncludeSystem -I src -D_GNU_SOURCE $$(git ls-files 'src/*.c')
 	./scripts/check-banned.sh

@@ -49,9 +49,9 @@ static json_t *operation(const struct http_route *r)
         const char *e = strchr(p, '}');
         if (!e)
             break;
-        json_array_append_new(params, json_pack("{ss#sssbs{ss}}", "name", p + 1, (int)(e - p - 1),
-                                                "in", "path", "required", 1, "schema", "type",
-                                                "string"));
+        json_array_append_new(params,
+                              json_pack("{ss#sssbs{ss}}", "name", p + 1, (int)(e - p - 1), "in",
+                                        "path", "required", 1, "schema", "type", "string"));
     }
     if (r->query_params) {
         const char *p = r->query_params;
@@ -70,9 +70,9 @@ static json_t *operation(const struct http_route *r)
 
     json_t *req = schema_or_null(r->request_schema, r);
     if (req)
-        json_object_set_new(op, "requestBody",
-                            json_pack("{sbs{s{so}}}", "required", 1, "content", "application/json",
-                                      "schema", req));
+        json_object_set_new(
+            op, "requestBody",
+            json_pack("{sbs{s{so}}}", "required", 1, "content", "application/json", "schema", req));
 
     json_t *responses = json_object();
     char code[8];
@@ -124,10 +124,10 @@ json_t *api_openapi_build(void)
             json_object_set_new(item, m, operation(r));
         }
     }
-    json_t *error_schema = json_pack(
-        "{sss[sss]s{s{ss}s{ss}s{ss}}}", "type", "object", "required", "code", "message",
-        "details", "properties", "code", "type", "string", "message", "type", "string", "details",
-        "type", "object");
+    json_t *error_schema =
+        json_pack("{sss[sss]s{s{ss}s{ss}s{ss}}}", "type", "object", "required", "code", "message",
+                  "details", "properties", "code", "type", "string", "message", "type", "string",
+                  "details", "type", "object");
     return json_pack("{sss{sssssss{ss}}s[{ss}]sos{s{so}s{s{ssssss}}}}", "openapi", "3.1.0", "info",
                      "title", "Forge API", "version", FORGE_VERSION, "description",
                      "Institutional memory engine: capsules, lineage, search, governance.",

@@ -8,9 +8,9 @@
 #include "http/http.h"
 
 extern const struct http_route api_system_routes[];
-extern const struct http_route api_auth_routes[];        /* api/auth.c */
-extern const struct http_route api_admin_user_routes[];  /* api/admin_users.c */
-extern const struct http_route api_immune_routes[];      /* api/immune.c */
+extern const struct http_route api_auth_routes[];       /* api/auth.c */
+extern const struct http_route api_admin_user_routes[]; /* api/admin_users.c */
+extern const struct http_route api_immune_routes[];     /* api/immune.c */
 
 /* knowledge engine */
 extern const struct http_route api_capsule_routes[];       /* api/capsules.c */

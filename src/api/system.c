@@ -95,11 +95,20 @@ static void html_escape(struct fg_buf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '<': fg_buf_puts(b, "&lt;"); break;
-        case '>': fg_buf_puts(b, "&gt;"); break;
-        case '&': fg_buf_puts(b, "&amp;"); break;
-        case '"': fg_buf_puts(b, "&quot;"); break;
-        default: fg_buf_append(b, s, 1);
+        case '<':
+            fg_buf_puts(b, "&lt;");
+            break;
+        case '>':
+            fg_buf_puts(b, "&gt;");
+            break;
+        case '&':
+            fg_buf_puts(b, "&amp;");
+            break;
+        case '"':
+            fg_buf_puts(b, "&quot;");
+            break;
+        default:
+            fg_buf_append(b, s, 1);
         }
     }
 }
@@ -109,16 +118,17 @@ static void h_docs(struct http_req *req, struct http_resp *resp)
     (void)req;
     struct fg_buf b;
     fg_buf_init(&b, 1u << 20);
-    fg_buf_puts(&b, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-                    "<title>Forge API reference</title><style>body{font-family:system-ui,sans-serif;"
-                    "margin:2rem;max-width:70rem}table{border-collapse:collapse;width:100%}"
-                    "td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left}"
-                    "code{font-size:.95em}.m{font-weight:600}</style></head><body>"
-                    "<h1>Forge API " FORGE_VERSION "</h1><p>Machine-readable: "
-                    "<a href=\"/openapi.json\">/openapi.json</a> (OpenAPI 3.1). Errors are "
-                    "<code>{\"code\",\"message\",\"details\"}</code>; successes "
-                    "<code>{\"data\",\"meta\"}</code>.</p><table><tr><th>Method</th><th>Path</th>"
-                    "<th>Summary</th><th>Auth</th><th>Permission</th></tr>");
+    fg_buf_puts(&b,
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+                "<title>Forge API reference</title><style>body{font-family:system-ui,sans-serif;"
+                "margin:2rem;max-width:70rem}table{border-collapse:collapse;width:100%}"
+                "td,th{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left}"
+                "code{font-size:.95em}.m{font-weight:600}</style></head><body>"
+                "<h1>Forge API " FORGE_VERSION "</h1><p>Machine-readable: "
+                "<a href=\"/openapi.json\">/openapi.json</a> (OpenAPI 3.1). Errors are "
+                "<code>{\"code\",\"message\",\"details\"}</code>; successes "
+                "<code>{\"data\",\"meta\"}</code>.</p><table><tr><th>Method</th><th>Path</th>"
+                "<th>Summary</th><th>Auth</th><th>Permission</th></tr>");
     for (size_t t = 0; api_route_tables[t]; t++) {
         for (const struct http_route *r = api_route_tables[t]; r->pattern; r++) {
             fg_buf_puts(&b, "<tr><td class=\"m\">");
@@ -144,11 +154,13 @@ static void h_docs(struct http_req *req, struct http_resp *resp)
 
 const struct http_route api_system_routes[] = {
     {"GET", "/health", h_health, SYS | HTTP_NO_BLOCK, "Liveness (no I/O)", "system", NULL, 200,
-     NULL, "{\"type\":\"object\",\"properties\":{\"status\":{\"type\":\"string\"},"
-           "\"version\":{\"type\":\"string\"}}}", NULL},
+     NULL,
+     "{\"type\":\"object\",\"properties\":{\"status\":{\"type\":\"string\"},"
+     "\"version\":{\"type\":\"string\"}}}",
+     NULL},
     {"GET", "/health/ready", h_ready, SYS | HTTP_NO_BLOCK,
-     "Readiness: store reachable, startup finished, vector index loaded (503 otherwise)",
-     "system", NULL, 200, NULL, NULL, NULL},
+     "Readiness: store reachable, startup finished, vector index loaded (503 otherwise)", "system",
+     NULL, 200, NULL, NULL, NULL},
     {"GET", "/metrics", h_metrics, SYS | HTTP_NO_BLOCK, "Prometheus metrics (text format 0.0.4)",
      "system", NULL, 200, NULL, NULL, NULL},
     {"GET", "/openapi.json", h_openapi, 0, "This API as OpenAPI 3.1", "system", NULL, 200, NULL,

@@ -97,7 +97,8 @@ int v_int(struct http_resp *r, json_t *obj, const char *field, int required, lon
     if (!v)
         return missing(r, field, required);
     if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-        http_reply_invalid(r, field, "%s must be an integer between %lld and %lld", field, min, max);
+        http_reply_invalid(r, field, "%s must be an integer between %lld and %lld", field, min,
+                           max);
         return -1;
     }
     *out = json_integer_value(v);
@@ -199,7 +200,8 @@ int v_no_unknown(struct http_resp *r, json_t *obj, const char *const *known)
 {
     const char *key;
     json_t *v;
-    json_object_foreach(obj, key, v) {
+    json_object_foreach(obj, key, v)
+    {
         int ok = 0;
         for (size_t i = 0; known[i]; i++)
             if (strcmp(known[i], key) == 0)
@@ -212,8 +214,8 @@ int v_no_unknown(struct http_resp *r, json_t *obj, const char *const *known)
     return 0;
 }
 
-int q_int(struct http_req *req, struct http_resp *r, const char *name, long long def,
-          long long min, long long max, long long *out)
+int q_int(struct http_req *req, struct http_resp *r, const char *name, long long def, long long min,
+          long long max, long long *out)
 {
     const char *s = http_query(req, name);
     if (!s) {
@@ -231,8 +233,8 @@ int q_int(struct http_req *req, struct http_resp *r, const char *name, long long
     return 0;
 }
 
-int q_enum(struct http_req *req, struct http_resp *r, const char *name,
-           const char *const *allowed, const char **out)
+int q_enum(struct http_req *req, struct http_resp *r, const char *name, const char *const *allowed,
+           const char **out)
 {
     const char *s = http_query(req, name);
     *out = NULL;

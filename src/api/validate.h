@@ -38,11 +38,11 @@ int v_uuid(struct http_resp *r, json_t *obj, const char *field, int required, co
 int v_no_unknown(struct http_resp *r, json_t *obj, const char *const *known);
 
 /** Query parameter as integer in [min, max], default when absent. */
-int q_int(struct http_req *req, struct http_resp *r, const char *name, long long def,
-          long long min, long long max, long long *out);
+int q_int(struct http_req *req, struct http_resp *r, const char *name, long long def, long long min,
+          long long max, long long *out);
 /** Query parameter from a set; *out = NULL when absent. */
-int q_enum(struct http_req *req, struct http_resp *r, const char *name,
-           const char *const *allowed, const char **out);
+int q_enum(struct http_req *req, struct http_resp *r, const char *name, const char *const *allowed,
+           const char **out);
 /** Query parameter "true"/"false"/"1"/"0"; default when absent. */
 int q_bool(struct http_req *req, struct http_resp *r, const char *name, int def, int *out);
 /** Query parameter as an RFC 3339 time in ms; 1 when absent. */

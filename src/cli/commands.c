@@ -15,7 +15,8 @@ const struct cli_command cli_commands[] = {
     {"restore", cmd_restore,
      "restore FILE [--force]         replace the (stopped) database with a backup"},
     {"admin", cmd_admin, "admin <command>                administration (forge admin help)"},
-    {"reindex", cmd_reindex, "reindex                        re-embed every capsule and rebuild the vector index"},
+    {"reindex", cmd_reindex,
+     "reindex                        re-embed every capsule and rebuild the vector index"},
     {"version", cmd_version, "version                        print the version"},
     {NULL, NULL, NULL},
 };
@@ -52,7 +53,8 @@ int cli_load_config(struct fg_config *cfg)
         fg_config_free(cfg);
         return 2;
     }
-    int json = cfg->log_format == 1 || (cfg->log_format == 0 && cfg->environment != FG_ENV_DEVELOPMENT);
+    int json =
+        cfg->log_format == 1 || (cfg->log_format == 0 && cfg->environment != FG_ENV_DEVELOPMENT);
     fg_log_init((enum fg_log_level)cfg->log_level, json);
     return 0;
 }

@@ -8,7 +8,7 @@
 struct fg_config;
 
 struct cli_command {
-    const char *name;  /* "serve", "config", "admin", ... */
+    const char *name; /* "serve", "config", "admin", ... */
     int (*run)(int argc, char **argv);
     const char *usage; /* one line */
 };
@@ -30,7 +30,8 @@ extern const struct cli_command cli_admin_commands[];
 int cmd_admin_audit_verify(int argc, char **argv); /* cli/admin_audit.c */
 int cmd_admin_create_user(int argc, char **argv);  /* cli/admin.c */
 
-/** Loads configuration and initialises logging; prints "forge: VAR: message" and returns 2 on error. */
+/** Loads configuration and initialises logging; prints "forge: VAR: message" and returns 2 on
+ * error. */
 int cli_load_config(struct fg_config *cfg);
 
 #endif

@@ -40,7 +40,9 @@ static int parse_flags(int argc, char **argv)
             var = "PORT";
             val = a + 7;
         } else {
-            fprintf(stderr, "forge serve: unknown option '%s'\nusage: forge serve [--host H] [--port P]\n", a);
+            fprintf(stderr,
+                    "forge serve: unknown option '%s'\nusage: forge serve [--host H] [--port P]\n",
+                    a);
             return 2;
         }
         setenv(var, val, 1);
@@ -99,7 +101,8 @@ int cmd_serve(int argc, char **argv)
 
     int sig = 0;
     sigwait(&set, &sig);
-    fg_log(FG_LOG_INFO, "shutdown_started", FG_LF_STR("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
+    fg_log(FG_LOG_INFO, "shutdown_started",
+           FG_LF_STR("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
            FG_LF_INT("in_flight", http_server_inflight(srv)), FG_LF_END);
     atomic_store(&app.ready, 0);
     double t0 = fg_mono_s();

@@ -40,10 +40,10 @@ int fg_app_start(struct fg_app *app, struct fg_config *cfg, char *err, size_t er
         return -1;
     if (fg_gov_start(app, err, errlen) != 0) /* persisted settings, proposal closing thread */
         return -1;
-    fg_capsules_start(app); /* live capsule gauge */
+    fg_capsules_start(app);                     /* live capsule gauge */
     if (fg_search_start(app, err, errlen) != 0) /* embedder; index loads in the background */
         return -1;
-    fg_events_start(app);   /* outbox backlog gauge */
+    fg_events_start(app); /* outbox backlog gauge */
     if (cfg->kafka_bootstrap_servers[0]) {
         struct fg_delivery_config dc = {0};
         dc.bootstrap_servers = cfg->kafka_bootstrap_servers;

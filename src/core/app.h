@@ -18,20 +18,21 @@ struct fg_delivery;
 
 struct fg_app {
     struct fg_config *cfg;
-    struct store *store;       /* src/store/store.h */
+    struct store *store; /* src/store/store.h */
     struct http_router *router;
     struct fg_app_metrics *metrics;
-    void *identity;            /* identity subsystem state (src/core/identity.h) */
+    void *identity;                 /* identity subsystem state (src/core/identity.h) */
     struct fg_shared_state *shared; /* short-lived shared state (src/core/shared_state.h) */
-    void *search;              /* search subsystem state (src/core/search.h) */
-    struct fg_delivery *events; /* Kafka delivery worker or NULL (src/core/delivery.h) */
-    void *governance;          /* governance state (src/core/governance.h) */
-    atomic_int ready;          /* 1 once the store is open and the index loaded */
-    atomic_int draining;       /* 1 after SIGTERM: responses close their connection */
+    void *search;                   /* search subsystem state (src/core/search.h) */
+    struct fg_delivery *events;     /* Kafka delivery worker or NULL (src/core/delivery.h) */
+    void *governance;               /* governance state (src/core/governance.h) */
+    atomic_int ready;               /* 1 once the store is open and the index loaded */
+    atomic_int draining;            /* 1 after SIGTERM: responses close their connection */
     double started_mono;
 };
 
-/** Opens the store (migrating it), builds the router and starts subsystems. -1 + message on error. */
+/** Opens the store (migrating it), builds the router and starts subsystems. -1 + message on error.
+ */
 int fg_app_start(struct fg_app *app, struct fg_config *cfg, char *err, size_t errlen);
 /** Stops subsystems and closes the store. */
 void fg_app_stop(struct fg_app *app);

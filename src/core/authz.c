@@ -9,8 +9,10 @@ static const struct {
     const char *name;
     int value;
 } trust_levels[] = {
-    {"core", FG_TRUST_CORE},       {"trusted", FG_TRUST_TRUSTED},
-    {"standard", FG_TRUST_STANDARD}, {"sandbox", FG_TRUST_SANDBOX},
+    {"core", FG_TRUST_CORE},
+    {"trusted", FG_TRUST_TRUSTED},
+    {"standard", FG_TRUST_STANDARD},
+    {"sandbox", FG_TRUST_SANDBOX},
     {"quarantine", FG_TRUST_QUARANTINE},
 };
 
@@ -67,7 +69,8 @@ int fg_roles_parse(const json_t *arr, unsigned *out, const char **bad)
         return -1;
     size_t i;
     const json_t *v;
-    json_array_foreach(arr, i, v) {
+    json_array_foreach(arr, i, v)
+    {
         unsigned b = json_is_string(v) ? fg_role_from_name(json_string_value(v)) : 0;
         if (!b) {
             *bad = json_is_string(v) ? json_string_value(v) : "(not a string)";
@@ -79,16 +82,18 @@ int fg_roles_parse(const json_t *arr, unsigned *out, const char **bad)
 }
 
 /* SPEC §3.2: each role's own grants; roles inherit down the chain user < trusted < operator. */
-static const char *const user_perms[] = {"capsule:read", "capsule:create", "capsule:update",
+static const char *const user_perms[] = {"capsule:read",    "capsule:create", "capsule:update",
                                          "governance:vote", "overlay:invoke", NULL};
 static const char *const trusted_perms[] = {"capsule:delete", "governance:propose",
                                             "overlay:register", NULL};
 static const char *const operator_perms[] = {"governance:execute", "overlay:manage", NULL};
-static const char *const all_perms[] = {
-    "capsule:read",     "capsule:create",     "capsule:update", "capsule:delete",
-    "governance:propose", "governance:vote",  "governance:execute", "overlay:invoke",
-    "overlay:register", "overlay:manage",     "admin:users",    "admin:system",
-    "admin:audit",      NULL};
+static const char *const all_perms[] = {"capsule:read",       "capsule:create",
+                                        "capsule:update",     "capsule:delete",
+                                        "governance:propose", "governance:vote",
+                                        "governance:execute", "overlay:invoke",
+                                        "overlay:register",   "overlay:manage",
+                                        "admin:users",        "admin:system",
+                                        "admin:audit",        NULL};
 
 static int in_list(const char *const *list, const char *p)
 {

@@ -10,10 +10,10 @@
 #include "http/http.h"
 
 /* Trust levels: values and names. */
-#define FG_TRUST_CORE 100
-#define FG_TRUST_TRUSTED 80
-#define FG_TRUST_STANDARD 60
-#define FG_TRUST_SANDBOX 40
+#define FG_TRUST_CORE       100
+#define FG_TRUST_TRUSTED    80
+#define FG_TRUST_STANDARD   60
+#define FG_TRUST_SANDBOX    40
 #define FG_TRUST_QUARANTINE 0
 
 /** Trust value for a name ("core", ...) or -1. */
@@ -22,10 +22,10 @@ int fg_trust_from_name(const char *name);
 const char *fg_trust_name(int value);
 
 /* Roles (bit set in http_principal.roles). Unknown roles grant nothing. */
-#define FG_ROLE_USER 0x1u
-#define FG_ROLE_TRUSTED 0x2u
+#define FG_ROLE_USER     0x1u
+#define FG_ROLE_TRUSTED  0x2u
 #define FG_ROLE_OPERATOR 0x4u
-#define FG_ROLE_ADMIN 0x8u
+#define FG_ROLE_ADMIN    0x8u
 
 /** Role bit for a name ("user", "trusted", "operator", "admin"), 0 if unknown. */
 unsigned fg_role_from_name(const char *name);

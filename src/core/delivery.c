@@ -186,8 +186,7 @@ enum fg_err fg_delivery_round(struct fg_delivery *d, int *delivered_out)
     for (; produced < d->nitems; produced++) {
         struct pending *p = &d->items[produced];
         rd_kafka_resp_err_t perr = rd_kafka_producev(
-            d->rk, RD_KAFKA_V_TOPIC(p->topic),
-            RD_KAFKA_V_KEY(p->key, p->key ? strlen(p->key) : 0),
+            d->rk, RD_KAFKA_V_TOPIC(p->topic), RD_KAFKA_V_KEY(p->key, p->key ? strlen(p->key) : 0),
             RD_KAFKA_V_VALUE(p->value, strlen(p->value)), RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
         if (perr == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             rd_kafka_poll(d->rk, 50);

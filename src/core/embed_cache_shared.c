@@ -48,8 +48,7 @@ static int shared_get(void *ctx, const uint8_t key[32], float *out, unsigned dim
     return hit;
 }
 
-static void shared_put(void *ctx, const uint8_t key[32], const float *v, unsigned dims,
-                       long ttl_s)
+static void shared_put(void *ctx, const uint8_t key[32], const float *v, unsigned dims, long ttl_s)
 {
     struct fg_shared_state *ss = ctx;
     size_t blen = sodium_base64_encoded_len((size_t)dims * 4, sodium_base64_VARIANT_ORIGINAL);

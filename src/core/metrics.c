@@ -10,8 +10,9 @@ static const double search_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 static void build_info(struct fg_buf *out, void *ctx)
 {
     (void)ctx;
-    fg_buf_printf(out, "# HELP forge_build_info Build information.\n# TYPE forge_build_info gauge\n"
-                       "forge_build_info{version=\"%s\"} 1\n",
+    fg_buf_printf(out,
+                  "# HELP forge_build_info Build information.\n# TYPE forge_build_info gauge\n"
+                  "forge_build_info{version=\"%s\"} 1\n",
                   FORGE_VERSION);
 }
 
@@ -19,38 +20,38 @@ void fg_core_metrics_init(const char *provider)
 {
     if (fgm.ready)
         return;
-    fgm.ready = fg_metric_new(FG_GAUGE, "forge_ready", "1 when the instance is ready to serve.",
-                              "", NULL, 0);
+    fgm.ready = fg_metric_new(FG_GAUGE, "forge_ready", "1 when the instance is ready to serve.", "",
+                              NULL, 0);
     fgm.capsules = fg_metric_new(FG_GAUGE, "forge_capsules_total", "Live (not deleted) capsules.",
                                  "", NULL, 0);
     fgm.capsule_ops = fg_metric_new(FG_COUNTER, "forge_capsule_operations_total",
                                     "Capsule changes by operation.", "op", NULL, 0);
     fgm.search_requests = fg_metric_new(FG_COUNTER, "forge_search_requests_total",
                                         "Searches by mode.", "mode", NULL, 0);
-    fgm.search_duration = fg_metric_new(FG_HISTOGRAM, "forge_search_duration_seconds",
-                                        "Search latency in seconds.", "mode", search_buckets,
-                                        sizeof search_buckets / sizeof search_buckets[0]);
-    fgm.embeddings = fg_metric_new(FG_COUNTER, "forge_embeddings_total", "Texts embedded.",
-                                   "provider", NULL, 0);
+    fgm.search_duration =
+        fg_metric_new(FG_HISTOGRAM, "forge_search_duration_seconds", "Search latency in seconds.",
+                      "mode", search_buckets, sizeof search_buckets / sizeof search_buckets[0]);
+    fgm.embeddings =
+        fg_metric_new(FG_COUNTER, "forge_embeddings_total", "Texts embedded.", "provider", NULL, 0);
     fgm.embedding_errors = fg_metric_new(FG_COUNTER, "forge_embedding_errors_total",
                                          "Embedding calls that failed.", "provider", NULL, 0);
     fgm.overlay_invocations = fg_metric_new(FG_COUNTER, "forge_overlay_invocations_total",
                                             "Overlay invocations by outcome.", "status", NULL, 0);
-    fgm.immune_responses = fg_metric_new(FG_COUNTER, "forge_immune_responses_total",
-                                         "Immune system responses by threat type.", "threat_type",
-                                         NULL, 0);
+    fgm.immune_responses =
+        fg_metric_new(FG_COUNTER, "forge_immune_responses_total",
+                      "Immune system responses by threat type.", "threat_type", NULL, 0);
     fgm.index_vectors = fg_metric_new(FG_GAUGE, "forge_index_vectors",
                                       "Vectors in this replica's index.", "", NULL, 0);
-    fgm.store_size = fg_metric_new(FG_GAUGE, "forge_store_size_bytes", "Size of the store.", "",
-                                   NULL, 0);
+    fgm.store_size =
+        fg_metric_new(FG_GAUGE, "forge_store_size_bytes", "Size of the store.", "", NULL, 0);
     fgm.outbox_backlog = fg_metric_new(FG_GAUGE, "forge_events_outbox_backlog",
                                        "Events not yet delivered.", "", NULL, 0);
     fgm.rate_limited = fg_metric_new(FG_COUNTER, "forge_rate_limited_total",
                                      "Requests refused by the rate limiter.", "", NULL, 0);
     fgm.proposals = fg_metric_new(FG_COUNTER, "forge_proposals_total",
                                   "Governance proposals reaching a status.", "status", NULL, 0);
-    fgm.votes = fg_metric_new(FG_COUNTER, "forge_votes_total", "Governance votes cast.", "", NULL,
-                              0);
+    fgm.votes =
+        fg_metric_new(FG_COUNTER, "forge_votes_total", "Governance votes cast.", "", NULL, 0);
     fgm.logins = fg_metric_new(FG_COUNTER, "forge_logins_total", "Login attempts by result.",
                                "result", NULL, 0);
 

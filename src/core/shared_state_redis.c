@@ -22,7 +22,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 
-#define REDIS_POOL_MAX 16
+#define REDIS_POOL_MAX   16
 #define REDIS_TIMEOUT_MS 500
 
 struct rconn {
@@ -121,7 +121,8 @@ static redisContext *connect_ctx(struct ss_redis *r)
         int ok = rep && rep->type == REDIS_REPLY_STATUS;
         freeReplyObject(rep);
         if (!ok) {
-            fg_log(FG_LOG_WARN, "redis_auth", FG_LF_STR("error", "authentication failed"), FG_LF_END);
+            fg_log(FG_LOG_WARN, "redis_auth", FG_LF_STR("error", "authentication failed"),
+                   FG_LF_END);
             redisFree(c);
             return NULL;
         }

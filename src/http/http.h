@@ -24,8 +24,8 @@ struct fg_app;
 struct http_req;
 struct http_resp;
 
-#define HTTP_MAX_PARAMS 4
-#define HTTP_MAX_RESP_HEADERS 32
+#define HTTP_MAX_PARAMS         4
+#define HTTP_MAX_RESP_HEADERS   32
 #define HTTP_CORRELATION_ID_MAX 64
 
 typedef void (*http_handler_fn)(struct http_req *req, struct http_resp *resp);
@@ -33,9 +33,9 @@ typedef void (*http_handler_fn)(struct http_req *req, struct http_resp *resp);
 /* Route flags */
 #define HTTP_AUTH_REQUIRED 0x01u /* 401 without a valid access token */
 #define HTTP_AUTH_OPTIONAL 0x02u /* token parsed when present (invalid → 401) */
-#define HTTP_RATE_EXEMPT 0x04u   /* no rate limit (health, metrics) */
-#define HTTP_NOT_IN_PROD 0x08u   /* 404 when ENVIRONMENT=production (/docs) */
-#define HTTP_NO_BLOCK 0x10u      /* liveness: answered even for blocked IPs */
+#define HTTP_RATE_EXEMPT   0x04u /* no rate limit (health, metrics) */
+#define HTTP_NOT_IN_PROD   0x08u /* 404 when ENVIRONMENT=production (/docs) */
+#define HTTP_NO_BLOCK      0x10u /* liveness: answered even for blocked IPs */
 
 /** One entry of the declarative route table (api/routes.c). Also the source of /openapi.json. */
 struct http_route {
@@ -56,8 +56,8 @@ struct http_route {
 struct http_principal {
     char user_id[37];
     char email[321];
-    int trust;          /* trust value 0..100 */
-    unsigned roles;     /* bit set, see core/authz.h */
+    int trust;      /* trust value 0..100 */
+    unsigned roles; /* bit set, see core/authz.h */
     char jti[65];
 };
 
@@ -88,8 +88,8 @@ struct http_req {
 
 struct http_resp {
     int status;
-    json_t *json;        /* JSON body (owned), or NULL */
-    char *body;          /* raw body (owned, malloc'd), or NULL */
+    json_t *json; /* JSON body (owned), or NULL */
+    char *body;   /* raw body (owned, malloc'd), or NULL */
     size_t body_len;
     const char *content_type;
     char *headers[HTTP_MAX_RESP_HEADERS][2]; /* owned copies */

@@ -40,10 +40,9 @@ void mw_init(struct fg_app *app)
         return;
     m_requests = fg_metric_new(FG_COUNTER, "http_requests_total", "HTTP requests served.",
                                "method,route,status", NULL, 0);
-    m_duration = fg_metric_new(FG_HISTOGRAM, "http_request_duration_seconds",
-                               "HTTP request duration in seconds.", "method,route",
-                               duration_buckets,
-                               sizeof duration_buckets / sizeof duration_buckets[0]);
+    m_duration = fg_metric_new(
+        FG_HISTOGRAM, "http_request_duration_seconds", "HTTP request duration in seconds.",
+        "method,route", duration_buckets, sizeof duration_buckets / sizeof duration_buckets[0]);
     const char *v[] = {"GET", "/health", "200"};
     fg_metric_touch(m_requests, v);
     fg_metric_touch(m_duration, v);
@@ -176,7 +175,8 @@ void mw_client_ip(struct http_req *req)
                 inet_ntop(AF_INET6, a6, req->client_ip, sizeof req->client_ip);
         }
     }
-    if (!g_cfg || !g_cfg->trusted_proxies[0] || !mw_ip_in_list(req->client_ip, g_cfg->trusted_proxies))
+    if (!g_cfg || !g_cfg->trusted_proxies[0] ||
+        !mw_ip_in_list(req->client_ip, g_cfg->trusted_proxies))
         return;
     const char *xff = http_header(req, "X-Forwarded-For");
     if (!xff || strlen(xff) > 2048)

@@ -17,7 +17,8 @@ void mw_shutdown(void);
 /** Sets req->correlation_id: a well-formed incoming X-Correlation-ID (1–64 of [A-Za-z0-9._-]),
  * else a new UUIDv7. */
 void mw_correlation_id(struct http_req *req);
-/** Sets req->client_ip from the socket, or from X-Forwarded-For when the peer is a trusted proxy. */
+/** Sets req->client_ip from the socket, or from X-Forwarded-For when the peer is a trusted proxy.
+ */
 void mw_client_ip(struct http_req *req);
 /** Adds X-Correlation-ID, security headers and CORS headers to a response. */
 void mw_common_headers(struct http_req *req, struct http_resp *resp);

@@ -133,9 +133,9 @@ static int match_one(const struct compiled *c, char segs[][HTTP_MAX_SEGMENT + 1]
     return lit;
 }
 
-enum http_match http_router_match(const struct http_router *r, const char *method,
-                                  const char *path, struct http_req *req,
-                                  const struct http_route **route, unsigned *allowed)
+enum http_match http_router_match(const struct http_router *r, const char *method, const char *path,
+                                  struct http_req *req, const struct http_route **route,
+                                  unsigned *allowed)
 {
     char segs[HTTP_MAX_SEGMENTS][HTTP_MAX_SEGMENT + 1];
     *route = NULL;

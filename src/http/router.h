@@ -11,8 +11,8 @@
 #include "http/http.h"
 
 #define HTTP_MAX_SEGMENTS 12
-#define HTTP_MAX_PATH 2048
-#define HTTP_MAX_SEGMENT 256
+#define HTTP_MAX_PATH     2048
+#define HTTP_MAX_SEGMENT  256
 
 struct http_router;
 
@@ -32,9 +32,9 @@ void http_methods_string(unsigned mask, char *out, size_t len);
  * Matches `method path`. On HTTP_MATCH_OK sets *route and fills req->params / param_names (owned
  * by req). On HTTP_MATCH_NO_METHOD, *allowed is the mask of methods the path accepts.
  */
-enum http_match http_router_match(const struct http_router *r, const char *method,
-                                  const char *path, struct http_req *req,
-                                  const struct http_route **route, unsigned *allowed);
+enum http_match http_router_match(const struct http_router *r, const char *method, const char *path,
+                                  struct http_req *req, const struct http_route **route,
+                                  unsigned *allowed);
 
 /** Iterates the routes in table order (for OpenAPI). Returns NULL past the end. */
 const struct http_route *http_router_at(const struct http_router *r, size_t i);

@@ -5,9 +5,10 @@
  * callbacks never run concurrently. Shared state here is only atomics (in-flight counter, last
  * activity) and the metrics registry (its own locks).
  *
- * Shutdown: http_server_drain() quiesces the daemon (the listen socket is closed, so new connections
- * are refused), marks the app as draining so every response carries `Connection: close`, and waits
- * until no request is in flight and the open connections are gone (or idle for a second).
+ * Shutdown: http_server_drain() quiesces the daemon (the listen socket is closed, so new
+ * connections are refused), marks the app as draining so every response carries `Connection:
+ * close`, and waits until no request is in flight and the open connections are gone (or idle for a
+ * second).
  */
 #include "http/server.h"
 
@@ -57,8 +58,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     fg_log(FG_LOG_DEBUG, "mhd", FG_LF_STR("msg", msg), FG_LF_END);
 }
 
-static struct http_req *new_req(struct http_server *s, struct MHD_Connection *conn,
-                                const char *url, const char *method)
+static struct http_req *new_req(struct http_server *s, struct MHD_Connection *conn, const char *url,
+                                const char *method)
 {
     struct http_req *req = fg_xcalloc(1, sizeof *req);
     req->app = s->app;
@@ -69,8 +70,7 @@ static struct http_req *new_req(struct http_server *s, struct MHD_Connection *co
     mw_correlation_id(req);
     mw_client_ip(req);
     unsigned allowed = 0;
-    enum http_match m =
-        http_router_match(s->app->router, method, url, req, &req->route, &allowed);
+    enum http_match m = http_router_match(s->app->router, method, url, req, &req->route, &allowed);
     if (m == HTTP_MATCH_NO_METHOD)
         req->_allowed_methods = allowed;
     else if (m == HTTP_MATCH_OK)
@@ -123,9 +123,8 @@ static enum MHD_Result send_resp(struct http_server *s, struct http_req *req,
         len = resp->body_len;
         resp->body = NULL;
     }
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body ? body : (void *)"", body ? MHD_RESPMEM_MUST_FREE
-                                                                          : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        len, body ? body : (void *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!r) {
         free(body);
         return MHD_NO;
@@ -199,9 +198,8 @@ static void dispatch(struct http_server *s, struct http_req *req, struct http_re
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     struct http_server *s = cls;

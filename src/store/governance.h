@@ -38,8 +38,9 @@ struct store_proposal {
     char type[STORE_PROPOSAL_TYPE_MAX];
     char *payload; /* JSON object text */
     char proposer_id[37];
-    char status[STORE_PROPOSAL_STATUS_MAX]; /* draft|active|approved|rejected|executed|failed|cancelled
-                                             */
+    char status
+        [STORE_PROPOSAL_STATUS_MAX]; /* draft|active|approved|rejected|executed|failed|cancelled
+                                      */
     double voting_duration_hours;
     int quorum_ppm;           /* 0..1000000 */
     int threshold_ppm;        /* 0..1000000 */

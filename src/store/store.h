@@ -58,7 +58,7 @@ struct store {
     const struct store_immune_ops *immune;
     const struct store_governance_ops *governance;
     const struct store_search_ops *search; /* store/search.h (NULL: backend has no search) */
-    void *impl; /* backend state */
+    void *impl;                            /* backend state */
 };
 
 /**

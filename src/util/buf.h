@@ -20,7 +20,8 @@ void fg_buf_free(struct fg_buf *b);
 void fg_buf_reset(struct fg_buf *b);
 enum fg_err fg_buf_append(struct fg_buf *b, const void *data, size_t n);
 enum fg_err fg_buf_puts(struct fg_buf *b, const char *s);
-enum fg_err fg_buf_printf(struct fg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+enum fg_err fg_buf_printf(struct fg_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /** Hands the content to the caller (free with free()) and resets the buffer. */
 char *fg_buf_steal(struct fg_buf *b, size_t *len);
 

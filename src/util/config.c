@@ -1,6 +1,7 @@
 /*
- * Configuration table and loader. See config.h. Each entry of `vars` names one environment variable;
- * the loader applies defaults, then the .env file, then the environment, validating every value.
+ * Configuration table and loader. See config.h. Each entry of `vars` names one environment
+ * variable; the loader applies defaults, then the .env file, then the environment, validating every
+ * value.
  */
 #include "util/config.h"
 
@@ -24,7 +25,7 @@ struct var {
     enum vtype type;
     size_t off;
     const char *def;
-    long long min, max;       /* T_INT bounds; T_DBL uses dmin/dmax */
+    long long min, max; /* T_INT bounds; T_DBL uses dmin/dmax */
     double dmin, dmax;
     const char *const *enums; /* T_ENUM accepted values; index stored */
     const char *desc;
@@ -36,18 +37,37 @@ static const char *const format_names[] = {"auto", "json", "console", NULL};
 static const char *const provider_names[] = {"local", "openai", "azure", NULL};
 
 #define OFF(f) offsetof(struct fg_config, f)
-#define S(n, f, d, desc) {n, T_STR, OFF(f), d, 0, 0, 0, 0, NULL, desc}
-#define SEC(n, f, desc) {n, T_SECRET, OFF(f), "", 0, 0, 0, 0, NULL, desc}
-#define I(n, f, d, lo, hi, desc) {n, T_INT, OFF(f), d, lo, hi, 0, 0, NULL, desc}
-#define D(n, f, d, lo, hi, desc) {n, T_DBL, OFF(f), d, 0, 0, lo, hi, NULL, desc}
-#define B(n, f, d, desc) {n, T_BOOL, OFF(f), d, 0, 0, 0, 0, NULL, desc}
-#define E(n, f, d, list, desc) {n, T_ENUM, OFF(f), d, 0, 0, 0, 0, list, desc}
+#define S(n, f, d, desc)                                                                           \
+    {                                                                                              \
+        n, T_STR, OFF(f), d, 0, 0, 0, 0, NULL, desc                                                \
+    }
+#define SEC(n, f, desc)                                                                            \
+    {                                                                                              \
+        n, T_SECRET, OFF(f), "", 0, 0, 0, 0, NULL, desc                                            \
+    }
+#define I(n, f, d, lo, hi, desc)                                                                   \
+    {                                                                                              \
+        n, T_INT, OFF(f), d, lo, hi, 0, 0, NULL, desc                                              \
+    }
+#define D(n, f, d, lo, hi, desc)                                                                   \
+    {                                                                                              \
+        n, T_DBL, OFF(f), d, 0, 0, lo, hi, NULL, desc                                              \
+    }
+#define B(n, f, d, desc)                                                                           \
+    {                                                                                              \
+        n, T_BOOL, OFF(f), d, 0, 0, 0, 0, NULL, desc                                               \
+    }
+#define E(n, f, d, list, desc)                                                                     \
+    {                                                                                              \
+        n, T_ENUM, OFF(f), d, 0, 0, 0, 0, list, desc                                               \
+    }
 
 static const struct var vars[] = {
     E("ENVIRONMENT", environment, "development", env_names, "deployment environment"),
     B("DEBUG", debug, "false", "debug mode (more detail in logs, never in responses)"),
     E("LOG_LEVEL", log_level, "info", level_names, "lowest level logged"),
-    E("LOG_FORMAT", log_format, "auto", format_names, "auto: console in development, JSON otherwise"),
+    E("LOG_FORMAT", log_format, "auto", format_names,
+      "auto: console in development, JSON otherwise"),
     S("HOST", host, "127.0.0.1", "listen address"),
     I("PORT", port, "8000", 1, 65535, "listen port"),
     I("WORKERS", workers, "0", 0, 256,
@@ -92,7 +112,8 @@ static const struct var vars[] = {
     I("RATE_LIMIT_REQUESTS_PER_MINUTE", rate_limit_anonymous, "100", 1, 10000000,
       "unauthenticated requests per client IP per minute"),
     I("RATE_LIMIT_CORE", rate_limit_core, "10000", 1, 10000000, "per user per minute, core"),
-    I("RATE_LIMIT_TRUSTED", rate_limit_trusted, "2000", 1, 10000000, "per user per minute, trusted"),
+    I("RATE_LIMIT_TRUSTED", rate_limit_trusted, "2000", 1, 10000000,
+      "per user per minute, trusted"),
     I("RATE_LIMIT_STANDARD", rate_limit_standard, "1000", 1, 10000000,
       "per user per minute, standard"),
     I("RATE_LIMIT_SANDBOX", rate_limit_sandbox, "100", 1, 10000000, "per user per minute, sandbox"),
@@ -246,8 +267,7 @@ static int set_value(struct fg_config *c, const struct var *v, const char *s, ch
 
 /* Reads KEY=VALUE lines; skips blanks and comments; strips `export ` and matching quotes.
  * Only keys absent from the environment are applied. */
-static int load_env_file(struct fg_config *c, const char *path, int required, char *err,
-                         size_t len)
+static int load_env_file(struct fg_config *c, const char *path, int required, char *err, size_t len)
 {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -280,7 +300,8 @@ static int load_env_file(struct fg_config *c, const char *path, int required, ch
         while (kl && isspace((unsigned char)key[kl - 1]))
             key[--kl] = '\0';
         size_t vl = strlen(val);
-        while (vl && (val[vl - 1] == '\n' || val[vl - 1] == '\r' || isspace((unsigned char)val[vl - 1])))
+        while (vl &&
+               (val[vl - 1] == '\n' || val[vl - 1] == '\r' || isspace((unsigned char)val[vl - 1])))
             val[--vl] = '\0';
         while (isspace((unsigned char)*val))
             val++, vl--;
@@ -472,14 +493,16 @@ void fg_config_print(const struct fg_config *c, FILE *out)
 void fg_config_print_markdown(FILE *out)
 {
     static const char *const tn[] = {"string", "secret", "integer", "number", "boolean", "enum"};
-    fprintf(out, "# Configuration\n\n"
-                 "Generated by `forge config docs` from the table in `src/util/config.c`; a test fails\n"
-                 "when this file is out of date. Values come from the environment, then from `.env`\n"
-                 "(or the file named by `FORGE_ENV_FILE`); the environment wins. An invalid value stops\n"
-                 "the start with exit code 2 and a message naming the variable and what it accepts.\n"
-                 "`forge config check` prints the effective configuration with secrets masked.\n\n"
-                 "| variable | type | default | accepted | description |\n"
-                 "|---|---|---|---|---|\n");
+    fprintf(
+        out,
+        "# Configuration\n\n"
+        "Generated by `forge config docs` from the table in `src/util/config.c`; a test fails\n"
+        "when this file is out of date. Values come from the environment, then from `.env`\n"
+        "(or the file named by `FORGE_ENV_FILE`); the environment wins. An invalid value stops\n"
+        "the start with exit code 2 and a message naming the variable and what it accepts.\n"
+        "`forge config check` prints the effective configuration with secrets masked.\n\n"
+        "| variable | type | default | accepted | description |\n"
+        "|---|---|---|---|---|\n");
     for (size_t i = 0; i < NVARS; i++) {
         const struct var *v = &vars[i];
         char acc[256] = "";
@@ -494,8 +517,9 @@ void fg_config_print_markdown(FILE *out)
             for (size_t k = 0; v->enums[k]; k++)
                 n += (size_t)snprintf(acc + n, sizeof acc - n, "%s%s", k ? ", " : "", v->enums[k]);
         }
-        fprintf(out, "| `%s` | %s | %s%s%s | %s | %s |\n", v->name, tn[v->type], v->def[0] ? "`" : "",
-                v->def[0] ? v->def : "(empty)", v->def[0] ? "`" : "", acc, v->desc);
+        fprintf(out, "| `%s` | %s | %s%s%s | %s | %s |\n", v->name, tn[v->type],
+                v->def[0] ? "`" : "", v->def[0] ? v->def : "(empty)", v->def[0] ? "`" : "", acc,
+                v->desc);
     }
 }
 

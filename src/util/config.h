@@ -1,8 +1,8 @@
 /*
  * Configuration: every setting comes from the environment, then an optional `.env` file (the real
- * environment wins). The table in config.c is the one declarative source: name, type, default, bounds,
- * description; `forge config check` prints it with secrets masked. A bad value stops the start with a
- * message naming the variable and the accepted values.
+ * environment wins). The table in config.c is the one declarative source: name, type, default,
+ * bounds, description; `forge config check` prints it with secrets masked. A bad value stops the
+ * start with a message naming the variable and the accepted values.
  */
 #ifndef FG_CONFIG_H
 #define FG_CONFIG_H
@@ -16,7 +16,7 @@ struct fg_config {
     /* service */
     long long environment; /* enum fg_env */
     int debug;
-    long long log_level; /* enum fg_log_level */
+    long long log_level;  /* enum fg_log_level */
     long long log_format; /* 0 auto, 1 json, 2 console */
     char *host;
     long long port;
@@ -88,10 +88,10 @@ struct fg_config {
 };
 
 /**
- * Loads the configuration: defaults, then `env_file` (NULL: "$FORGE_ENV_FILE" or "./.env" if present),
- * then the process environment. On a bad value writes "VAR: message" into err and returns -1.
- * Production rules (JWT_SECRET ≥ 32 bytes, FORGE_MASTER_KEY set) are checked here too.
- * Free with fg_config_free.
+ * Loads the configuration: defaults, then `env_file` (NULL: "$FORGE_ENV_FILE" or "./.env" if
+ * present), then the process environment. On a bad value writes "VAR: message" into err and returns
+ * -1. Production rules (JWT_SECRET ≥ 32 bytes, FORGE_MASTER_KEY set) are checked here too. Free
+ * with fg_config_free.
  */
 int fg_config_load(struct fg_config *c, const char *env_file, char *err, size_t errlen);
 void fg_config_free(struct fg_config *c);
@@ -103,9 +103,11 @@ void fg_config_print(const struct fg_config *c, FILE *out);
 void fg_config_print_markdown(FILE *out);
 
 /** Sets one setting at run time by variable name (used by governance); validated as at start. */
-int fg_config_set(struct fg_config *c, const char *name, const char *value, char *err, size_t errlen);
+int fg_config_set(struct fg_config *c, const char *name, const char *value, char *err,
+                  size_t errlen);
 
-/** Writes the current value of a setting as text (secrets masked). Returns -1 for an unknown name. */
+/** Writes the current value of a setting as text (secrets masked). Returns -1 for an unknown name.
+ */
 int fg_config_get(const struct fg_config *c, const char *name, char *out, size_t outlen);
 
 /*

@@ -13,10 +13,14 @@ static int g_json = 0;
 static const char *level_name(enum fg_log_level l)
 {
     switch (l) {
-    case FG_LOG_DEBUG: return "debug";
-    case FG_LOG_INFO: return "info";
-    case FG_LOG_WARN: return "warning";
-    case FG_LOG_ERROR: return "error";
+    case FG_LOG_DEBUG:
+        return "debug";
+    case FG_LOG_INFO:
+        return "info";
+    case FG_LOG_WARN:
+        return "warning";
+    case FG_LOG_ERROR:
+        return "error";
     }
     return "info";
 }

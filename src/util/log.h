@@ -19,13 +19,14 @@ int fg_log_enabled(enum fg_log_level level);
 /**
  * Logs `event` with key/value pairs: a NULL-terminated list of (const char *key, int type, value)
  * triples, where type is one of the FG_LF_* tags below. Example:
- *   fg_log(FG_LOG_INFO, "request", FG_LF_STR("method", "GET"), FG_LF_INT("status", 200), FG_LF_END);
+ *   fg_log(FG_LOG_INFO, "request", FG_LF_STR("method", "GET"), FG_LF_INT("status", 200),
+ * FG_LF_END);
  */
 enum fg_log_field_type { FG_LFT_END = 0, FG_LFT_STR, FG_LFT_INT, FG_LFT_DBL };
 #define FG_LF_STR(k, v) (k), FG_LFT_STR, (const char *)(v)
 #define FG_LF_INT(k, v) (k), FG_LFT_INT, (long long)(v)
 #define FG_LF_DBL(k, v) (k), FG_LFT_DBL, (double)(v)
-#define FG_LF_END ((const char *)0)
+#define FG_LF_END       ((const char *)0)
 void fg_log(enum fg_log_level level, const char *event, ...);
 
 /** Convenience: a message as the only field ("msg"), printf-style. */

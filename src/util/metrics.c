@@ -17,16 +17,16 @@
 
 #include "util/mem.h"
 
-#define MAX_FAMILIES 128
+#define MAX_FAMILIES   128
 #define MAX_COLLECTORS 16
-#define MAX_BUCKETS 24
+#define MAX_BUCKETS    24
 
 struct series {
-    char *key;                /* values joined with \x1f; NULL: empty slot */
-    char *labels;             /* rendered `a="x",b="y"` */
-    double value;             /* counter/gauge value, histogram sum */
-    uint64_t count;           /* histogram count */
-    uint64_t *bucket_counts;  /* histogram: per bucket (non-cumulative) */
+    char *key;               /* values joined with \x1f; NULL: empty slot */
+    char *labels;            /* rendered `a="x",b="y"` */
+    double value;            /* counter/gauge value, histogram sum */
+    uint64_t count;          /* histogram count */
+    uint64_t *bucket_counts; /* histogram: per bucket (non-cumulative) */
 };
 
 struct fg_metric {

@@ -18,7 +18,7 @@
 #include "store/pg/pg_int.h"
 #include "util/buf.h"
 
-#define AUDIT_SQL_MAX 4096
+#define AUDIT_SQL_MAX    4096
 #define AUDIT_SCAN_BATCH 1000 /* rows per page of a verification scan */
 
 static enum fg_err run(struct store_conn *c, const char *sql, int n, const char *const *p)
@@ -102,10 +102,10 @@ static enum fg_err audit_append(struct store_conn *c, const struct store_audit_r
     seal(&row, hash);
     row.hash = hash;
     struct pg_num seq = pg_num(row.seq), at = pg_num(row.at);
-    const char *p[] = {seq.s,          row.id,        at.s,
-                       row.actor_id,   row.action,    row.resource_type,
+    const char *p[] = {seq.s,           row.id,        at.s,
+                       row.actor_id,    row.action,    row.resource_type,
                        row.resource_id, row.client_ip, row.correlation_id,
-                       row.outcome,    row.details,   row.prev_hash,
+                       row.outcome,     row.details,   row.prev_hash,
                        row.hash};
     if ((e = run(c, ins, 13, p)) != FG_OK)
         goto out;

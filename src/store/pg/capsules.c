@@ -177,7 +177,8 @@ static enum fg_err cap_insert(struct store_conn *c, const struct store_capsule *
     struct pg_num trust = pg_num(cap->trust_level);
     struct pg_num created = pg_num(cap->created_at);
     struct pg_num updated = pg_num(cap->updated_at);
-    struct pg_num vcreated = pg_num(cap->version_created_at ? cap->version_created_at : cap->created_at);
+    struct pg_num vcreated =
+        pg_num(cap->version_created_at ? cap->version_created_at : cap->created_at);
     const char *p[] = {
         cap->id,
         cap->content,
@@ -218,8 +219,8 @@ static enum fg_err cap_get(struct store_conn *c, const char *id, unsigned flags,
         row_read(r, 0, 0, out, 0);
         if (with_emb && !PQgetisnull(r, 0, CAP_NCOLS)) {
             out->embedding =
-                pg_bytea_decode(PQgetvalue(r, 0, CAP_NCOLS),
-                                (size_t)PQgetlength(r, 0, CAP_NCOLS), &out->embedding_len);
+                pg_bytea_decode(PQgetvalue(r, 0, CAP_NCOLS), (size_t)PQgetlength(r, 0, CAP_NCOLS),
+                                &out->embedding_len);
             if (!out->embedding) {
                 store_capsule_clear(out);
                 e = FG_EDB;
@@ -345,7 +346,7 @@ static enum fg_err cap_update(struct store_conn *c, const struct store_capsule *
         struct pg_num superseded = pg_num(prev->superseded_at);
         const char *p[] = {prev->capsule_id, prev->version,      prev->content,
                            prev->metadata,   prev->content_hash, created.s,
-                           prev->author,     superseded.s,         prev->superseded_by};
+                           prev->author,     superseded.s,       prev->superseded_by};
         if ((e = run(c, rev, 9, p)) != FG_OK)
             return e;
     }

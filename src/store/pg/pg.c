@@ -305,8 +305,8 @@ static enum fg_err pg_backup(struct store *base, const char *path, char *err, si
     char url[4096], pw[512], tmp[4096];
     split_password(s->url, url, sizeof url, pw, sizeof pw);
     snprintf(tmp, sizeof tmp, "%s.partial", path);
-    const char *argv[] = {"pg_dump", "--format=custom", "--no-owner", "--file", tmp,
-                          "--dbname", url, NULL};
+    const char *argv[] = {"pg_dump", "--format=custom", "--no-owner", "--file",
+                          tmp,       "--dbname",        url,          NULL};
     int rc = run_tool(argv, pw[0] ? pw : NULL);
     if (rc != 0) {
         snprintf(err, errlen, "pg_dump failed (exit %d)", rc);
@@ -325,8 +325,9 @@ enum fg_err store_pg_restore(const char *url_with_pw, const char *path, char *er
 {
     char url[4096], pw[512];
     split_password(url_with_pw, url, sizeof url, pw, sizeof pw);
-    const char *argv[] = {"pg_restore", "--clean", "--if-exists", "--no-owner",
-                          "--single-transaction", "--dbname", url, path, NULL};
+    const char *argv[] = {
+        "pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
+        "--dbname",   url,       path,          NULL};
     int rc = run_tool(argv, pw[0] ? pw : NULL);
     if (rc != 0) {
         snprintf(err, errlen, "pg_restore failed (exit %d)", rc);

@@ -62,21 +62,20 @@ static enum fg_err neighbourhood(struct store_conn *c, const char *id, int max_h
      * Edges form a forest (one parent per capsule, fixed at creation), so a walk that never
      * returns along its own path (CYCLE) reaches every capsule once; the GROUP BY keeps the
      * nearest distance should hand-made edges ever join two paths. */
-    static const char sql[] =
-        "WITH RECURSIVE walk(id, d) AS ("
-        " SELECT $1::text, 0"
-        " UNION ALL"
-        " SELECT n.id, w.d + 1 FROM walk w CROSS JOIN LATERAL ("
-        "   SELECT e.parent_id AS id FROM capsule_edges e"
-        "    WHERE e.child_id = w.id AND e.relation = 'DERIVED_FROM'"
-        "   UNION ALL"
-        "   SELECT e.child_id FROM capsule_edges e"
-        "    WHERE e.parent_id = w.id AND e.relation = 'DERIVED_FROM') n"
-        " WHERE w.d < $2::int"
-        ") CYCLE id SET is_cycle USING path"
-        " SELECT id, min(d) AS d"
-        " FROM (SELECT id, d FROM walk WHERE NOT is_cycle LIMIT $3) t"
-        " GROUP BY id ORDER BY d, id";
+    static const char sql[] = "WITH RECURSIVE walk(id, d) AS ("
+                              " SELECT $1::text, 0"
+                              " UNION ALL"
+                              " SELECT n.id, w.d + 1 FROM walk w CROSS JOIN LATERAL ("
+                              "   SELECT e.parent_id AS id FROM capsule_edges e"
+                              "    WHERE e.child_id = w.id AND e.relation = 'DERIVED_FROM'"
+                              "   UNION ALL"
+                              "   SELECT e.child_id FROM capsule_edges e"
+                              "    WHERE e.parent_id = w.id AND e.relation = 'DERIVED_FROM') n"
+                              " WHERE w.d < $2::int"
+                              ") CYCLE id SET is_cycle USING path"
+                              " SELECT id, min(d) AS d"
+                              " FROM (SELECT id, d FROM walk WHERE NOT is_cycle LIMIT $3) t"
+                              " GROUP BY id ORDER BY d, id";
     *truncated = 0;
     if (!id || strlen(id) > 36 || max_nodes == 0)
         return FG_EINVAL;

@@ -23,7 +23,7 @@
 #include "util/time.h"
 #include "util/uuid.h"
 
-#define KEYS 5
+#define KEYS    5
 #define PER_KEY 40
 
 struct ctx {

@@ -47,8 +47,8 @@ static void start_redis(void)
         int fd = open("/dev/null", 1);
         dup2(fd, 1);
         dup2(fd, 2);
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-               "", "--appendonly", "no", (char *)NULL);
+        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", (char *)NULL);
         _exit(127);
     }
     /* wait until it accepts connections */
@@ -124,7 +124,7 @@ static void test_ops(void **state)
     assert_int_equal(fg_ss_set(s, "sess:b", "x", 50, 0, NULL), FG_OK);
     usleep(120000);
     assert_int_equal(fg_ss_get(s, "sess:b", buf, sizeof buf, &found, NULL), FG_OK);
-    assert_false(found); /* expired */
+    assert_false(found);                                                  /* expired */
     assert_int_equal(fg_ss_incr(s, "sess:a", 1000, &n, NULL), FG_EINVAL); /* not an integer */
     assert_int_equal(fg_ss_del(s, "sess:a"), FG_OK);
     assert_int_equal(fg_ss_get(s, "sess:a", buf, sizeof buf, &found, NULL), FG_OK);

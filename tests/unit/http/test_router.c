@@ -69,8 +69,13 @@ static void test_match(void **state)
     assert_string_equal(rt->summary, "list");
     clear(&req);
 
-    const char *misses[] = {"/", "/api", "/api/v1/capsules/", "//api/v1/capsules", "api/v1",
-                            "/api/v1/capsules/a/b/c/d", "/api/v1/capsules/x/lineagex"};
+    const char *misses[] = {"/",
+                            "/api",
+                            "/api/v1/capsules/",
+                            "//api/v1/capsules",
+                            "api/v1",
+                            "/api/v1/capsules/a/b/c/d",
+                            "/api/v1/capsules/x/lineagex"};
     for (size_t i = 0; i < sizeof misses / sizeof misses[0]; i++) {
         assert_int_equal(http_router_match(r, "GET", misses[i], &req, &rt, &allowed),
                          HTTP_MATCH_NO_PATH);
@@ -103,9 +108,9 @@ static void test_utf8(void **state)
     (void)state;
     assert_true(v_utf8_valid("h\xc3\xa9llo", 6));
     assert_int_equal(v_utf8_len("h\xc3\xa9llo", 6), 5);
-    assert_false(v_utf8_valid("\xc0\xaf", 2));         /* overlong */
-    assert_false(v_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
-    assert_false(v_utf8_valid("\xe2\x82", 2));         /* truncated */
+    assert_false(v_utf8_valid("\xc0\xaf", 2));     /* overlong */
+    assert_false(v_utf8_valid("\xed\xa0\x80", 3)); /* surrogate */
+    assert_false(v_utf8_valid("\xe2\x82", 2));     /* truncated */
     assert_false(v_utf8_valid("\xff", 1));
     assert_true(v_utf8_valid("\xf0\x9f\x98\x80", 4)); /* emoji */
 }

@@ -11,9 +11,10 @@
 
 #include "util/config.h"
 
-static const char *const vars_to_clear[] = {"PORT", "LOG_LEVEL", "ENVIRONMENT", "JWT_SECRET",
-                                            "FORGE_MASTER_KEY", "WORKERS", "DATABASE_URL",
-                                            "FORGE_ENV_FILE", "DEBUG", "SEARCH_MIN_SCORE", NULL};
+static const char *const vars_to_clear[] = {
+    "PORT",    "LOG_LEVEL",    "ENVIRONMENT",    "JWT_SECRET", "FORGE_MASTER_KEY",
+    "WORKERS", "DATABASE_URL", "FORGE_ENV_FILE", "DEBUG",      "SEARCH_MIN_SCORE",
+    NULL};
 
 static int setup(void **state)
 {
@@ -89,7 +90,8 @@ static void test_production_rules(void **state)
     setenv("JWT_SECRET", "0123456789abcdef0123456789abcdef", 1);
     assert_int_equal(fg_config_load(&c, NULL, err, sizeof err), -1);
     assert_non_null(strstr(err, "FORGE_MASTER_KEY"));
-    setenv("FORGE_MASTER_KEY", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", 1);
+    setenv("FORGE_MASTER_KEY", "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+           1);
     assert_int_equal(fg_config_load(&c, NULL, err, sizeof err), 0);
     assert_false(c.jwt_secret_ephemeral);
     fg_config_free(&c);
