@@ -101,15 +101,25 @@ int fg_totp_check(const char *secret_b32, const char *code, int64_t now_s, int64
         free(raw);
         return -1;
     }
-    int pos = 0;
-    uint64_t counter = 0;
-    int rc = oath_totp_validate3(raw, rawlen, (time_t)now_s, FG_TOTP_STEP_S, 0, FG_TOTP_WINDOW,
-                                 &pos, &counter, code);
+    /* Generate the codes of every step in the window and compare each in constant time
+     * (liboath's validator compares with strcmp); no early exit, so timing does not tell which
+     * step matched or how many digits did. */
+    int64_t matched = -1;
+    for (int w = -FG_TOTP_WINDOW; w <= FG_TOTP_WINDOW; w++) {
+        int64_t t = now_s + (int64_t)w * FG_TOTP_STEP_S;
+        char expect[11];
+        if (t < 0 || oath_totp_generate(raw, rawlen, (time_t)t, FG_TOTP_STEP_S, 0, FG_TOTP_DIGITS,
+                                        expect) != OATH_OK)
+            continue;
+        if (sodium_memcmp(expect, code, FG_TOTP_DIGITS) == 0)
+            matched = t / FG_TOTP_STEP_S;
+        sodium_memzero(expect, sizeof expect);
+    }
     sodium_memzero(raw, rawlen);
     free(raw);
-    if (rc < 0)
+    if (matched < 0)
         return 0;
-    *step = (int64_t)counter;
+    *step = matched;
     return 1;
 }
 
