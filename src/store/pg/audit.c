@@ -21,21 +21,13 @@
 #define AUDIT_SQL_MAX    4096
 #define AUDIT_SCAN_BATCH 1000 /* rows per page of a verification scan */
 
-static enum fg_err run(struct store_conn *c, const char *sql, int n, const char *const *p)
-{
-    enum fg_err e;
-    PGresult *r = pg_exec(c, sql, n, p, &e);
-    PQclear(r);
-    return e;
-}
-
 /* Begins a transaction (`begin_sql`) unless one is open; *own tells the caller to finish it. */
 static enum fg_err tx_enter(struct store_conn *c, const char *begin_sql, int *own)
 {
     *own = 0;
     if (pg_conn_of(c)->in_tx)
         return FG_OK;
-    enum fg_err e = run(c, begin_sql, 0, NULL);
+    enum fg_err e = pg_run(c, begin_sql, 0, NULL, NULL);
     if (e != FG_OK)
         return e;
     pg_conn_of(c)->in_tx = 1;
@@ -47,10 +39,10 @@ static enum fg_err tx_leave(struct store_conn *c, int own, enum fg_err e)
 {
     if (!own)
         return e;
-    enum fg_err ce = run(c, e == FG_OK ? "COMMIT" : "ROLLBACK", 0, NULL);
+    enum fg_err ce = pg_run(c, e == FG_OK ? "COMMIT" : "ROLLBACK", 0, NULL, NULL);
     if (e == FG_OK && ce != FG_OK) {
         e = ce;
-        run(c, "ROLLBACK", 0, NULL);
+        pg_run(c, "ROLLBACK", 0, NULL, NULL);
     }
     pg_conn_of(c)->in_tx = 0;
     return e;
@@ -107,10 +99,10 @@ static enum fg_err audit_append(struct store_conn *c, const struct store_audit_r
                        row.resource_id, row.client_ip, row.correlation_id,
                        row.outcome,     row.details,   row.prev_hash,
                        row.hash};
-    if ((e = run(c, ins, 13, p)) != FG_OK)
+    if ((e = pg_run(c, ins, 13, p, NULL)) != FG_OK)
         goto out;
     const char *ph[] = {seq.s, hash};
-    if ((e = run(c, head, 2, ph)) != FG_OK)
+    if ((e = pg_run(c, head, 2, ph, NULL)) != FG_OK)
         goto out;
     if (seq_out)
         *seq_out = row.seq;
@@ -283,7 +275,7 @@ static enum fg_err outbox_add(struct store_conn *c, const struct store_outbox_ev
     if (e != FG_OK)
         return e;
     if ((e = pg_write_lock(c)) == FG_OK)
-        e = run(c, sql, 5, p);
+        e = pg_run(c, sql, 5, p, NULL);
     return tx_leave(c, own, e);
 }
 
@@ -323,7 +315,7 @@ static enum fg_err outbox_mark_delivered(struct store_conn *c, long long seq, in
                               "WHERE seq = $1 AND delivered_at IS NULL";
     struct pg_num s = pg_num(seq), a = pg_num(at);
     const char *p[] = {s.s, a.s};
-    return run(c, sql, 2, p);
+    return pg_run(c, sql, 2, p, NULL);
 }
 
 static enum fg_err outbox_mark_failed(struct store_conn *c, long long seq, const char *error)
@@ -332,7 +324,7 @@ static enum fg_err outbox_mark_failed(struct store_conn *c, long long seq, const
                               "WHERE seq = $1";
     struct pg_num s = pg_num(seq);
     const char *p[] = {s.s, error};
-    return run(c, sql, 2, p);
+    return pg_run(c, sql, 2, p, NULL);
 }
 
 static enum fg_err outbox_backlog(struct store_conn *c, long long *n)

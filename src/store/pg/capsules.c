@@ -128,26 +128,6 @@ static void row_read(const PGresult *r, int row, int col, struct store_capsule *
     }
 }
 
-/* Runs a statement and drops its result. */
-static enum fg_err run(struct store_conn *c, const char *sql, int n, const char *const *p)
-{
-    enum fg_err e;
-    PGresult *r = pg_exec(c, sql, n, p, &e);
-    PQclear(r);
-    return e;
-}
-
-/* Runs a statement that changes rows; *affected = how many. */
-static enum fg_err run_count(struct store_conn *c, const char *sql, int n, const char *const *p,
-                             long long *affected)
-{
-    enum fg_err e;
-    PGresult *r = pg_exec(c, sql, n, p, &e);
-    *affected = r ? pg_changes(r) : 0;
-    PQclear(r);
-    return e;
-}
-
 /* A query returning one integer (count, max). */
 static enum fg_err count_query(struct store_conn *c, const char *sql, const char *id, long long *n)
 {
@@ -195,10 +175,10 @@ static enum fg_err cap_insert(struct store_conn *c, const struct store_capsule *
         cap->version_author_id[0] ? cap->version_author_id : cap->owner_id,
     };
     enum fg_err e = pg_write_lock(c);
-    if (e != FG_OK || (e = run(c, sql, 13, p)) != FG_OK || !cap->parent_id[0])
+    if (e != FG_OK || (e = pg_run(c, sql, 13, p, NULL)) != FG_OK || !cap->parent_id[0])
         return e;
     const char *pe[] = {cap->id, cap->parent_id, reason, created.s};
-    return run(c, edge, 4, pe);
+    return pg_run(c, edge, 4, pe, NULL);
 }
 
 static enum fg_err cap_get(struct store_conn *c, const char *id, unsigned flags,
@@ -347,7 +327,7 @@ static enum fg_err cap_update(struct store_conn *c, const struct store_capsule *
         const char *p[] = {prev->capsule_id, prev->version,      prev->content,
                            prev->metadata,   prev->content_hash, created.s,
                            prev->author,     superseded.s,       prev->superseded_by};
-        if ((e = run(c, rev, 9, p)) != FG_OK)
+        if ((e = pg_run(c, rev, 9, p, NULL)) != FG_OK)
             return e;
     }
     struct pg_num updated = pg_num(cap->updated_at);
@@ -362,7 +342,7 @@ static enum fg_err cap_update(struct store_conn *c, const struct store_capsule *
                        vcreated.s,
                        cap->version_author_id};
     long long n = 0;
-    if ((e = run_count(c, sql, 9, p, &n)) != FG_OK)
+    if ((e = pg_run(c, sql, 9, p, &n)) != FG_OK)
         return e;
     return n == 1 ? FG_OK : FG_ENOTFOUND;
 }
@@ -376,7 +356,7 @@ static enum fg_err cap_set_trust(struct store_conn *c, const char *id, int trust
     const char *p[] = {id, t.s, a.s};
     long long n = 0;
     enum fg_err e = pg_write_lock(c);
-    if (e != FG_OK || (e = run_count(c, sql, 3, p, &n)) != FG_OK)
+    if (e != FG_OK || (e = pg_run(c, sql, 3, p, &n)) != FG_OK)
         return e;
     return n == 1 ? FG_OK : FG_ENOTFOUND;
 }
@@ -559,7 +539,7 @@ static enum fg_err cap_set_embedding(struct store_conn *c, const char *id, const
     char *hex = blob ? pg_bytea_hex(blob, len) : NULL;
     const char *p[] = {id, hex, expected_hash};
     long long n = 0;
-    enum fg_err e = run_count(c, sql, 3, p, &n);
+    enum fg_err e = pg_run(c, sql, 3, p, &n);
     free(hex);
     if (e != FG_OK || n == 1)
         return e;

@@ -65,32 +65,12 @@ static void row_proposal(const PGresult *r, int i, struct store_proposal *p)
     p->voters = pg_get_i64(r, i, 23);
 }
 
-/* Inside a transaction: the writers' lock, taken before any row lock (see the top). */
-static enum fg_err tx_lock(struct store_conn *c)
-{
-    return pg_conn_of(c)->in_tx ? pg_write_lock(c) : FG_OK;
-}
-
-/* Runs a statement that returns no rows; *changes (may be NULL) = rows changed. */
-static enum fg_err run(struct store_conn *c, const char *sql, int n, const char *const *p,
-                       long long *changes)
-{
-    enum fg_err e = tx_lock(c);
-    if (e != FG_OK)
-        return e;
-    PGresult *r = pg_exec(c, sql, n, p, &e);
-    if (r && changes)
-        *changes = pg_changes(r);
-    PQclear(r);
-    return e;
-}
-
 /* A conditional transition: no row changed means the row was not in the expected state. */
 static enum fg_err run_transition(struct store_conn *c, const char *sql, int n,
                                   const char *const *p)
 {
     long long changes = 0;
-    enum fg_err e = run(c, sql, n, p, &changes);
+    enum fg_err e = pg_run_locked(c, sql, n, p, &changes);
     if (e == FG_OK && changes == 0)
         e = FG_ECONFLICT;
     return e;
@@ -118,7 +98,7 @@ static enum fg_err g_create(struct store_conn *c, const struct store_proposal *p
                          t.s,
                          ca.s,
                          ua.s};
-    return run(c, sql, 11, prm, NULL);
+    return pg_run_locked(c, sql, 11, prm, NULL);
 }
 
 static enum fg_err g_get(struct store_conn *c, const char *id, struct store_proposal *out)
@@ -130,7 +110,7 @@ static enum fg_err g_get(struct store_conn *c, const char *id, struct store_prop
     PGresult *r;
     if (pg_conn_of(c)->in_tx) {
         /* lock first, then read in a new statement (a new snapshot under READ COMMITTED) */
-        if ((e = tx_lock(c)) != FG_OK)
+        if ((e = pg_tx_write_lock(c)) != FG_OK)
             return e;
         if (!(r = pg_exec(c, lock, 1, p, &e)))
             return e;
@@ -340,11 +320,11 @@ static enum fg_err g_vote_put(struct store_conn *c, const struct store_vote *v, 
         v->proposal_id, v->voter_id, v->vote, w.s, t.s, v->reasoning ? v->reasoning : "",
         ca.s,           ua.s};
     if (insert)
-        return run(c, ins, 8, p, NULL);
+        return pg_run_locked(c, ins, 8, p, NULL);
     /* the update keeps created_at (the order of first casting) */
     const char *pu[] = {p[0], p[1], p[2], p[3], p[4], p[5], ua.s};
     long long changes = 0;
-    enum fg_err e = run(c, upd, 7, pu, &changes);
+    enum fg_err e = pg_run_locked(c, upd, 7, pu, &changes);
     return e == FG_OK && changes == 0 ? FG_ENOTFOUND : e;
 }
 
@@ -427,7 +407,7 @@ static enum fg_err g_setting_put(struct store_conn *c, const char *key, const ch
         "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET "
         "value = excluded.value, updated_at = now()";
     const char *p[] = {key, value};
-    return run(c, sql, 2, p, NULL);
+    return pg_run_locked(c, sql, 2, p, NULL);
 }
 
 static enum fg_err g_settings_list(struct store_conn *c, const char *prefix, store_setting_cb cb,
@@ -456,7 +436,7 @@ static enum fg_err g_quarantine_open(struct store_conn *c, const struct store_qu
         "VALUES ($1, $2, $3, $4::integer, $5, $6::bigint)";
     struct pg_num t = pg_num(q->previous_trust), ca = pg_num(q->created_at);
     const char *p[] = {q->id, q->target_type, q->target_id, t.s, q->reason ? q->reason : "", ca.s};
-    return run(c, sql, 6, p, NULL);
+    return pg_run_locked(c, sql, 6, p, NULL);
 }
 
 static enum fg_err g_quarantine_get_open(struct store_conn *c, const char *target_type,

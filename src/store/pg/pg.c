@@ -94,6 +94,29 @@ PGresult *pg_exec(struct store_conn *sc, const char *sql, int nparams, const cha
     return NULL;
 }
 
+enum fg_err pg_run(struct store_conn *c, const char *sql, int n, const char *const *p,
+                   long long *changes)
+{
+    enum fg_err e;
+    PGresult *r = pg_exec(c, sql, n, p, &e);
+    if (changes)
+        *changes = r ? pg_changes(r) : 0;
+    PQclear(r);
+    return e;
+}
+
+enum fg_err pg_tx_write_lock(struct store_conn *c)
+{
+    return pg_conn_of(c)->in_tx ? pg_write_lock(c) : FG_OK;
+}
+
+enum fg_err pg_run_locked(struct store_conn *c, const char *sql, int n, const char *const *p,
+                          long long *changes)
+{
+    enum fg_err e = pg_tx_write_lock(c);
+    return e != FG_OK ? e : pg_run(c, sql, n, p, changes);
+}
+
 static enum fg_err exec_simple(struct store_conn *c, const char *sql)
 {
     enum fg_err e;

@@ -72,6 +72,17 @@ void *pg_bytea_decode(const char *text, size_t textlen, size_t *len);
  * ordered logs (capsule change feed, audit chain, outbox). Take it before other row locks. */
 enum fg_err pg_write_lock(struct store_conn *c);
 
+/** pg_write_lock when a transaction is open on `c`, else nothing (single statements need none). */
+enum fg_err pg_tx_write_lock(struct store_conn *c);
+
+/** Runs a statement and drops its result; *changes (may be NULL) = rows changed (0 on error). */
+enum fg_err pg_run(struct store_conn *c, const char *sql, int n, const char *const *p,
+                   long long *changes);
+
+/** pg_tx_write_lock, then pg_run: a change that must follow the writers' lock order. */
+enum fg_err pg_run_locked(struct store_conn *c, const char *sql, int n, const char *const *p,
+                          long long *changes);
+
 /** Rows changed by an INSERT/UPDATE/DELETE result. */
 static inline long long pg_changes(PGresult *r)
 {

@@ -43,31 +43,11 @@ static void row_user(const PGresult *r, int i, struct store_user *u)
     u->last_login_at = pg_get_i64(r, i, 13);
 }
 
-/* Inside a transaction: the writers' lock, taken before any row lock (see the top). */
-static enum fg_err tx_lock(struct store_conn *c)
-{
-    return pg_conn_of(c)->in_tx ? pg_write_lock(c) : FG_OK;
-}
-
-/* Runs a statement that returns no rows; *changes (may be NULL) = rows changed. */
-static enum fg_err run(struct store_conn *c, const char *sql, int n, const char *const *p,
-                       long long *changes)
-{
-    enum fg_err e = tx_lock(c);
-    if (e != FG_OK)
-        return e;
-    PGresult *r = pg_exec(c, sql, n, p, &e);
-    if (r && changes)
-        *changes = pg_changes(r);
-    PQclear(r);
-    return e;
-}
-
 /* An UPDATE of one user by id: FG_ENOTFOUND when no row changed. */
 static enum fg_err update_found(struct store_conn *c, const char *sql, int n, const char *const *p)
 {
     long long changes = 0;
-    enum fg_err e = run(c, sql, n, p, &changes);
+    enum fg_err e = pg_run_locked(c, sql, n, p, &changes);
     if (e == FG_OK && changes == 0)
         e = FG_ENOTFOUND;
     return e;
@@ -85,14 +65,14 @@ static enum fg_err u_create(struct store_conn *c, const struct store_user *u)
                   ua = pg_num(u->updated_at);
     const char *p[] = {u->id, u->email, u->display_name, u->password_hash, trust.s, roles.s, dis.s,
                        ca.s,  ua.s};
-    return run(c, sql, 9, p, NULL);
+    return pg_run_locked(c, sql, 9, p, NULL);
 }
 
 /* One user by `sql` (a SELECT with one parameter); locked until commit inside a transaction. */
 static enum fg_err get_one(struct store_conn *c, const char *sql, const char *sql_lock,
                            const char *arg, struct store_user *out)
 {
-    enum fg_err e = tx_lock(c);
+    enum fg_err e = pg_tx_write_lock(c);
     if (e != FG_OK)
         return e;
     const char *p[] = {arg};
@@ -222,7 +202,7 @@ static enum fg_err u_use_mfa_step(struct store_conn *c, const char *id, int64_t 
     struct pg_num s = pg_num(step);
     const char *p[] = {s.s, id};
     long long changes = 0;
-    enum fg_err e = run(c, sql, 2, p, &changes);
+    enum fg_err e = pg_run_locked(c, sql, 2, p, &changes);
     *ok = changes > 0;
     return e;
 }
@@ -267,7 +247,7 @@ static enum fg_err s_create(struct store_conn *c, const struct store_session *s)
     struct pg_num ca = pg_num(s->created_at), lu = pg_num(s->last_used_at),
                   ex = pg_num(s->expires_at);
     const char *p[] = {s->id, s->user_id, s->refresh_jti, ca.s, lu.s, ex.s};
-    return run(c, sql, 6, p, NULL);
+    return pg_run_locked(c, sql, 6, p, NULL);
 }
 
 static enum fg_err s_get(struct store_conn *c, const char *id, struct store_session *out)
@@ -305,7 +285,7 @@ static enum fg_err s_rotate(struct store_conn *c, const char *id, const char *ol
     struct pg_num ex = pg_num(new_expires), t = pg_num(now);
     const char *p[] = {new_jti, ex.s, t.s, id, old_jti};
     long long changes = 0;
-    enum fg_err e = run(c, sql, 5, p, &changes);
+    enum fg_err e = pg_run_locked(c, sql, 5, p, &changes);
     *rotated = changes > 0;
     return e;
 }
@@ -316,7 +296,7 @@ static enum fg_err s_revoke(struct store_conn *c, const char *id, const char *re
                               "WHERE id = $3 AND revoked_at IS NULL";
     struct pg_num t = pg_num(now);
     const char *p[] = {t.s, reason, id};
-    return run(c, sql, 3, p, NULL);
+    return pg_run_locked(c, sql, 3, p, NULL);
 }
 
 static enum fg_err s_revoke_user(struct store_conn *c, const char *user_id, const char *except_id,
@@ -329,7 +309,7 @@ static enum fg_err s_revoke_user(struct store_conn *c, const char *user_id, cons
         "revoked_at IS NULL AND id != coalesce($4::text, '') RETURNING id";
     struct pg_num t = pg_num(now);
     const char *p[] = {t.s, reason, user_id, except_id};
-    enum fg_err e = tx_lock(c);
+    enum fg_err e = pg_tx_write_lock(c);
     if (e != FG_OK)
         return e;
     PGresult *r = pg_exec(c, sql, 4, p, &e);
@@ -350,7 +330,7 @@ static enum fg_err s_purge(struct store_conn *c, int64_t before, long long *dele
     struct pg_num b = pg_num(before);
     const char *p[] = {b.s};
     long long changes = 0;
-    enum fg_err e = run(c, sql, 1, p, &changes);
+    enum fg_err e = pg_run_locked(c, sql, 1, p, &changes);
     if (deleted)
         *deleted = e == FG_OK ? changes : 0;
     return e;
