@@ -2,15 +2,10 @@
 
 /* Add a subsystem's table here; nothing else needs to change to expose and document it. */
 const struct http_route *const api_route_tables[] = {
-    api_system_routes,
-    api_auth_routes,
-    api_admin_user_routes,
-    api_immune_routes,
-    api_capsule_routes,
-    api_admin_capsule_routes,
-    api_admin_audit_routes,
-    api_governance_routes,
-    api_quarantine_routes,
-    api_search_routes,
-    NULL,
+    api_system_routes,          api_auth_routes,
+    api_admin_user_routes,      api_immune_routes,
+    api_capsule_routes,         api_admin_capsule_routes,
+    api_admin_audit_routes,     api_governance_routes,
+    api_quarantine_routes,      api_search_routes,
+    api_admin_retention_routes, NULL,
 };

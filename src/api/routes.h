@@ -13,12 +13,13 @@ extern const struct http_route api_admin_user_routes[]; /* api/admin_users.c */
 extern const struct http_route api_immune_routes[];     /* api/immune.c */
 
 /* knowledge engine */
-extern const struct http_route api_capsule_routes[];       /* api/capsules.c */
-extern const struct http_route api_admin_capsule_routes[]; /* api/admin_capsules.c */
-extern const struct http_route api_admin_audit_routes[];   /* api/admin_audit.c */
-extern const struct http_route api_governance_routes[];    /* governance.c */
-extern const struct http_route api_quarantine_routes[];    /* quarantine.c */
-extern const struct http_route api_search_routes[];        /* search.c */
+extern const struct http_route api_capsule_routes[];         /* api/capsules.c */
+extern const struct http_route api_admin_capsule_routes[];   /* api/admin_capsules.c */
+extern const struct http_route api_admin_audit_routes[];     /* api/admin_audit.c */
+extern const struct http_route api_governance_routes[];      /* governance.c */
+extern const struct http_route api_quarantine_routes[];      /* quarantine.c */
+extern const struct http_route api_search_routes[];          /* search.c */
+extern const struct http_route api_admin_retention_routes[]; /* admin_retention.c */
 
 /** NULL-terminated list of every table. */
 extern const struct http_route *const api_route_tables[];

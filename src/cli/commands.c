@@ -27,6 +27,9 @@ const struct cli_command cli_admin_commands[] = {
      "FORGE_ADMIN_PASSWORD or stdin)"},
     {"audit-verify", cmd_admin_audit_verify,
      "admin audit-verify [--json]    verify the audit hash chain (exit 1 when tampered)"},
+    {"retention", cmd_admin_retention,
+     "admin retention [--dry-run] [--json]  apply the RETENTION_* purges once (dry run: counts "
+     "only)"},
     {NULL, NULL, NULL},
 };
 
@@ -55,7 +58,7 @@ int cli_load_config(struct fg_config *cfg)
     }
     int json =
         cfg->log_format == 1 || (cfg->log_format == 0 && cfg->environment != FG_ENV_DEVELOPMENT);
-    fg_log_init((enum fg_log_level)cfg->log_level, json);
+    fg_log_init(cfg->debug ? FG_LOG_DEBUG : (enum fg_log_level)cfg->log_level, json);
     return 0;
 }
 

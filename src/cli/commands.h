@@ -28,6 +28,7 @@ int cmd_admin(int argc, char **argv);   /* dispatches to cli_admin_commands */
 /** `forge admin <name>` subcommands, NULL-terminated (cli/commands.c); argv[0] is the name. */
 extern const struct cli_command cli_admin_commands[];
 int cmd_admin_audit_verify(int argc, char **argv); /* cli/admin_audit.c */
+int cmd_admin_retention(int argc, char **argv);    /* cli/admin_retention.c */
 int cmd_admin_create_user(int argc, char **argv);  /* cli/admin.c */
 
 /** Loads configuration and initialises logging; prints "forge: VAR: message" and returns 2 on

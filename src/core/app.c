@@ -14,6 +14,7 @@
 #include "core/governance.h"
 #include "core/identity.h"
 #include "core/metrics.h"
+#include "core/retention.h"
 #include "core/search.h"
 #include "http/router.h"
 #include "store/store.h"
@@ -43,7 +44,9 @@ int fg_app_start(struct fg_app *app, struct fg_config *cfg, char *err, size_t er
     fg_capsules_start(app);                     /* live capsule gauge */
     if (fg_search_start(app, err, errlen) != 0) /* embedder; index loads in the background */
         return -1;
-    fg_events_start(app); /* outbox backlog gauge */
+    fg_events_start(app);                          /* outbox backlog gauge */
+    if (fg_retention_start(app, err, errlen) != 0) /* RETENTION_* purges, when any is set */
+        return -1;
     if (cfg->kafka_bootstrap_servers[0]) {
         struct fg_delivery_config dc = {0};
         dc.bootstrap_servers = cfg->kafka_bootstrap_servers;
@@ -59,6 +62,7 @@ int fg_app_start(struct fg_app *app, struct fg_config *cfg, char *err, size_t er
 void fg_app_stop(struct fg_app *app)
 {
     fg_gov_stop(app); /* closing thread: before the store and event delivery go */
+    fg_retention_stop(app);
     if (app->events) {
         fg_delivery_stop(app->events, 5000); /* flush what is in flight */
         app->events = NULL;

@@ -15,6 +15,7 @@ struct http_router;
 struct fg_app_metrics;
 struct fg_shared_state;
 struct fg_delivery;
+struct fg_retention;
 
 struct fg_app {
     struct fg_config *cfg;
@@ -29,6 +30,7 @@ struct fg_app {
     atomic_int ready;               /* 1 once the store is open and the index loaded */
     atomic_int draining;            /* 1 after SIGTERM: responses close their connection */
     double started_mono;
+    struct fg_retention *retention; /* retention job or NULL (src/core/retention.h) */
 };
 
 /** Opens the store (migrating it), builds the router and starts subsystems. -1 + message on error.

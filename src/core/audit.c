@@ -27,6 +27,7 @@
 #include "http/http.h"
 #include "store/audit.h"
 #include "store/store.h"
+#include "util/config.h"
 #include "util/log.h"
 #include "util/time.h"
 #include "util/uuid.h"
@@ -114,6 +115,18 @@ enum fg_err fg_audit_record(struct fg_app *app, struct store_conn *c,
         store_release(app->store, own);
     }
 out:
+    /* FEATURE_COMPLIANCE_LOGGING: the same entry as a log line for the log platform (ids only:
+     * no IP, no details, which may name people). Written when the entry is recorded; an entry
+     * recorded inside a transaction that later rolls back still appears here, so the audit table
+     * (and its hash chain) stays the record of what happened. */
+    if (err == FG_OK && app->cfg && app->cfg->feature_compliance_logging)
+        fg_log(FG_LOG_INFO, "audit", FG_LF_STR("audit_id", id), FG_LF_STR("action", row.action),
+               FG_LF_STR("resource_type", row.resource_type),
+               FG_LF_STR("resource_id", row.resource_id ? row.resource_id : ""),
+               FG_LF_STR("actor_id", row.actor_id ? row.actor_id : ""),
+               FG_LF_STR("outcome", row.outcome),
+               FG_LF_STR("correlation_id", row.correlation_id ? row.correlation_id : ""),
+               FG_LF_END);
     if (err != FG_OK)
         fg_log(FG_LOG_ERROR, "audit_write_failed", FG_LF_STR("action", e->action),
                FG_LF_STR("error", fg_err_name(err)), FG_LF_END);

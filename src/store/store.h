@@ -49,6 +49,7 @@ struct store_audit_ops;
 struct store_immune_ops;
 struct store_governance_ops;
 struct store_search_ops;
+struct store_retention_ops;
 
 struct store {
     const struct store_ops *ops;
@@ -57,8 +58,9 @@ struct store {
     const struct store_audit_ops *audit;
     const struct store_immune_ops *immune;
     const struct store_governance_ops *governance;
-    const struct store_search_ops *search; /* store/search.h (NULL: backend has no search) */
-    void *impl;                            /* backend state */
+    const struct store_search_ops *search;       /* store/search.h (NULL: backend has no search) */
+    void *impl;                                  /* backend state */
+    const struct store_retention_ops *retention; /* store/retention.h */
 };
 
 /**

@@ -64,7 +64,8 @@ static const char *const provider_names[] = {"local", "openai", "azure", NULL};
 
 static const struct var vars[] = {
     E("ENVIRONMENT", environment, "development", env_names, "deployment environment"),
-    B("DEBUG", debug, "false", "debug mode (more detail in logs, never in responses)"),
+    B("DEBUG", debug, "false",
+      "log at debug level whatever LOG_LEVEL says (detail in logs, never in responses)"),
     E("LOG_LEVEL", log_level, "info", level_names, "lowest level logged"),
     E("LOG_FORMAT", log_format, "auto", format_names,
       "auto: console in development, JSON otherwise"),
@@ -138,7 +139,9 @@ static const struct var vars[] = {
     S("INDEX_PATH", index_path, "", "vector index checkpoint (empty: next to the SQLite file)"),
     B("FEATURE_GOVERNANCE_ENABLED", feature_governance, "true", "governance API"),
     B("FEATURE_OVERLAYS_ENABLED", feature_overlays, "true", "overlays API"),
-    B("FEATURE_COMPLIANCE_LOGGING", feature_compliance_logging, "true", "audit log of all changes"),
+    B("FEATURE_COMPLIANCE_LOGGING", feature_compliance_logging, "true",
+      "also write every audit entry as an `audit` log line (ids only, no PII); the audit table is "
+      "always kept"),
     D("GOVERNANCE_MIN_VOTING_HOURS", governance_min_voting_hours, "1", 0.0001, 168,
       "lowest voting_duration_hours accepted"),
     I("GOVERNANCE_CLOSE_INTERVAL_S", governance_close_interval_s, "30", 1, 3600,
@@ -149,6 +152,8 @@ static const struct var vars[] = {
       "purge audit entries after N days (0: keep)"),
     I("RETENTION_OUTBOX_DAYS", retention_outbox_days, "7", 0, 36500,
       "purge delivered events after N days (0: keep)"),
+    I("RETENTION_INTERVAL_S", retention_interval_s, "3600", 1, 604800,
+      "how often the retention job runs (when any RETENTION_*_DAYS is set)"),
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 

@@ -82,6 +82,7 @@ struct fg_config {
     long long retention_deleted_capsules_days;
     long long retention_audit_days;
     long long retention_outbox_days;
+    long long retention_interval_s;
 
     /* derived, not read from the environment */
     int jwt_secret_ephemeral;

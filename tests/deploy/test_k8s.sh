@@ -6,7 +6,15 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
-need_cmd kubectl node || { finish; exit 1; }
+# The pinned kubectl that install-deps.sh extracted and hash-checked (never a PATH lookup, so the
+# result does not depend on what a machine happens to have).
+kubectl() { "$DEPLOY_TESTS_DIR/kubectl/bin/kubectl" "$@"; }
+if [ ! -x "$DEPLOY_TESTS_DIR/kubectl/bin/kubectl" ]; then
+    fail "pinned kubectl missing: run tests/deploy/install-deps.sh (or scripts/install-deps.sh --test)"
+    finish
+    exit 1
+fi
+need_cmd node || { finish; exit 1; }
 need_node_modules || { finish; exit 1; }
 
 kver="$(kubectl version --client -o json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{console.log(JSON.parse(s).kustomizeVersion||"")}catch(e){console.log("")}})')"
