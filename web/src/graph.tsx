@@ -34,7 +34,7 @@ function Node({ n, x, y, current }: { n: GraphNode; x: number; y: number; curren
       </g>
     );
   return (
-    <a href={`/capsules/${n.id}`} aria-label={`Open capsule: ${n.label} (${n.sub})`} data-node-id={n.id}>
+    <a href={`/capsules/${n.id}`} data-node-id={n.id}>
       {body}
     </a>
   );

@@ -27,8 +27,10 @@ interface Hit {
   hops?: number | null;
 }
 
+/** The start of the content for a list, without a leading heading (it is the item's title). */
 export function preview(text: string, n = 360): string {
-  return text.length > n ? text.slice(0, n) + "…" : text;
+  const body = /^#{1,6}\s/.test(text) ? text.slice(text.indexOf("\n") + 1 || text.length).trimStart() : text;
+  return body.length > n ? body.slice(0, n) + "…" : body;
 }
 
 function fmt(x: number | null | undefined, d = 3): string {

@@ -114,9 +114,10 @@ export function ProposalPage({ id }: { id: string }) {
       const body: Record<string, string> = { vote: v };
       if (reasoning.trim()) body.reasoning = reasoning.trim();
       const r = await api("POST", `governance/proposals/${id}/votes`, body);
+      const fresh = (await api<Proposal>("GET", `governance/proposals/${id}`)).data;
+      setLive(fresh);
       setMine(v);
       setMsg(r.meta.created ? `Vote recorded: ${v}.` : `Vote changed to ${v}.`);
-      setLive((await api<Proposal>("GET", `governance/proposals/${id}`)).data);
     });
 
   return (
