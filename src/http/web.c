@@ -68,7 +68,9 @@ static int header_accepts(const char *h, const char *token)
     return 0;
 }
 
-static void send_asset(struct http_req *req, struct http_resp *resp, const struct http_web_asset *a)
+/* `fallback`: index.html served for a client-side route, which is a JSON 404 for API clients. */
+static void send_asset(struct http_req *req, struct http_resp *resp, const struct http_web_asset *a,
+                       int fallback)
 {
     const char *ae = http_header(req, "Accept-Encoding");
     int gz = a->gz && ae && strlen(ae) < 1024 && header_accepts(ae, "gzip");
@@ -76,8 +78,10 @@ static void send_asset(struct http_req *req, struct http_resp *resp, const struc
                    gz ? a->gz_len : a->len);
     if (gz)
         http_resp_header(resp, "Content-Encoding", "gzip");
-    if (a->gz)
-        http_resp_header(resp, "Vary", "Accept-Encoding");
+    if (a->gz || fallback)
+        http_resp_header(resp, "Vary",
+                         fallback ? (a->gz ? "Accept, Accept-Encoding" : "Accept")
+                                  : "Accept-Encoding");
     http_resp_header(resp, "Cache-Control",
                      a->immutable ? "public, max-age=31536000, immutable" : "no-cache");
     if (strncmp(a->content_type, "text/html", 9) == 0)
@@ -102,8 +106,11 @@ int http_web_serve(struct http_req *req, struct http_resp *resp)
         a = http_web_find("/index.html");
         if (!a)
             return 0;
+        req->route = &web_route;
+        send_asset(req, resp, a, 1);
+        return 1;
     }
     req->route = &web_route;
-    send_asset(req, resp, a);
+    send_asset(req, resp, a, 0);
     return 1;
 }

@@ -75,6 +75,7 @@ def test_client_routes_and_unknown_paths(f):
         assert r.status == 200, (path, r)
         assert r.body == home, path
         assert r.header("Cache-Control") == "no-cache"
+        assert r.header("Vary") and "Accept" in r.header("Vary").split(", "), r.headers
     # API clients (no text/html in Accept) keep the JSON 404
     assert_error(f.get("/capsules"), 404, "not_found")
     assert_error(f.get("/capsules", headers={"Accept": "application/json"}), 404, "not_found")

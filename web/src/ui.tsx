@@ -102,9 +102,14 @@ export function Pager({ meta, onPage }: { meta: any; onPage: (p: number) => void
 export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): { data: T | null; error: unknown; loading: boolean; reload: () => void } {
   const [state, setState] = useState<{ data: T | null; error: unknown; loading: boolean }>({ data: null, error: null, loading: true });
   const [n, setN] = useState(0);
+  const key = JSON.stringify(deps);
+  const lastKey = useRef(key);
   useEffect(() => {
     let live = true;
-    setState((s) => ({ ...s, loading: true }));
+    // new inputs: drop the old data (it belongs to other inputs); a reload() keeps it meanwhile
+    const changed = lastKey.current !== key;
+    lastKey.current = key;
+    setState((s) => ({ data: changed ? null : s.data, error: null, loading: true }));
     fn().then(
       (data) => live && setState({ data, error: null, loading: false }),
       (error) => live && setState({ data: null, error, loading: false }),
@@ -114,7 +119,9 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): { data: T | n
     };
     // eslint-disable-next-line
   }, [...deps, n]);
-  return { ...state, reload: () => setN((x) => x + 1) };
+  // until the effect has run for new inputs, never hand out data that belongs to the old ones
+  const fresh = lastKey.current === key;
+  return { ...state, data: fresh ? state.data : null, loading: fresh ? state.loading : true, reload: () => setN((x) => x + 1) };
 }
 
 export function when(iso: string | null | undefined): string {
