@@ -120,8 +120,8 @@ function totp(secretB32, step) {
 const nowStep = () => Math.floor(Date.now() / 1000 / 30);
 
 // ---- browser helpers ------------------------------------------------------------------------
-async function newPage(viewport) {
-  const ctx = await browser.newContext({ viewport, deviceScaleFactor: 1, isMobile: viewport.width < 600, hasTouch: viewport.width < 600 });
+async function newPage(viewport, colorScheme = "light") {
+  const ctx = await browser.newContext({ viewport, colorScheme, deviceScaleFactor: 1, isMobile: viewport.width < 600, hasTouch: viewport.width < 600 });
   const page = await ctx.newPage();
   page.cspViolations = [];
   page.pageErrors = [];
@@ -190,6 +190,8 @@ before(async () => {
   state.admin = admin;
   state.alice = await makeUser("alice@forge.test", "Alice-Passw0rd", ["trusted"], "trusted", admin);
   state.bob = await makeUser("bob@forge.test", "Bob-Passw0rd1", null, null, admin);
+  // an admin quarantining an account is recorded as an immune response (the immune screen's data)
+  state.mallory = await makeUser("mallory@forge.test", "Mallory-Passw0rd1", null, "quarantine", admin);
   const seed = [
     ["# Deploy checklist\n\nBefore a **release**: run `make check`, tag, and roll out to *staging* first.\n\n- backups verified\n- on-call informed", "policy"],
     ["# Password resets\n\nTo reset a password, an admin disables and re-enables the account; users change theirs under Account.", "knowledge"],
@@ -216,8 +218,11 @@ after(async () => {
   await browser?.close();
   if (srv) {
     srv.proc.kill("SIGTERM");
-    await new Promise((r) => (srv.proc.exitCode !== null ? r() : srv.proc.on("exit", r)));
+    const code = await new Promise((r) => (srv.proc.exitCode !== null ? r(srv.proc.exitCode) : srv.proc.on("exit", (c) => r(c))));
+    const log = fs.readFileSync(path.join(srv.dir, "server.log"), "utf8");
     fs.rmSync(srv.dir, { recursive: true, force: true });
+    // a clean stop (under ASan in `make test-asan`, also no memory error or leak)
+    assert.equal(code, 0, "forge exit status after SIGTERM; log tail:\n" + log.split("\n").slice(-60).join("\n"));
   }
 });
 
@@ -460,6 +465,7 @@ test("admin: trust, roles, disable; own disable refused with the server's messag
   await page.getByRole("link", { name: "Immune responses" }).click();
   await page.waitForURL(/\/admin\/immune/);
   await page.getByRole("heading", { name: "Admin: immune responses" }).waitFor();
+  await page.locator("tbody tr", { hasText: "quarantine_user" }).waitFor();
   await axe(page, "immune");
   await shot(page, "admin-immune-desktop");
   await page.getByRole("link", { name: "Audit log" }).click();
@@ -523,6 +529,27 @@ test("every screen at 390x844: no horizontal scrolling, axe clean, screenshots",
   await axe(login, "login (phone)");
   await shot(login, "login-phone");
   await login.context().close();
+});
+
+test("dark theme (prefers-color-scheme: dark): axe contrast clean, screenshots", T, async () => {
+  const page = await newPage(DESKTOP, "dark");
+  await signIn(page, ADMIN);
+  const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(bg, "rgb(15, 23, 42)", "dark background follows the system setting");
+  for (const [name, url] of [
+    ["capsules", "/capsules"],
+    ["capsule", `/capsules/${state.parentId}`],
+    ["proposal", new URL(state.proposalUrl).pathname],
+    ["admin-users", "/admin/users"],
+  ]) {
+    await page.goto(srv.url + url);
+    await page.locator("#page-title").waitFor();
+    await page.waitForLoadState("networkidle").catch(() => {});
+    await axe(page, name + " (dark)");
+    await shot(page, name + "-dark");
+  }
+  await clean(page, "dark theme");
+  await page.context().close();
 });
 
 test("unknown route shows the app's not-found page; PWA manifest and icons", T, async () => {

@@ -42,6 +42,49 @@ export function Tallies({ p }: { p: Proposal }) {
   );
 }
 
+/** The constitution's advisory review: recommendation, risks, benefits (raw JSON if unknown). */
+function Review({ review }: { review: any }) {
+  const items = (xs: any) => (Array.isArray(xs) ? xs : []);
+  if (!review || typeof review.recommendation !== "string")
+    return (
+      <>
+        <h2>Advisory review</h2>
+        <pre class="json">{JSON.stringify(review, null, 2)}</pre>
+      </>
+    );
+  return (
+    <>
+      <h2>Advisory review</h2>
+      <p>
+        Recommendation: <strong>{review.recommendation}</strong> <span class="muted small">(advisory only)</span>
+      </p>
+      {review.explanation && <p>{String(review.explanation)}</p>}
+      {items(review.risks).length > 0 && (
+        <>
+          <h3>Risks</h3>
+          <ul>
+            {items(review.risks).map((r: any) => (
+              <li>
+                <span class="badge">{String(r.severity || "")}</span> {String(r.message || r.rule || "")}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+      {items(review.benefits).length > 0 && (
+        <>
+          <h3>Benefits</h3>
+          <ul>
+            {items(review.benefits).map((b: any) => (
+              <li>{String(b.message || b.rule || "")}</li>
+            ))}
+          </ul>
+        </>
+      )}
+    </>
+  );
+}
+
 async function findMyVote(id: string): Promise<string | null> {
   const me = currentUser();
   if (!me) return null;
@@ -198,12 +241,7 @@ export function ProposalPage({ id }: { id: string }) {
         <dt>Created</dt>
         <dd>{when(p.created_at)}</dd>
       </dl>
-      {p.review ? (
-        <>
-          <h2>Advisory review</h2>
-          <pre class="json">{JSON.stringify(p.review, null, 2)}</pre>
-        </>
-      ) : null}
+      {p.review ? <Review review={p.review as any} /> : null}
     </section>
   );
 }
