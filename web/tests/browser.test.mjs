@@ -462,7 +462,15 @@ test("admin: trust, roles, disable; own disable refused with the server's messag
   assert.match(await refused.textContent(), /conflict/);
   await axe(page, "admin users");
   await shot(page, "admin-users-desktop");
-  await page.getByRole("link", { name: "Immune responses" }).click();
+  // an admin changes a capsule's trust from its page
+  await page.goto(srv.url + `/capsules/${state.childId}`);
+  await page.getByRole("button", { name: "Change trust" }).click();
+  await page.getByLabel("Trust level (admin)").selectOption("trusted");
+  await page.getByRole("button", { name: "Set trust" }).click();
+  await page.getByText("Trust set to trusted.").waitFor();
+  await page.getByTestId("capsule-trust").filter({ hasText: "trusted" }).waitFor();
+  assert.equal((await api("GET", `/api/v1/capsules/${state.childId}`, undefined, state.admin)).json.data.trust_level, "trusted");
+  await page.goto(srv.url + "/admin/immune");
   await page.waitForURL(/\/admin\/immune/);
   await page.getByRole("heading", { name: "Admin: immune responses" }).waitFor();
   await page.locator("tbody tr", { hasText: "quarantine_user" }).waitFor();

@@ -4,7 +4,7 @@ import { diffLines } from "../diff";
 import { LineageGraph } from "../graph";
 import type { GraphNode } from "../graph";
 import { navigate } from "../router";
-import { ErrorBox, Markdown, Notice, shortId, Title, useLoad, when } from "../ui";
+import { ErrorBox, Markdown, Notice, shortId, Title, TRUSTS, useLoad, when } from "../ui";
 import { CapsuleForm } from "./capsules";
 import type { Capsule } from "./capsules";
 
@@ -89,7 +89,8 @@ export function CapsulePage({ id }: { id: string }) {
     ]);
     return { c: c.data, lin: lin.data, kids: kids.data, kidsTotal: kids.meta.total as number };
   }, [id]);
-  const [mode, setMode] = useState<"" | "edit" | "derive" | "delete">("");
+  const [mode, setMode] = useState<"" | "edit" | "derive" | "delete" | "trust">("");
+  const [trust, setTrust] = useState("");
   const [cascade, setCascade] = useState(false);
   const [err, setErr] = useState<unknown>(null);
   const [msg, setMsg] = useState("");
@@ -138,6 +139,11 @@ export function CapsulePage({ id }: { id: string }) {
         <button type="button" aria-expanded={mode === "derive"} onClick={() => setMode(mode === "derive" ? "" : "derive")}>
           Derive
         </button>
+        {isAdmin(me) && (
+          <button type="button" aria-expanded={mode === "trust"} onClick={() => (setTrust(c.trust_level), setErr(null), setMode(mode === "trust" ? "" : "trust"))}>
+            Change trust
+          </button>
+        )}
         {mayDelete && (
           <button type="button" class="danger" aria-expanded={mode === "delete"} onClick={() => setMode(mode === "delete" ? "" : "delete")}>
             Delete
@@ -169,6 +175,36 @@ export function CapsulePage({ id }: { id: string }) {
             navigate(`/capsules/${r.data.id}`);
           }}
         />
+      )}
+      {mode === "trust" && (
+        <form
+          class="card row wrap"
+          onSubmit={async (ev) => {
+            ev.preventDefault();
+            setErr(null);
+            try {
+              await api("PUT", `admin/capsules/${id}/trust`, { trust_level: trust });
+              setMode("");
+              setMsg(`Trust set to ${trust}.`);
+              cap.reload();
+            } catch (e) {
+              setErr(e);
+            }
+          }}
+        >
+          <div class="field">
+            <label for="capsule-trust">Trust level (admin)</label>
+            <select id="capsule-trust" value={trust} onChange={(e) => setTrust(e.currentTarget.value)}>
+              {TRUSTS.map((t) => (
+                <option value={t}>{t}</option>
+              ))}
+            </select>
+          </div>
+          <button type="submit" class="primary">
+            Set trust
+          </button>
+          <ErrorBox error={err} />
+        </form>
       )}
       {mode === "delete" && (
         <form
