@@ -11,6 +11,14 @@ BUILD_PKGS=(build-essential cmake pkg-config ca-certificates curl
   libcurl4-openssl-dev liblua5.4-dev liboath-dev libpq-dev libhiredis-dev librdkafka-dev
   libcmocka-dev)
 TEST_PKGS=(python3 sqlite3 clang cppcheck clang-format postgresql redis-server wrk)
+# The web dashboard's browser suite (web/tests): Debian's Chromium and fonts for its screenshots.
+TEST_PKGS+=(chromium fonts-dejavu-core)
+# The dashboard (web/) is built with Node.js >= 18 and npm at `make` time; an existing Node.js
+# of 18 or newer (e.g. from NodeSource, which bundles npm) is kept, else Debian's packages.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 18 ] || ! command -v npm >/dev/null 2>&1; then
+  BUILD_PKGS+=(nodejs npm)
+fi
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <microhttpd.h>
 
@@ -231,6 +232,15 @@ static int origin_allowed(const char *origin)
     return 0;
 }
 
+/* 1 when the handler already set header `name` (the web dashboard sets its own CSP and cache). */
+static int resp_has_header(const struct http_resp *resp, const char *name)
+{
+    for (size_t i = 0; i < resp->nheaders; i++)
+        if (strcasecmp(resp->headers[i][0], name) == 0)
+            return 1;
+    return 0;
+}
+
 void mw_common_headers(struct http_req *req, struct http_resp *resp)
 {
     http_resp_header(resp, "X-Correlation-ID", req->correlation_id);
@@ -239,11 +249,14 @@ void mw_common_headers(struct http_req *req, struct http_resp *resp)
     http_resp_header(resp, "Referrer-Policy", "no-referrer");
     http_resp_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
     int html = resp->content_type && strncmp(resp->content_type, "text/html", 9) == 0;
-    http_resp_header(resp, "Content-Security-Policy",
-                     html ? "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src "
-                            "'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
-                          : "default-src 'none'; frame-ancestors 'none'");
-    if (!req->route || !(req->route->flags & HTTP_RATE_EXEMPT))
+    if (!resp_has_header(resp, "Content-Security-Policy"))
+        http_resp_header(resp, "Content-Security-Policy",
+                         html ? "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src "
+                                "'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors "
+                                "'none'"
+                              : "default-src 'none'; frame-ancestors 'none'");
+    if ((!req->route || !(req->route->flags & HTTP_RATE_EXEMPT)) &&
+        !resp_has_header(resp, "Cache-Control"))
         http_resp_header(resp, "Cache-Control", "no-store");
     if (g_cfg && g_cfg->environment != FG_ENV_DEVELOPMENT)
         http_resp_header(resp, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");

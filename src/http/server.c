@@ -30,6 +30,7 @@
 #include "http/middleware.h"
 #include "http/reply.h"
 #include "http/router.h"
+#include "http/web.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/time.h"
@@ -161,6 +162,8 @@ static void dispatch(struct http_server *s, struct http_req *req, struct http_re
                          json_pack("{sI}", "max_bytes", (json_int_t)s->max_body));
         return;
     }
+    if (!req->route && !req->_allowed_methods && http_web_serve(req, resp))
+        return; /* the web dashboard (http/web.h) */
     if (!req->route) {
         if (req->_allowed_methods) {
             char allow[96];
