@@ -21,7 +21,7 @@ asan:
 
 test-asan: asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j$(JOBS) -LE deploy $(if $(LABEL),-L $(LABEL))
+	  ctest --output-on-failure -j$(JOBS) -LE 'deploy|browser' $(if $(LABEL),-L $(LABEL))
 
 # Everything CI runs (the README's test command): gcc build + all tiers, the same tests under
 # ASan+UBSan, a -Werror build with clang, and the static checks.

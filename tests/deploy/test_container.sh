@@ -34,8 +34,15 @@ else
     exit 1
 fi
 
+# The npm registry is reached through the host's CA (DEPLOY-CHECKS.md): the builder stage is
+# given the host's bundle for its `npm ci` of the dashboard (deploy/docker/Dockerfile, HOST_CA).
+HOST_CA_ARGS=()
+if [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+    HOST_CA_ARGS=(--volume /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro
+        --build-arg HOST_CA=/run/host-ca.crt)
+fi
 build() { # build TAG DOCKERFILE
-    podman build --pull=never --network host --format docker --layers \
+    podman build --pull=never --network host --format docker --layers "${HOST_CA_ARGS[@]}" \
         -f "$2" -t "$1" "$FORGE_SRC"
 }
 t0=$(date +%s)
@@ -87,7 +94,7 @@ check "pg_dump/pg_restore 15 present for \`forge backup\` on PostgreSQL; the Cro
     'pg_dump --version | grep -q " 15\." && command -v pg_restore && command -v date && command -v find && command -v wc'
 # what the builder saw: .dockerignore keeps VCS data, build trees, tests, docs and deploy out
 context_clean() {
-    podman build --pull=never --network host --format docker --layers --target builder \
+    podman build --pull=never --network host --format docker --layers "${HOST_CA_ARGS[@]}" --target builder \
         -f "$FORGE_SRC/deploy/docker/Dockerfile" -t localhost/forge:deploy-test-builder "$FORGE_SRC" >/dev/null 2>&1 || return 1
     local listing
     listing="$(podman run --rm --no-healthcheck --network none localhost/forge:deploy-test-builder ls -A /src)"
@@ -161,7 +168,7 @@ check_fails_matching "Dockerfile with an unknown instruction fails to build" 'RU
 # a .dockerignore that leaves the sources out of the context breaks the build
 sed 's/^!src$/src/' "$FORGE_SRC/.dockerignore" >"$tmp/dockerignore.nosrc"
 check_fails_matching "a .dockerignore dropping src/ fails the build" 'src/main.c|Cannot find source file|No SOURCES' \
-    podman build --pull=never --network host --format docker --layers --ignorefile "$tmp/dockerignore.nosrc" \
+    podman build --pull=never --network host --format docker --layers "${HOST_CA_ARGS[@]}" --ignorefile "$tmp/dockerignore.nosrc" \
     -f "$FORGE_SRC/deploy/docker/Dockerfile" -t localhost/forge:deploy-test-broken "$FORGE_SRC"
 sed '/^USER /d' "$FORGE_SRC/deploy/docker/Dockerfile" >"$tmp/Dockerfile.root"
 if build localhost/forge:deploy-test-root "$tmp/Dockerfile.root" >"$tmp/root.log" 2>&1; then
