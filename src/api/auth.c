@@ -396,13 +396,13 @@ static void h_mfa_disable(struct http_req *req, struct http_resp *resp)
     "\"properties\":{\"code\":{\"type\":\"string\",\"pattern\":\"^[0-9]{6}$\"}}}"
 
 const struct http_route api_auth_routes[] = {
-    {"POST", "/api/v1/auth/register", h_register, 0,
+    {"POST", "/api/v1/auth/register", h_register, HTTP_OFFLOAD,
      "Create an account (trust standard, role user)", "auth", NULL, 201,
      "{\"type\":\"object\",\"required\":[\"email\",\"password\"],\"additionalProperties\":false,"
      "\"properties\":{\"email\":{\"type\":\"string\",\"maxLength\":254},\"password\":" PASSWORD_PROP
      ",\"display_name\":{\"type\":\"string\",\"maxLength\":100}}}",
      USER_SCHEMA, NULL},
-    {"POST", "/api/v1/auth/login", h_login, 0,
+    {"POST", "/api/v1/auth/login", h_login, HTTP_OFFLOAD,
      "Log in: access + refresh token (401 with details.mfa_required for MFA accounts)", "auth",
      NULL, 200,
      "{\"type\":\"object\",\"required\":[\"email\",\"password\"],\"additionalProperties\":false,"
@@ -425,7 +425,7 @@ const struct http_route api_auth_routes[] = {
      "{\"type\":\"object\",\"required\":[\"display_name\"],\"additionalProperties\":false,"
      "\"properties\":{\"display_name\":{\"type\":\"string\",\"maxLength\":100}}}",
      USER_SCHEMA, NULL},
-    {"POST", "/api/v1/auth/me/password", h_password, HTTP_AUTH_REQUIRED,
+    {"POST", "/api/v1/auth/me/password", h_password, HTTP_AUTH_REQUIRED | HTTP_OFFLOAD,
      "Change the password (needs the current one; other sessions are revoked)", "auth", NULL, 204,
      "{\"type\":\"object\",\"required\":[\"current_password\",\"new_password\"],"
      "\"additionalProperties\":false,\"properties\":{\"current_password\":{\"type\":\"string\"},"

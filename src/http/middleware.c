@@ -18,7 +18,7 @@
 #include "util/metrics.h"
 #include "util/uuid.h"
 
-static struct fg_metric *m_requests, *m_duration;
+static struct fg_metric *m_requests, *m_duration, *m_dropped;
 static atomic_long g_inflight_gauge;
 static const struct fg_config *g_cfg;
 
@@ -48,11 +48,30 @@ void mw_init(struct fg_app *app)
     fg_metric_touch(m_requests, v);
     fg_metric_touch(m_duration, v);
     fg_metrics_add_collector(inflight_collector, NULL);
+    m_dropped = fg_metric_new(FG_COUNTER, "http_connections_dropped_total",
+                              "Connections refused or closed by the server's transport limits.",
+                              "reason", NULL, 0);
+    static const char *const reasons[] = {"per_ip_limit", "header_timeout",
+                                          "header_timeout_pressure", "body_timeout"};
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+        const char *lv[] = {reasons[i]};
+        fg_metric_touch(m_dropped, lv);
+    }
+}
+
+void mw_connection_dropped(const char *reason)
+{
+    struct fg_metric *m = m_dropped;
+    if (m) {
+        const char *lv[] = {reason};
+        fg_metric_add(m, lv, 1);
+    }
+    fg_log(FG_LOG_DEBUG, "connection_dropped", FG_LF_STR("reason", reason), FG_LF_END);
 }
 
 void mw_shutdown(void)
 {
-    m_requests = m_duration = NULL;
+    m_requests = m_duration = m_dropped = NULL;
 }
 
 static int valid_correlation_id(const char *s)

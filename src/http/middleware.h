@@ -36,6 +36,10 @@ void mw_preflight(struct http_req *req, struct http_resp *resp);
 /** Logs the request and records metrics. `complete` is 0 when the client went away. */
 void mw_observe(struct http_req *req, double seconds, int complete);
 
+/** Counts a connection refused or closed by a transport limit (http_connections_dropped_total,
+ * label `reason`: per_ip_limit, header_timeout, header_timeout_pressure, body_timeout). */
+void mw_connection_dropped(const char *reason);
+
 /** Adjusts the http_requests_in_flight gauge. */
 void mw_inflight_add(long d);
 
