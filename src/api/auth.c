@@ -62,7 +62,8 @@ static int v_display_name(struct http_resp *resp, json_t *b, int required, const
     int rc = v_string(resp, b, "display_name", required, 0, FG_DISPLAY_NAME_MAX, out);
     if (rc != 0)
         return rc;
-    const char *why = fg_display_name_problem(*out, json_string_length(json_object_get(b, "display_name")));
+    const char *why =
+        fg_display_name_problem(*out, json_string_length(json_object_get(b, "display_name")));
     if (why) {
         http_reply_invalid(resp, "display_name", "display_name must not contain %s", why);
         return -1;
@@ -403,8 +404,8 @@ const struct http_route api_auth_routes[] = {
      ",\"display_name\":{\"type\":\"string\",\"maxLength\":100}}}",
      USER_SCHEMA, NULL},
     {"POST", "/api/v1/auth/login", h_login, HTTP_OFFLOAD,
-     "Log in: access + refresh token (401 with details.mfa_required for MFA accounts)", "auth",
-     NULL, 200,
+     "Log in: access + refresh token (MFA accounts send mfa_code; one 401 for every failure)",
+     "auth", NULL, 200,
      "{\"type\":\"object\",\"required\":[\"email\",\"password\"],\"additionalProperties\":false,"
      "\"properties\":{\"email\":{\"type\":\"string\"},\"password\":{\"type\":\"string\"},"
      "\"mfa_code\":{\"type\":\"string\",\"pattern\":\"^[0-9]{6}$\"}}}",

@@ -32,11 +32,11 @@
 
 #include <microhttpd.h>
 
-#define HTTP_CT_TICK_MS            200
-#define HTTP_CT_PRESSURE_PERCENT   75
-#define HTTP_CT_PRESSURE_HEADER_S  2.0
-#define HTTP_CT_BODY_GRACE_S       2.0
-#define HTTP_CT_BUCKETS            1024
+#define HTTP_CT_TICK_MS           200
+#define HTTP_CT_PRESSURE_PERCENT  75
+#define HTTP_CT_PRESSURE_HEADER_S 2.0
+#define HTTP_CT_BODY_GRACE_S      2.0
+#define HTTP_CT_BUCKETS           1024
 
 enum http_ct_phase {
     HTTP_CT_HEADERS = 0, /* waiting for a request line + headers (new or keep-alive) */
@@ -47,11 +47,11 @@ enum http_ct_phase {
 struct http_ct;
 
 struct http_ct_limits {
-    unsigned per_ip;        /* 0: no per-IP cap */
-    double header_timeout;  /* seconds */
-    double body_timeout;    /* seconds (REQUEST_TIMEOUT_S) */
-    unsigned max_conns;     /* MAX_CONNECTIONS, for the pressure threshold */
-    const char *trusted;    /* TRUSTED_PROXIES (borrowed for the tracker's life) */
+    unsigned per_ip;       /* 0: no per-IP cap */
+    double header_timeout; /* seconds */
+    double body_timeout;   /* seconds (REQUEST_TIMEOUT_S) */
+    unsigned max_conns;    /* MAX_CONNECTIONS, for the pressure threshold */
+    const char *trusted;   /* TRUSTED_PROXIES (borrowed for the tracker's life) */
 };
 
 /** Starts the tracker and its watchdog thread. NULL when the thread cannot start. */

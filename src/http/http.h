@@ -84,7 +84,7 @@ struct http_req {
     int _responded;
     int _draining;
     int _status;
-    unsigned _allowed_methods; /* for 405 */
+    unsigned _allowed_methods;   /* for 405 */
     struct http_resp *_job_resp; /* HTTP_OFFLOAD: the pool's answer, set before the resume */
     int _job_done;               /* atomic: the pool job has finished */
     int _early;                  /* an error was written straight to the socket (413/408) */

@@ -266,7 +266,8 @@ static const char *framing_problem(struct MHD_Connection *conn)
     return NULL;
 }
 
-/* ---- answers written straight to the socket (finding 9) ---------------------------------------- */
+/* ---- answers written straight to the socket (finding 9) ----------------------------------------
+ */
 
 /* MHD 0.9.75 cannot queue a response while a body is being received, so an error that must be
  * sent mid-body (the body cap crossed, the body deadline passed) is written to the socket here:
@@ -289,8 +290,9 @@ static void early_reply(struct http_server *s, struct http_req *req, struct http
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    fg_buf_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: application/json\r\n"
-                       "Content-Length: %zu\r\n",
+    fg_buf_printf(out,
+                  "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: application/json\r\n"
+                  "Content-Length: %zu\r\n",
                   resp->status, reason ? reason : "Error", date, blen);
     for (size_t i = 0; i < resp->nheaders; i++)
         fg_buf_printf(out, "%s: %s\r\n", resp->headers[i][0], resp->headers[i][1]);
@@ -535,12 +537,11 @@ struct http_server *http_server_start(struct fg_app *app, char *err, size_t errl
     s->d = MHD_start_daemon(
         flags, (uint16_t)c->port, http_ct_accept, s->ct, on_request, s, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&s->addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->workers,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->connection_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_bytes,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, http_ct_notify, s->ct, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-        NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)c->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)c->max_header_bytes, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, http_ct_notify,
+        s->ct, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errlen, "PORT: cannot listen on %s:%lld (in use or not permitted)", c->host,
                  c->port);

@@ -108,14 +108,32 @@ static void test_display_name(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "a\tb", "a\x1b[0m", "a\x7f", "a\xc2\x85z", "a\xc2\x9bz", "x\xe2\x80\xaey", "x\xe2\x80\xaay",
-        "x\xe2\x81\xa6y", "x\xe2\x81\xa9y", "x\xe2\x80\x8fy", "x\xd8\x9cy", "<b>", "a>b",
+        "a\tb",
+        "a\x1b[0m",
+        "a\x7f",
+        "a\xc2\x85z",
+        "a\xc2\x9bz",
+        "x\xe2\x80\xaey",
+        "x\xe2\x80\xaay",
+        "x\xe2\x81\xa6y",
+        "x\xe2\x81\xa9y",
+        "x\xe2\x80\x8fy",
+        "x\xd8\x9cy",
+        "<b>",
+        "a>b",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_non_null(fg_display_name_problem(bad[i], strlen(bad[i])));
     static const char *const good[] = {
-        "Ada", "Zo\xc3\xab", "\xe6\x9d\x8e", "\xd9\x85\xd8\xad", "\xe2\x80\x94 dash",
-        "\xe2\x80\x99quote", "\xf0\x9f\x99\x82", "a & b", "\xc2\xa0nbsp",
+        "Ada",
+        "Zo\xc3\xab",
+        "\xe6\x9d\x8e",
+        "\xd9\x85\xd8\xad",
+        "\xe2\x80\x94 dash",
+        "\xe2\x80\x99quote",
+        "\xf0\x9f\x99\x82",
+        "a & b",
+        "\xc2\xa0nbsp",
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         assert_null(fg_display_name_problem(good[i], strlen(good[i])));
