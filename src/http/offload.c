@@ -112,6 +112,14 @@ unsigned http_pool_depth(struct http_pool *p)
     return n;
 }
 
+unsigned http_pool_waiting(struct http_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    unsigned n = p->reserved;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
 void http_pool_stop(struct http_pool *p)
 {
     if (!p)

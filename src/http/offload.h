@@ -25,6 +25,8 @@ void http_pool_push(struct http_pool *p, http_job_fn fn, void *arg);
 unsigned http_pool_retry_after_s(struct http_pool *p);
 /** Jobs waiting + running (for tests and metrics). */
 unsigned http_pool_depth(struct http_pool *p);
+/** Jobs waiting (queue slots taken), not running. */
+unsigned http_pool_waiting(struct http_pool *p);
 /** Runs every queued job to its end, joins the threads, frees the pool. */
 void http_pool_stop(struct http_pool *p);
 
