@@ -22,6 +22,7 @@
 #define PASSWORD_FIELD_MAX 1024 /* characters accepted on input before the policy check */
 #define TOKEN_FIELD_MAX    4096
 #define MFA_CODE_FIELD_MAX 16
+#define LOGIN_FAILED_MSG   "invalid email or password, or a missing or wrong mfa_code"
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
@@ -61,14 +62,11 @@ static int v_display_name(struct http_resp *resp, json_t *b, int required, const
     int rc = v_string(resp, b, "display_name", required, 0, FG_DISPLAY_NAME_MAX, out);
     if (rc != 0)
         return rc;
-    size_t n = json_string_length(json_object_get(b, "display_name"));
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)(*out)[i];
-        if (c < 0x20 || c == 0x7f) {
-            http_reply_invalid(resp, "display_name",
-                               "display_name must not contain control characters");
-            return -1;
-        }
+    const char *why =
+        fg_display_name_problem(*out, json_string_length(json_object_get(b, "display_name")));
+    if (why) {
+        http_reply_invalid(resp, "display_name", "display_name must not contain %s", why);
+        return -1;
     }
     return 0;
 }
@@ -130,13 +128,9 @@ static void h_register(struct http_req *req, struct http_resp *resp)
         return;
     }
     struct store_user u;
-    enum fg_err e = fg_identity_create_user(req->app, req, email, pw, pwlen, dn, FG_TRUST_STANDARD,
-                                            FG_ROLE_USER, "auth.register", &u);
-    if (e == FG_ECONFLICT) {
-        http_reply_conflict(resp, "an account with this email already exists",
-                            json_pack("{ss}", "field", "email"));
-        return;
-    }
+    int created = 0;
+    /* a taken email answers exactly like a free one (issue 11, finding 13; docs/identity.md) */
+    enum fg_err e = fg_identity_register(req->app, req, email, pw, pwlen, dn, &u, &created);
     if (e != FG_OK) {
         reply_store_error(resp, e, "user");
         return;
@@ -172,17 +166,14 @@ static void h_login(struct http_req *req, struct http_resp *resp)
         fg_token_pair_free(&r.tokens);
         return;
     case FG_LOGIN_BAD_CREDENTIALS:
-        http_reply_unauthorized(resp, "invalid email or password");
+    case FG_LOGIN_MFA_REQUIRED:
+    case FG_LOGIN_MFA_INVALID:
+        /* one answer for a wrong password, a missing code and a wrong code: a right password
+         * is never confirmed without its second factor (issue 11, finding 14) */
+        http_reply_unauthorized(resp, LOGIN_FAILED_MSG);
         return;
     case FG_LOGIN_LOCKED:
         reply_locked(req->app, resp, 401, r.locked_until);
-        return;
-    case FG_LOGIN_MFA_REQUIRED:
-    case FG_LOGIN_MFA_INVALID:
-        http_reply_unauthorized(resp, r.status == FG_LOGIN_MFA_REQUIRED
-                                          ? "MFA code required: send mfa_code with the login"
-                                          : "invalid MFA code");
-        json_object_set_new(resp->json, "details", json_pack("{sb}", "mfa_required", 1));
         return;
     case FG_LOGIN_DISABLED:
         http_reply_forbidden(resp, "account disabled", json_pack("{ss}", "reason", "disabled"));
@@ -406,15 +397,15 @@ static void h_mfa_disable(struct http_req *req, struct http_resp *resp)
     "\"properties\":{\"code\":{\"type\":\"string\",\"pattern\":\"^[0-9]{6}$\"}}}"
 
 const struct http_route api_auth_routes[] = {
-    {"POST", "/api/v1/auth/register", h_register, 0,
+    {"POST", "/api/v1/auth/register", h_register, HTTP_OFFLOAD,
      "Create an account (trust standard, role user)", "auth", NULL, 201,
      "{\"type\":\"object\",\"required\":[\"email\",\"password\"],\"additionalProperties\":false,"
      "\"properties\":{\"email\":{\"type\":\"string\",\"maxLength\":254},\"password\":" PASSWORD_PROP
      ",\"display_name\":{\"type\":\"string\",\"maxLength\":100}}}",
      USER_SCHEMA, NULL},
-    {"POST", "/api/v1/auth/login", h_login, 0,
-     "Log in: access + refresh token (401 with details.mfa_required for MFA accounts)", "auth",
-     NULL, 200,
+    {"POST", "/api/v1/auth/login", h_login, HTTP_OFFLOAD,
+     "Log in: access + refresh token (MFA accounts send mfa_code; one 401 for every failure)",
+     "auth", NULL, 200,
      "{\"type\":\"object\",\"required\":[\"email\",\"password\"],\"additionalProperties\":false,"
      "\"properties\":{\"email\":{\"type\":\"string\"},\"password\":{\"type\":\"string\"},"
      "\"mfa_code\":{\"type\":\"string\",\"pattern\":\"^[0-9]{6}$\"}}}",
@@ -435,7 +426,7 @@ const struct http_route api_auth_routes[] = {
      "{\"type\":\"object\",\"required\":[\"display_name\"],\"additionalProperties\":false,"
      "\"properties\":{\"display_name\":{\"type\":\"string\",\"maxLength\":100}}}",
      USER_SCHEMA, NULL},
-    {"POST", "/api/v1/auth/me/password", h_password, HTTP_AUTH_REQUIRED,
+    {"POST", "/api/v1/auth/me/password", h_password, HTTP_AUTH_REQUIRED | HTTP_OFFLOAD,
      "Change the password (needs the current one; other sessions are revoked)", "auth", NULL, 204,
      "{\"type\":\"object\",\"required\":[\"current_password\",\"new_password\"],"
      "\"additionalProperties\":false,\"properties\":{\"current_password\":{\"type\":\"string\"},"

@@ -212,6 +212,31 @@ int fg_email_normalize(const char *in, char *out, size_t outlen)
     return 0;
 }
 
+const char *fg_display_name_problem(const char *name, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)name;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = p[i];
+        if (c < 0x20 || c == 0x7f)
+            return "control characters";
+        if (c == '<' || c == '>')
+            return "markup characters ('<', '>')";
+        /* UTF-8 (already validated by the JSON parser): C1 controls are C2 80..C2 9F */
+        if (c == 0xC2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9F)
+            return "control characters";
+        if (c == 0xD8 && i + 1 < len && p[i + 1] == 0x9C) /* U+061C ARABIC LETTER MARK */
+            return "bidirectional control characters";
+        if (c == 0xE2 && i + 2 < len) {
+            unsigned cp = ((unsigned)(c & 0x0F) << 12) | ((unsigned)(p[i + 1] & 0x3F) << 6) |
+                          (unsigned)(p[i + 2] & 0x3F);
+            if ((cp >= 0x200E && cp <= 0x200F) || (cp >= 0x202A && cp <= 0x202E) ||
+                (cp >= 0x2066 && cp <= 0x2069))
+                return "bidirectional control characters";
+        }
+    }
+    return NULL;
+}
+
 static json_t *time_or_null(int64_t ms)
 {
     if (!ms)
@@ -474,17 +499,46 @@ enum fg_auth_result fg_identity_authenticate(struct fg_app *app, const char *tok
             res = FG_AUTH_UNAVAILABLE;
             goto out;
         }
-        int active =
-            e == FG_OK && !s.revoked_at && s.expires_at > now && strcmp(s.user_id, cl.sub) == 0;
-        if (active)
-            fg_ss_set(app->shared, key, "1", FG_SESSION_CACHE_TTL_MS, 1, NULL);
-        else
+        int active = e == FG_OK && !s.revoked_at && s.expires_at > now;
+        if (active && strcmp(s.user_id, cl.sub) != 0) {
+            /* a validly signed token naming someone else's session: never cache anything */
+            *reason = "session does not belong to the token's subject";
+            res = FG_AUTH_INVALID;
+            goto out;
+        }
+        if (active) {
+            /* the cached value names the session's owner, so a hit is bound to `sub` too; a
+             * legacy "1" (written before the owner was stored) is never overwritten (NX) and
+             * is re-checked against the store below until it expires */
+            snprintf(val, sizeof val, "1:%s", s.user_id);
+            fg_ss_set(app->shared, key, val, FG_SESSION_CACHE_TTL_MS, 1, NULL);
+        } else {
             fg_ss_set(app->shared, key, "0", access_ttl_ms(app) + REVOKED_MARK_SLACK_MS, 0, NULL);
-        snprintf(val, sizeof val, "%d", active);
+            snprintf(val, sizeof val, "0");
+        }
+    } else if (strcmp(val, "1") == 0) {
+        struct store_session s;
+        if (!(c = store_acquire(app->store, &e))) {
+            res = FG_AUTH_UNAVAILABLE;
+            goto out;
+        }
+        e = U(app)->session_get(c, cl.sid, &s);
+        if (e != FG_OK && e != FG_ENOTFOUND) {
+            res = FG_AUTH_UNAVAILABLE;
+            goto out;
+        }
+        snprintf(val, sizeof val, "%s:%s",
+                 e == FG_OK && !s.revoked_at && s.expires_at > now ? "1" : "0",
+                 e == FG_OK ? s.user_id : "");
     }
     if (val[0] != '1') {
         *reason = "session revoked";
         res = FG_AUTH_REVOKED;
+        goto out;
+    }
+    if (val[1] != ':' || strcmp(val + 2, cl.sub) != 0) {
+        *reason = "session does not belong to the token's subject";
+        res = FG_AUTH_INVALID;
         goto out;
     }
 
@@ -669,6 +723,64 @@ enum fg_err fg_identity_create_user(struct fg_app *app, struct http_req *req, co
     return e;
 }
 
+enum fg_err fg_identity_register(struct fg_app *app, struct http_req *req, const char *email,
+                                 const char *password, size_t pwlen, const char *display_name,
+                                 struct store_user *out, int *created)
+{
+    *created = 0;
+    struct store_user existing;
+    memset(&existing, 0, sizeof existing);
+    enum fg_err e = FG_OK;
+    struct store_conn *c = store_acquire(app->store, &e);
+    if (!c)
+        return e;
+    e = U(app)->get_by_email(c, email, &existing);
+    store_release(app->store, c);
+    if (e == FG_ENOTFOUND) {
+        e = fg_identity_create_user(app, req, email, password, pwlen, display_name,
+                                    FG_TRUST_STANDARD, FG_ROLE_USER, "auth.register", out);
+        if (e == FG_OK) {
+            *created = 1;
+            return FG_OK;
+        }
+        if (e != FG_ECONFLICT) /* ECONFLICT: a concurrent registration won the insert */
+            return e;
+    } else if (e != FG_OK) {
+        return e;
+    } else {
+        /* the same Argon2 work as a real registration, so the time does not tell either */
+        char hash[FG_PASSWORD_HASH_MAX];
+        e = fg_password_hash(password, pwlen, hash, sizeof hash);
+        sodium_memzero(hash, sizeof hash);
+        if (e != FG_OK)
+            return e;
+    }
+    /* the email is taken: answer as for a new account (nothing is created; the id names no
+     * one) and report the attempt out of band: audit entry + event for a notifier */
+    memset(out, 0, sizeof *out);
+    fg_uuid7(out->id);
+    snprintf(out->email, sizeof out->email, "%s", email);
+    snprintf(out->display_name, sizeof out->display_name, "%s", display_name ? display_name : "");
+    out->trust = FG_TRUST_STANDARD;
+    out->roles = FG_ROLE_USER;
+    out->created_at = out->updated_at = fg_now_ms();
+    c = tx_begin(app, &e);
+    if (!c)
+        return e;
+    const char *owner = existing.id[0] ? existing.id : NULL;
+    e = audit(app, c, req, NULL, "auth.register_conflict", "user", owner, "denied",
+              json_pack("{ss}", "reason", "email_taken"));
+    if (e == FG_OK) {
+        json_t *payload = json_pack("{ss}", "user_id", owner ? owner : "");
+        e = fg_event_emit(app, c, "user.register_conflict", owner, payload);
+        json_decref(payload);
+    }
+    e = tx_end(app, c, e);
+    sodium_memzero(existing.password_hash, sizeof existing.password_hash);
+    sodium_memzero(existing.mfa_secret, sizeof existing.mfa_secret);
+    return e;
+}
+
 /* ---- login ---------------------------------------------------------------------------- */
 
 static void maybe_purge_sessions(struct fg_app *app, struct store_conn *c, int64_t now)
@@ -782,7 +894,11 @@ enum fg_err fg_identity_login(struct fg_app *app, struct http_req *req, const ch
     /* 4. second factor */
     if (u.mfa_enabled) {
         if (!mfa_code || !mfa_code[0]) {
-            out->status = FG_LOGIN_MFA_REQUIRED;
+            /* counted like a wrong password: the lockout must not tell a right password
+             * apart either (the reply is the same as for a wrong one; api/auth.c) */
+            int locked = record_failure(app, req, email, up, now, "mfa_required", &until);
+            out->status = locked ? FG_LOGIN_LOCKED : FG_LOGIN_MFA_REQUIRED;
+            out->locked_until = until;
             return FG_OK;
         }
         int64_t step = 0;

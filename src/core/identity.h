@@ -6,9 +6,11 @@
  * state (core/shared_state.h: failure counters, locks, session/user caches).
  *
  * Session state seen by access tokens: every access token names its session (`sid`). The guard
- * asks the shared state "sess:<sid>" (1 = active, 0 = revoked); on a miss it reads the session
- * row and caches the answer with SET NX, while every revocation writes 0 with a plain SET after
- * its commit — so a cache fill racing a revocation can never leave "active" behind. The caller's
+ * asks the shared state "sess:<sid>" ("1:<owner user id>" = active, "0" = revoked); on a miss it
+ * reads the session row and caches the answer with SET NX, while every revocation writes 0 with a
+ * plain SET after its commit — so a cache fill racing a revocation can never leave "active"
+ * behind. A hit is accepted only when the cached owner equals the token's `sub` (a token whose
+ * `sub` differs from its session's user is refused, cached or not). The caller's
  * trust, roles and disabled flag come the same way from "usr:<id>" (written through by admin
  * changes), so a demotion or a disable takes effect on the next request, not at token expiry.
  */
@@ -27,7 +29,7 @@
 
 struct fg_app;
 
-#define FG_SESSION_CACHE_TTL_MS 300000   /* "sess:<sid>" = 1 */
+#define FG_SESSION_CACHE_TTL_MS 300000   /* "sess:<sid>" = "1:<user id>" */
 #define FG_USER_CACHE_TTL_MS    60000    /* "usr:<id>" */
 #define FG_FAILURE_MEMORY_MS    86400000 /* consecutive-failure counter forgotten after a day */
 #define FG_DISPLAY_NAME_MAX     100      /* code points */
@@ -40,6 +42,12 @@ void fg_identity_stop(struct fg_app *app);
 
 /** Validates and lower-cases an email (≤ 254 bytes, local@domain.tld, ASCII). 0 ok, -1 invalid. */
 int fg_email_normalize(const char *in, char *out, size_t outlen);
+
+/** NULL if `name` (UTF-8, `len` bytes) is acceptable as a display name, else what it must not
+ * contain: NUL, C0/C1 control characters (U+0000–U+001F, U+007F–U+009F), bidirectional
+ * formatting characters (U+061C, U+200E–U+200F, U+202A–U+202E, U+2066–U+2069) or markup
+ * (`<`, `>`). Length is checked by the caller. */
+const char *fg_display_name_problem(const char *name, size_t len);
 
 /** {id, email, display_name, trust_level, roles, mfa_enabled, disabled, created_at, ...} */
 json_t *fg_user_json(const struct store_user *u);
@@ -84,6 +92,16 @@ enum fg_err fg_identity_create_user(struct fg_app *app, struct http_req *req, co
                                     const char *password, size_t pwlen, const char *display_name,
                                     int trust, unsigned roles, const char *audit_action,
                                     struct store_user *out);
+
+/**
+ * Self-registration (POST /auth/register) without account enumeration: a free email gets a new
+ * account (*created = 1); a taken one gets the same Argon2 work and an answer of the same shape
+ * (*out filled with a fresh id that names no account, *created = 0), and the attempt is recorded
+ * out of band (audit `auth.register_conflict`, event `user.register_conflict`).
+ */
+enum fg_err fg_identity_register(struct fg_app *app, struct http_req *req, const char *email,
+                                 const char *password, size_t pwlen, const char *display_name,
+                                 struct store_user *out, int *created);
 
 enum fg_login_status {
     FG_LOGIN_OK = 0,

@@ -36,6 +36,7 @@ typedef void (*http_handler_fn)(struct http_req *req, struct http_resp *resp);
 #define HTTP_RATE_EXEMPT   0x04u /* no rate limit (health, metrics) */
 #define HTTP_NOT_IN_PROD   0x08u /* 404 when ENVIRONMENT=production (/docs) */
 #define HTTP_NO_BLOCK      0x10u /* liveness: answered even for blocked IPs */
+#define HTTP_OFFLOAD       0x20u /* handler computes Argon2: runs on the bounded pool (offload.h) */
 
 /** One entry of the declarative route table (api/routes.c). Also the source of /openapi.json. */
 struct http_route {
@@ -83,7 +84,11 @@ struct http_req {
     int _responded;
     int _draining;
     int _status;
-    unsigned _allowed_methods; /* for 405 */
+    unsigned _allowed_methods;   /* for 405 */
+    struct http_resp *_job_resp; /* HTTP_OFFLOAD: the pool's answer, set before the resume */
+    int _job_done;               /* atomic: the pool job has finished */
+    int _early;                  /* an error was written straight to the socket (413/408) */
+    double _early_t;
 };
 
 struct http_resp {

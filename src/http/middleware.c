@@ -18,7 +18,7 @@
 #include "util/metrics.h"
 #include "util/uuid.h"
 
-static struct fg_metric *m_requests, *m_duration;
+static struct fg_metric *m_requests, *m_duration, *m_dropped;
 static atomic_long g_inflight_gauge;
 static const struct fg_config *g_cfg;
 
@@ -48,11 +48,30 @@ void mw_init(struct fg_app *app)
     fg_metric_touch(m_requests, v);
     fg_metric_touch(m_duration, v);
     fg_metrics_add_collector(inflight_collector, NULL);
+    m_dropped = fg_metric_new(FG_COUNTER, "http_connections_dropped_total",
+                              "Connections refused or closed by the server's transport limits.",
+                              "reason", NULL, 0);
+    static const char *const reasons[] = {"per_ip_limit", "header_timeout",
+                                          "header_timeout_pressure", "body_timeout"};
+    for (size_t i = 0; i < sizeof reasons / sizeof reasons[0]; i++) {
+        const char *lv[] = {reasons[i]};
+        fg_metric_touch(m_dropped, lv);
+    }
+}
+
+void mw_connection_dropped(const char *reason)
+{
+    struct fg_metric *m = m_dropped;
+    if (m) {
+        const char *lv[] = {reason};
+        fg_metric_add(m, lv, 1);
+    }
+    fg_log(FG_LOG_DEBUG, "connection_dropped", FG_LF_STR("reason", reason), FG_LF_END);
 }
 
 void mw_shutdown(void)
 {
-    m_requests = m_duration = NULL;
+    m_requests = m_duration = m_dropped = NULL;
 }
 
 static int valid_correlation_id(const char *s)
@@ -158,6 +177,97 @@ int mw_ip_in_list(const char *ip, const char *list)
     return 0;
 }
 
+/* One X-Forwarded-For element (already trimmed): an address, optionally "[v6]", "v4:port" or
+ * "[v6]:port". Writes the bare address into out. 0 ok, -1 not an address. */
+static int xff_element(const char *p, size_t n, char *out, size_t outlen)
+{
+    if (n >= 64 || n == 0)
+        return -1;
+    char buf[64];
+    memcpy(buf, p, n);
+    buf[n] = '\0';
+    char *a = buf;
+    if (a[0] == '[') {
+        char *close = strchr(a, ']');
+        if (!close || (close[1] && (close[1] != ':' || !close[2])))
+            return -1;
+        *close = '\0';
+        a++;
+    } else {
+        char *colon = strchr(a, ':');
+        if (colon && !strchr(colon + 1, ':') && strchr(a, '.'))
+            *colon = '\0'; /* "v4:port" (a bare v6 address has several colons) */
+    }
+    unsigned char bin[16];
+    int fam;
+    if (parse_ip(a, bin, &fam) != 0)
+        return -1;
+    size_t l = strlen(a);
+    if (l >= outlen)
+        return -1;
+    memcpy(out, a, l + 1);
+    return 0;
+}
+
+int mw_forwarded_client(const char *const *lines, size_t nlines, const char *trusted, char *out,
+                        size_t outlen)
+{
+    char cand[64];
+    int have = 0;
+    for (size_t li = nlines; li-- > 0;) {
+        const char *line = lines[li];
+        size_t end = strlen(line);
+        for (;;) {
+            size_t start = end;
+            while (start > 0 && line[start - 1] != ',')
+                start--;
+            size_t a = start, b = end;
+            while (a < b && (line[a] == ' ' || line[a] == '\t'))
+                a++;
+            while (b > a && (line[b - 1] == ' ' || line[b - 1] == '\t'))
+                b--;
+            if (b > a) { /* empty elements (", ,") are skipped, as RFC 9110 §5.6.1 allows */
+                if (xff_element(line + a, b - a, cand, sizeof cand) != 0)
+                    return 0; /* garbage: the client is unknown, keep the peer address */
+                have = 1;
+                if (!mw_ip_in_list(cand, trusted)) {
+                    snprintf(out, outlen, "%s", cand);
+                    return 1;
+                }
+            }
+            if (start == 0)
+                break;
+            end = start - 1;
+        }
+    }
+    if (!have)
+        return 0;
+    snprintf(out, outlen, "%s", cand); /* every hop is a trusted proxy: the left-most one */
+    return 1;
+}
+
+#define XFF_MAX_LINES 32
+
+struct xff_lines {
+    const char *v[XFF_MAX_LINES];
+    size_t n;
+};
+
+static enum MHD_Result xff_collect(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    struct xff_lines *l = cls;
+    if (!key || !value || strcasecmp(key, "X-Forwarded-For") != 0)
+        return MHD_YES;
+    if (l->n == XFF_MAX_LINES) { /* keep the right-most lines: those are the trusted hops' */
+        memmove(l->v, l->v + 1, (XFF_MAX_LINES - 1) * sizeof l->v[0]);
+        l->n--;
+    }
+    l->v[l->n++] = value;
+    return MHD_YES;
+}
+
 void mw_client_ip(struct http_req *req)
 {
     const union MHD_ConnectionInfo *ci =
@@ -179,32 +289,13 @@ void mw_client_ip(struct http_req *req)
     if (!g_cfg || !g_cfg->trusted_proxies[0] ||
         !mw_ip_in_list(req->client_ip, g_cfg->trusted_proxies))
         return;
-    const char *xff = http_header(req, "X-Forwarded-For");
-    if (!xff || strlen(xff) > 2048)
-        return;
-    /* Walk from the right: the first address that is not a trusted proxy is the client. */
-    char tmp[2049];
-    memcpy(tmp, xff, strlen(xff) + 1);
-    for (;;) {
-        char *comma = strrchr(tmp, ',');
-        char *cand = comma ? comma + 1 : tmp;
-        while (*cand == ' ')
-            cand++;
-        size_t n = strlen(cand);
-        while (n && cand[n - 1] == ' ')
-            cand[--n] = '\0';
-        unsigned char a[16];
-        int fam;
-        if (parse_ip(cand, a, &fam) != 0)
-            return; /* garbage: keep the proxy's address */
-        if (!mw_ip_in_list(cand, g_cfg->trusted_proxies) || !comma) {
-            size_t cl = strlen(cand); /* parsed as an address, so < INET6_ADDRSTRLEN */
-            if (cl < sizeof req->client_ip)
-                memcpy(req->client_ip, cand, cl + 1);
-            return;
-        }
-        *comma = '\0';
-    }
+    /* Every X-Forwarded-For line, in order: a list split over several lines is one list
+     * (RFC 9110 §5.3), and the trusted proxy's own entry is the right-most one. */
+    struct xff_lines l = {.n = 0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, xff_collect, &l);
+    char client[64];
+    if (mw_forwarded_client(l.v, l.n, g_cfg->trusted_proxies, client, sizeof client))
+        snprintf(req->client_ip, sizeof req->client_ip, "%s", client);
 }
 
 /* ---- headers -------------------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <strings.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,11 +27,14 @@
 #include <microhttpd.h>
 
 #include "core/app.h"
+#include "http/conntrack.h"
 #include "http/guard.h"
 #include "http/middleware.h"
+#include "http/offload.h"
 #include "http/reply.h"
 #include "http/router.h"
 #include "http/web.h"
+#include "util/buf.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/time.h"
@@ -45,7 +49,11 @@ struct http_server {
     double request_timeout;
     unsigned port;
     MHD_socket quiesced_fd; /* listen socket taken back from MHD on drain; closed at stop */
+    struct http_ct *ct;     /* slow-client defences (conntrack.h) */
+    struct http_pool *pool; /* HTTP_OFFLOAD handlers (offload.h) */
 };
+
+#define HTTP_LINGER_S 2.0 /* after an early error: keep reading (discarding) this long */
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -79,8 +87,14 @@ static struct http_req *new_req(struct http_server *s, struct MHD_Connection *co
     return req;
 }
 
+static void free_resp(struct http_resp *r);
+
 static void free_req(struct http_req *req)
 {
+    if (req->_job_resp) {
+        free_resp(req->_job_resp);
+        free(req->_job_resp);
+    }
     for (size_t i = 0; i < req->nparams; i++)
         free(req->params[i]);
     if (req->json)
@@ -144,23 +158,25 @@ static enum MHD_Result send_resp(struct http_server *s, struct http_req *req,
     return ret;
 }
 
-static void dispatch(struct http_server *s, struct http_req *req, struct http_resp *resp)
+/* Runs the guards and the handler. Returns 1 instead of running an HTTP_OFFLOAD handler (the
+ * guards have passed; the caller hands the request to the pool), else 0. */
+static int dispatch(struct http_server *s, struct http_req *req, struct http_resp *resp)
 {
     const struct fg_config *cfg = s->app->cfg;
 
     if (strcmp(req->method, "OPTIONS") == 0 && req->_allowed_methods) {
         mw_preflight(req, resp);
-        return;
+        return 0;
     }
     if (!(req->route && (req->route->flags & HTTP_NO_BLOCK)) &&
         http_guard_ip_or_reply(req, resp) != 0)
-        return;
+        return 0;
     if (req->_too_large) {
         char msg[128];
         snprintf(msg, sizeof msg, "request body exceeds %lld bytes", s->max_body);
         http_reply_error(resp, 413, "payload_too_large", msg,
                          json_pack("{sI}", "max_bytes", (json_int_t)s->max_body));
-        return;
+        return 0;
     }
     if (!req->route && !req->_allowed_methods && http_web_serve(req, resp))
         return; /* the web dashboard (http/web.h) */
@@ -181,23 +197,174 @@ static void dispatch(struct http_server *s, struct http_req *req, struct http_re
             http_reply_error(resp, 404, "not_found", "no such route",
                              json_pack("{ss}", "path", req->path));
         }
-        return;
+        return 0;
     }
     if ((req->route->flags & HTTP_NOT_IN_PROD) && cfg->environment == FG_ENV_PRODUCTION) {
         http_reply_error(resp, 404, "not_found", "no such route",
                          json_pack("{ss}", "path", req->path));
-        return;
+        return 0;
     }
     if (http_guard_auth_or_reply(req, resp) != 0)
-        return;
+        return 0;
     if (!(req->route->flags & HTTP_RATE_EXEMPT) && http_guard_rate_or_reply(req, resp) != 0)
-        return;
+        return 0;
+    if ((req->route->flags & HTTP_OFFLOAD) && s->pool)
+        return 1;
     req->route->handler(req, resp);
     if (resp->status < 100 || resp->status > 599) {
         fg_log(FG_LOG_ERROR, "handler_no_response", FG_LF_STR("route", req->route->pattern),
                FG_LF_STR("correlation_id", req->correlation_id), FG_LF_END);
         http_reply_internal(resp);
     }
+    return 0;
+}
+
+/* ---- framing (issue 11, finding 10) ---------------------------------------------------------- */
+
+struct framing {
+    int cl, te;
+    const char *te_value;
+};
+
+static enum MHD_Result framing_count(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct framing *f = cls;
+    if (!key)
+        return MHD_YES;
+    if (strcasecmp(key, "Content-Length") == 0)
+        f->cl++;
+    else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        f->te++;
+        f->te_value = value;
+    }
+    return MHD_YES;
+}
+
+/* Why the message framing of this request is ambiguous (RFC 9112 §6.1, §6.3), or NULL. MHD
+ * 0.9.75 would follow Transfer-Encoding over Content-Length, take the first of several
+ * Content-Lengths and read a body of unknown framing until the connection closes; all of that
+ * lets a front proxy and Forge disagree about where the next request starts. */
+static const char *framing_problem(struct MHD_Connection *conn)
+{
+    struct framing f = {0, 0, NULL};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_count, &f);
+    if (f.cl && f.te)
+        return "Content-Length and Transfer-Encoding must not both be present";
+    if (f.cl > 1)
+        return "more than one Content-Length header";
+    if (f.te > 1)
+        return "more than one Transfer-Encoding header";
+    if (f.te) {
+        const char *v = f.te_value ? f.te_value : "";
+        while (*v == ' ' || *v == '\t')
+            v++;
+        size_t n = strlen(v);
+        while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+            n--;
+        if (n != 7 || strncasecmp(v, "chunked", 7) != 0)
+            return "Transfer-Encoding other than 'chunked' is not supported";
+    }
+    return NULL;
+}
+
+/* ---- answers written straight to the socket (finding 9) ----------------------------------------
+ */
+
+/* MHD 0.9.75 cannot queue a response while a body is being received, so an error that must be
+ * sent mid-body (the body cap crossed, the body deadline passed) is written to the socket here:
+ * the worker thread owns the connection and MHD has nothing else to write on it in this state.
+ * The write side is then shut (FIN after the answer); the rest of the body is read and dropped
+ * for at most HTTP_LINGER_S so the client sees the answer instead of a reset, then MHD closes. */
+static void early_reply(struct http_server *s, struct http_req *req, struct http_resp *resp)
+{
+    (void)s;
+    mw_common_headers(req, resp);
+    http_resp_header(resp, "Connection", "close");
+    char *body = resp->json ? json_dumps(resp->json, JSON_COMPACT) : NULL;
+    size_t blen = body ? strlen(body) : 0;
+    struct fg_buf outb;
+    struct fg_buf *out = &outb;
+    fg_buf_init(out, 64 * 1024);
+    const char *reason = MHD_get_reason_phrase_for((unsigned)resp->status);
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    fg_buf_printf(out,
+                  "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: application/json\r\n"
+                  "Content-Length: %zu\r\n",
+                  resp->status, reason ? reason : "Error", date, blen);
+    for (size_t i = 0; i < resp->nheaders; i++)
+        fg_buf_printf(out, "%s: %s\r\n", resp->headers[i][0], resp->headers[i][1]);
+    fg_buf_printf(out, "\r\n%s", body ? body : "");
+    free(body);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci) {
+        size_t off = 0, len = out->len;
+        const char *data = out->p;
+        while (off < len) {
+            ssize_t w = send(ci->connect_fd, data + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (w <= 0)
+                break; /* a client that does not read gets no more than fits in the buffer */
+            off += (size_t)w;
+        }
+        shutdown(ci->connect_fd, SHUT_WR);
+    }
+    fg_buf_free(out);
+    req->_status = resp->status;
+    req->_responded = 1;
+    req->_early = 1;
+    req->_early_t = fg_mono_s();
+}
+
+/* ---- the pool (finding 8) ------------------------------------------------------------------ */
+
+static void run_offloaded(void *arg)
+{
+    struct http_req *req = arg;
+    struct http_resp *resp = req->_job_resp;
+    req->route->handler(req, resp);
+    if (resp->status < 100 || resp->status > 599) {
+        fg_log(FG_LOG_ERROR, "handler_no_response", FG_LF_STR("route", req->route->pattern),
+               FG_LF_STR("correlation_id", req->correlation_id), FG_LF_END);
+        http_reply_internal(resp);
+    }
+    struct MHD_Connection *conn = req->conn;
+    __atomic_store_n(&req->_job_done, 1, __ATOMIC_RELEASE);
+    MHD_resume_connection(conn); /* req may be gone once the worker has it back */
+}
+
+/* Hands a request whose guards passed to the pool (its connection suspended until the answer is
+ * ready). 0 when queued; -1 with a 503 in resp when the queue is full. */
+static int offload(struct http_server *s, struct http_req *req, struct http_resp *resp)
+{
+    if (http_pool_reserve(s->pool) != 0) {
+        char retry[16];
+        snprintf(retry, sizeof retry, "%u", http_pool_retry_after_s(s->pool));
+        /* resp may already carry the rate-limit headers: keep them */
+        http_reply_error(resp, 503, "service_unavailable",
+                         "too many password operations in progress; retry shortly",
+                         json_pack("{ss}", "reason", "argon2_queue_full"));
+        http_resp_header(resp, "Retry-After", retry);
+        return -1;
+    }
+    req->_job_resp = fg_xcalloc(1, sizeof *req->_job_resp);
+    *req->_job_resp = *resp;
+    memset(resp, 0, sizeof *resp);
+    MHD_suspend_connection(req->conn);
+    http_pool_push(s->pool, run_offloaded, req);
+    return 0;
+}
+
+static enum MHD_Result answer(struct http_server *s, struct http_req *req, struct http_resp *resp)
+{
+    enum MHD_Result r = send_resp(s, req, resp);
+    free_resp(resp);
+    return r;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -209,74 +376,106 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     struct http_req *req = *con_cls;
 
     if (!req) {
+        /* first call: the header section is complete */
         req = new_req(s, conn, url, method);
         *con_cls = req;
         atomic_fetch_add(&s->inflight, 1);
         mw_inflight_add(1);
+        http_ct_phase(s->ct, conn, HTTP_CT_BODY);
+        const char *why = framing_problem(conn);
+        if (why) {
+            /* answered before any body byte is read; MHD then refuses the body and every
+             * pipelined request after it, and closes */
+            struct http_resp resp = {0};
+            http_reply_error(&resp, 400, "bad_request", why,
+                             json_pack("{ss}", "rule", "message_framing"));
+            http_resp_header(&resp, "Connection", "close");
+            http_ct_phase(s->ct, conn, HTTP_CT_BUSY);
+            return answer(s, req, &resp);
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             char *end;
             unsigned long long n = strtoull(cl, &end, 10);
+            /* MHD has already refused a Content-Length that is not 1*DIGIT (400/413) */
             if (end == cl || *end != '\0' || n > (unsigned long long)s->max_body) {
                 /* answer now: MHD closes the connection instead of reading the body */
                 req->_too_large = 1;
                 struct http_resp resp = {0};
+                http_ct_phase(s->ct, conn, HTTP_CT_BUSY);
                 dispatch(s, req, &resp);
-                enum MHD_Result r = send_resp(s, req, &resp);
-                free_resp(&resp);
-                return r;
+                return answer(s, req, &resp);
             }
         }
         return MHD_YES;
     }
+    if (req->_job_resp) {
+        /* back from the pool (or a spurious call while it still runs) */
+        if (!__atomic_load_n(&req->_job_done, __ATOMIC_ACQUIRE))
+            return MHD_YES;
+        struct http_resp *jr = req->_job_resp;
+        req->_job_resp = NULL;
+        enum MHD_Result r = answer(s, req, jr);
+        free(jr);
+        return r;
+    }
     if (*upload_data_size) {
-        if (req->_responded) {
-            *upload_data_size = 0;
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (req->_early) /* lingering after an early answer: drop, for a bounded time */
+            return fg_mono_s() - req->_early_t > HTTP_LINGER_S ? MHD_NO : MHD_YES;
+        if (req->_responded)
+            return MHD_YES;
+        if (req->body_len + n > (size_t)s->max_body) {
+            /* the cap is crossed (a chunked body: a declared length was checked above) */
+            req->_too_large = 1;
+            free(req->body);
+            req->body = NULL;
+            req->body_len = 0;
+            struct http_resp resp = {0};
+            char msg[128];
+            snprintf(msg, sizeof msg, "request body exceeds %lld bytes", s->max_body);
+            http_reply_error(&resp, 413, "payload_too_large", msg,
+                             json_pack("{sI}", "max_bytes", (json_int_t)s->max_body));
+            early_reply(s, req, &resp);
+            free_resp(&resp);
             return MHD_YES;
         }
-        if (!req->_too_large) {
-            size_t n = *upload_data_size;
-            if (req->body_len + n > (size_t)s->max_body) {
-                req->_too_large = 1;
-                free(req->body);
-                req->body = NULL;
-                req->body_len = 0;
-            } else {
-                req->body = fg_xrealloc(req->body, req->body_len + n + 1);
-                memcpy(req->body + req->body_len, upload_data, n);
-                req->body_len += n;
-                req->body[req->body_len] = '\0';
-            }
-        }
-        *upload_data_size = 0;
+        req->body = fg_xrealloc(req->body, req->body_len + n + 1);
+        memcpy(req->body + req->body_len, upload_data, n);
+        req->body_len += n;
+        req->body[req->body_len] = '\0';
         if (fg_mono_s() - req->t_start > s->request_timeout) {
             struct http_resp resp = {0};
             http_reply_error(&resp, 408, "request_timeout",
                              "the request body did not arrive in time", NULL);
-            enum MHD_Result r = send_resp(s, req, &resp);
+            early_reply(s, req, &resp);
             free_resp(&resp);
-            return r;
         }
         return MHD_YES;
     }
+    if (req->_early)
+        return MHD_NO; /* the body ended after an early answer: close */
     if (req->_responded)
         return MHD_YES;
+    http_ct_phase(s->ct, conn, HTTP_CT_BUSY);
     struct http_resp resp = {0};
-    dispatch(s, req, &resp);
-    enum MHD_Result r = send_resp(s, req, &resp);
-    free_resp(&resp);
-    return r;
+    if (dispatch(s, req, &resp) == 1 && offload(s, req, &resp) == 0)
+        return MHD_YES; /* suspended until the pool resumes the connection */
+    return answer(s, req, &resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     struct http_server *s = cls;
     struct http_req *req = *con_cls;
     if (!req)
         return;
     *con_cls = NULL;
+    /* the connection waits for its next request: the header deadline starts now */
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        http_ct_phase(s->ct, conn, HTTP_CT_HEADERS);
     mw_observe(req, fg_mono_s() - req->t_start, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     free_req(req);
     atomic_store(&s->last_activity, fg_mono_s());
@@ -319,20 +518,38 @@ struct http_server *http_server_start(struct fg_app *app, char *err, size_t errl
         return NULL;
     }
     mw_init(app);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+    struct http_ct_limits lim = {
+        .per_ip = (unsigned)c->per_ip_connection_limit,
+        .header_timeout = (double)c->header_timeout_s,
+        .body_timeout = (double)c->request_timeout_s,
+        .max_conns = (unsigned)c->max_connections,
+        .trusted = c->trusted_proxies,
+    };
+    s->ct = http_ct_start(&lim);
+    s->pool = http_pool_start((unsigned)c->argon2_max_concurrent, (unsigned)c->argon2_queue_max);
+    if (!s->ct || !s->pool) {
+        snprintf(err, errlen, "internal: cannot start the HTTP helper threads");
+        http_ct_stop(s->ct);
+        http_pool_stop(s->pool);
+        free(s);
+        return NULL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+    /* per-IP connections are counted by conntrack (MHD's own limit cannot exempt a proxy) */
     s->d = MHD_start_daemon(
-        flags, (uint16_t)c->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+        flags, (uint16_t)c->port, http_ct_accept, s->ct, on_request, s, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&s->addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->workers,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->per_ip_connection_limit,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->connection_timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)c->max_header_bytes,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)c->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)c->max_header_bytes, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, http_ct_notify,
+        s->ct, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err, errlen, "PORT: cannot listen on %s:%lld (in use or not permitted)", c->host,
                  c->port);
+        http_pool_stop(s->pool);
+        http_ct_stop(s->ct);
         free(s);
         return NULL;
     }
@@ -380,7 +597,11 @@ void http_server_stop(struct http_server *s)
 {
     if (!s)
         return;
+    /* every queued password job runs and resumes its connection: MHD must not be stopped with
+     * suspended connections */
+    http_pool_stop(s->pool);
     MHD_stop_daemon(s->d);
+    http_ct_stop(s->ct);
     if (s->quiesced_fd != MHD_INVALID_SOCKET)
         close(s->quiesced_fd);
     free(s);

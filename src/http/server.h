@@ -1,8 +1,11 @@
 /*
  * The HTTP server: libmicrohttpd with an epoll thread pool (WORKERS threads). Handlers run on the
- * pool threads and must not block for long. Limits: MAX_CONNECTIONS, PER_IP_CONNECTION_LIMIT,
- * MAX_HEADER_BYTES (connection memory), MAX_BODY_BYTES (413), CONNECTION_TIMEOUT_S (idle) and
- * REQUEST_TIMEOUT_S (whole body must arrive within it, else 408).
+ * pool threads and must not block for long; handlers of HTTP_OFFLOAD routes (Argon2) run on the
+ * bounded password pool instead (offload.h). Limits: MAX_CONNECTIONS, PER_IP_CONNECTION_LIMIT and
+ * HEADER_TIMEOUT_S (conntrack.h), MAX_HEADER_BYTES (connection memory), MAX_BODY_BYTES (413, for a
+ * chunked body as soon as the cap is crossed), CONNECTION_TIMEOUT_S (idle) and REQUEST_TIMEOUT_S
+ * (whole body must arrive within it, else 408). Ambiguous message framing is refused with 400 +
+ * close before any body byte is read (docs/http.md).
  */
 #ifndef HTTP_SERVER_H
 #define HTTP_SERVER_H

@@ -74,8 +74,8 @@ static const struct var vars[] = {
     I("WORKERS", workers, "0", 0, 256,
       "HTTP worker threads (0: 4 per CPU, at least 4; handlers may wait on Argon2 or the store)"),
     I("MAX_CONNECTIONS", max_connections, "1024", 1, 65536, "concurrent connections"),
-    I("PER_IP_CONNECTION_LIMIT", per_ip_connection_limit, "0", 0, 65536,
-      "concurrent connections per client IP (0: no limit)"),
+    I("PER_IP_CONNECTION_LIMIT", per_ip_connection_limit, "128", 0, 65536,
+      "concurrent connections per client IP, IPv6 per /64 (0: no limit; TRUSTED_PROXIES exempt)"),
     I("MAX_BODY_BYTES", max_body_bytes, "2097152", 1024, 67108864, "request body cap (413 above)"),
     I("MAX_HEADER_BYTES", max_header_bytes, "32768", 4096, 1048576,
       "memory for request line + headers per connection"),
@@ -154,6 +154,11 @@ static const struct var vars[] = {
       "purge delivered events after N days (0: keep)"),
     I("RETENTION_INTERVAL_S", retention_interval_s, "3600", 1, 604800,
       "how often the retention job runs (when any RETENTION_*_DAYS is set)"),
+    I("HEADER_TIMEOUT_S", header_timeout_s, "10", 1, 3600,
+      "request line + headers must arrive within this (from accept or the previous response); "
+      "2 s while connections exceed 3/4 of MAX_CONNECTIONS"),
+    I("ARGON2_QUEUE_MAX", argon2_queue_max, "64", 1, 100000,
+      "requests waiting for the Argon2 pool (register, login, password change); 503 above"),
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 

@@ -86,6 +86,10 @@ struct fg_config {
 
     /* derived, not read from the environment */
     int jwt_secret_ephemeral;
+
+    /* HTTP transport hardening (issue 11) */
+    long long header_timeout_s;
+    long long argon2_queue_max;
 };
 
 /**

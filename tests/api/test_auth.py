@@ -63,8 +63,12 @@ def test_register_validation_and_conflict(f: Forge):
     assert u["trust_level"] == "standard" and u["roles"] == ["user"], u
     assert u["display_name"] == "Alice" and u["mfa_enabled"] is False and u["disabled"] is False
     assert "password" not in r.body and "argon2" not in r.body
-    # case-insensitive uniqueness
-    assert_error(register(f, "ALICE.SMITH@example.com"), 409, "conflict")
+    # case-insensitive uniqueness, without account enumeration (issue 11, finding 13: this was a
+    # 409): a taken email answers 201 of the same shape, creates nothing, changes nothing
+    r2 = register(f, "ALICE.SMITH@example.com", password="An0therPassword")
+    assert r2.status == 201 and set(r2.json["data"]) == set(u) and r2.json["data"]["id"] != u["id"]
+    assert f.login("alice.smith@example.com", PW).status == 200
+    assert f.login("alice.smith@example.com", "An0therPassword").status == 401
     # password policy, exact message; boundaries 8 and 128
     for bad in ["Aa1aaaa", "alllower1x", "ALLUPPER1X", "NoDigitsHere", "Aa1" + "a" * 126, ""]:
         r = register(f, "p%d@example.com" % len(bad), bad)
@@ -339,11 +343,16 @@ def test_mfa_flow():
         assert f.get("/api/v1/auth/me", token=tok).json["data"]["mfa_enabled"] is True
         assert_error(f.post("/api/v1/auth/mfa/setup", token=tok), 409, "conflict")
         # login now needs the code
+        # (issue 11, finding 14: the answer without a code or with a wrong one is the answer
+        # to a wrong password, so a right password is never confirmed by it)
+        wrong = f.login(u["email"], "Wr0ngPassword")
+        assert_error(wrong, 401, "authentication_error")
         r = f.login(u["email"], u["password"])
         assert_error(r, 401, "authentication_error")
-        assert r.json["details"] == {"mfa_required": True}, r
+        assert (r.json["message"], r.json["details"]) == \
+            (wrong.json["message"], wrong.json["details"]), (r, wrong)
         r = f.login(u["email"], u["password"], mfa_code="123")
-        assert r.status == 401 and r.json["details"]["mfa_required"] is True, r
+        assert r.status == 401 and r.json["message"] == wrong.json["message"], r
         bad = "%06d" % ((int(c0) + 1) % 1000000)
         assert f.login(u["email"], u["password"], mfa_code=bad).status == 401
         # a code works once: the one used for verify is refused (RFC 6238 §5.2)
