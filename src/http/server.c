@@ -179,7 +179,7 @@ static int dispatch(struct http_server *s, struct http_req *req, struct http_res
         return 0;
     }
     if (!req->route && !req->_allowed_methods && http_web_serve(req, resp))
-        return; /* the web dashboard (http/web.h) */
+        return 0; /* the web dashboard (http/web.h) */
     if (!req->route) {
         if (req->_allowed_methods) {
             char allow[96];
