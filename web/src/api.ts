@@ -129,7 +129,7 @@ async function parse<T>(r: Response): Promise<{ data: T; meta: Record<string, un
   return { data: j as T, meta: {} };
 }
 
-/** Signs in; throws ApiError (details.mfa_required when a code is needed). */
+/** Signs in (mfa_code only for accounts with two-factor authentication); throws ApiError. */
 export async function login(email: string, password: string, mfaCode?: string): Promise<User> {
   const body: Record<string, string> = { email, password };
   if (mfaCode) body.mfa_code = mfaCode;

@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { ApiError, login } from "../api";
+import { login } from "../api";
 import { navigate } from "../router";
 import { ErrorBox, Field, fieldError, Title } from "../ui";
 
@@ -7,7 +7,6 @@ export function Login({ next }: { next: string | null }) {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
-  const [needMfa, setNeedMfa] = useState(false);
   const [err, setErr] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
@@ -16,15 +15,13 @@ export function Login({ next }: { next: string | null }) {
     setBusy(true);
     setErr(null);
     try {
-      await login(email.trim(), password, needMfa ? code.trim() : undefined);
+      // The server answers every failure the same way (a wrong password and a missing code are
+      // indistinguishable, docs/security.md), so the code is asked for up front, optionally.
+      await login(email.trim(), password, code.trim() || undefined);
       const dest = next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/login") ? next : "/capsules";
       navigate(dest, true);
     } catch (e) {
-      if (e instanceof ApiError && e.details.mfa_required) {
-        if (needMfa) setErr(e);
-        setNeedMfa(true);
-        setTimeout(() => document.getElementById("mfa-code")?.focus(), 0);
-      } else setErr(e);
+      setErr(e);
     } finally {
       setBusy(false);
     }
@@ -48,7 +45,7 @@ export function Login({ next }: { next: string | null }) {
             <input id={id} aria-describedby={by} type="password" autocomplete="current-password" required value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
           )}
         </Field>
-        {needMfa && (
+        {(
           <div class="field">
             <label for="mfa-code">Authentication code</label>
             <input
@@ -57,18 +54,17 @@ export function Login({ next }: { next: string | null }) {
               autocomplete="one-time-code"
               pattern="[0-9]{6}"
               maxLength={6}
-              required
               aria-describedby="mfa-hint"
               value={code}
               onInput={(e) => setCode(e.currentTarget.value)}
             />
             <div class="hint" id="mfa-hint">
-              This account uses two-factor authentication: enter the 6-digit code from your authenticator app.
+              Only if your account uses two-factor authentication: the 6-digit code from your authenticator app.
             </div>
           </div>
         )}
         <button type="submit" class="primary" disabled={busy}>
-          {busy ? "Signing in…" : needMfa ? "Verify and sign in" : "Sign in"}
+          {busy ? "Signing in…" : "Sign in"}
         </button>
       </form>
     </main>
