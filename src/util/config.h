@@ -82,6 +82,9 @@ struct fg_config {
     long long retention_deleted_capsules_days;
     long long retention_audit_days;
     long long retention_outbox_days;
+    /* embeddings (appended) */
+    char *embedding_local_model;
+    char *embedding_model_path;
 
     /* derived, not read from the environment */
     int jwt_secret_ephemeral;

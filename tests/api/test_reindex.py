@@ -48,7 +48,7 @@ def test_reindex_after_dimension_change(f):
     assert r.status == 503, r
     checks = r.json["checks"]
     assert checks["index"] == "reindex_required", checks
-    assert "forge reindex" in checks["index_reason"] and "local-hash-v1:384" in \
+    assert "forge reindex" in checks["index_reason"] and "local-wordnet-v2:384" in \
         checks["index_reason"], checks
     tok = f.make_user()["access_token"]
     r = f.post(SEARCH, {"query": "pottery kiln"}, token=tok)
@@ -67,14 +67,14 @@ def test_reindex_after_dimension_change(f):
     assert p.returncode == 0, (p.stdout, p.stderr)
     lines = p.stdout.splitlines()
     assert any(re.fullmatch(r"reindex: 4/4 \(100%\)", l) for l in lines), p.stdout
-    assert "local-hash-v1:256" in lines[0], p.stdout
+    assert "local-wordnet-v2:256" in lines[0], p.stdout
     assert re.search(r"reindex: done: 4 vectors, 4 texts embedded", p.stdout), p.stdout
 
     n_before = len(f.log_lines())
     f.start()
     ready = [l for l in f.log_lines()[n_before:] if l.get("event") == "index_ready"][-1]
     assert ready["source"] == "checkpoint" and ready["embedded"] == 0, ready
-    assert ready["space"] == "local-hash-v1:256" and ready["vectors"] == 4, ready
+    assert ready["space"] == "local-wordnet-v2:256" and ready["vectors"] == 4, ready
     r = f.get("/api/v1/capsules/%s?include=embedding" % ids[0], token=tok)
     assert len(r.json["data"]["embedding"]) == 256, r
     r = f.get("/api/v1/capsules/%s?include=embedding&include_deleted=true" % gone,

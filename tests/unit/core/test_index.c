@@ -529,7 +529,7 @@ static void test_space_change_requires_reindex(void **state)
     assert_int_equal(count(f, "SELECT count(*) FROM capsules WHERE is_deleted = 1 AND "
                               "embedding IS NOT NULL"),
                      0);
-    assert_int_equal(count(f, "SELECT count(*) FROM settings WHERE value = 'local-hash-v1:256'"),
+    assert_int_equal(count(f, "SELECT count(*) FROM settings WHERE value = 'local-wordnet-v2:256'"),
                      1);
     struct fg_index_hit hits[2];
     char c[200];
@@ -561,7 +561,7 @@ static void test_space_adopted_when_empty(void **state)
     sql(f, "INSERT INTO settings (key, value) VALUES ('search.embedding_space', 'other:99')");
     struct fg_index *ix = open_ix(f, f->emb, NULL, 1);
     assert_int_equal(fg_index_load(ix), FG_OK); /* nothing live to re-embed: adopted */
-    assert_int_equal(count(f, "SELECT count(*) FROM settings WHERE value = 'local-hash-v1:384'"),
+    assert_int_equal(count(f, "SELECT count(*) FROM settings WHERE value = 'local-wordnet-v2:384'"),
                      1);
     fg_index_free(ix);
 }
