@@ -35,7 +35,6 @@ struct embed_local2_params {
     double sense_decay;                  /* weight factor per sense rank (0 = first sense) */
     double hyper_decay;                  /* weight factor per hypernym level */
     unsigned max_level;                  /* hypernym levels used, <= EMBED_WN_MAX_LEVEL */
-    unsigned min_depth;                  /* hypernyms closer to the root than this are skipped */
     double w_deriv;                      /* derivationally related synsets, relative weight */
     double w_exp;                        /* L2 mass of a word's synonyms and gloss words */
     double w_gloss;                      /* gloss words relative to synonyms (times idf / 10) */
@@ -65,7 +64,6 @@ struct embed_wn_sense {
     uint8_t rank;  /* sense rank within its part of speech, 0 = most frequent */
     uint8_t level; /* 0 the word's synset, n its n-th hypernym (derivations: 1) */
     uint8_t kind;  /* EMBED_WN_SYNSET / _HYPER / _DERIV */
-    uint8_t depth; /* of the synset below the root of its hierarchy */
     uint8_t pos;   /* NOUN 1, VERB 2, ADJ 3, ADV 4 */
     float posw;    /* tagged senses of this part of speech + 0.5 */
 };

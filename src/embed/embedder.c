@@ -418,7 +418,6 @@ enum fg_err embed_config_from_env(struct embed_config *c, embed_env_lookup_fn lo
     c->model = env_get(lookup, ctx, "EMBEDDING_MODEL");
     c->azure_api_version = env_get(lookup, ctx, "AZURE_OPENAI_API_VERSION");
     c->local_model = env_get(lookup, ctx, "EMBEDDING_LOCAL_MODEL");
-    c->model_path = env_get(lookup, ctx, "EMBEDDING_MODEL_PATH");
     c->api_key = NULL;
     if (c->provider && strcmp(c->provider, "azure") == 0)
         c->api_key = env_get(lookup, ctx, "AZURE_OPENAI_API_KEY");

@@ -60,8 +60,6 @@ struct embed_config {
     const char *azure_api_version; /* default 2024-02-01 */
     long cache_ttl_s;              /* TTL passed to the cache's put; <= 0 = 7 days */
     const char *local_model;       /* local: "local-wordnet-v2" (default) or "local-hash-v1" */
-    const char *model_path;        /* model: directory with model.safetensors, tokenizer.json,
-                                      config.json */
 };
 
 typedef struct embedder embedder_t; /* opaque */
@@ -135,9 +133,9 @@ void embed_get_stats(const embedder_t *e, struct embed_stats *out);
 /* lookup(ctx, name) returns the variable's value or NULL; lookup NULL means getenv. The strings
  * stored in *c are borrowed from lookup's storage. Reads EMBEDDING_PROVIDER, EMBEDDING_BASE_URL,
  * OPENAI_API_KEY (AZURE_OPENAI_API_KEY first for azure), EMBEDDING_MODEL, EMBEDDING_DIMENSIONS,
- * EMBEDDING_TIMEOUT_MS, EMBEDDING_MAX_RETRIES, AZURE_OPENAI_API_VERSION, EMBEDDING_LOCAL_MODEL,
- * EMBEDDING_MODEL_PATH. Unset variables leave
- * the field zero (= default). FG_EINVAL with a message for a malformed number. */
+ * EMBEDDING_TIMEOUT_MS, EMBEDDING_MAX_RETRIES, AZURE_OPENAI_API_VERSION, EMBEDDING_LOCAL_MODEL.
+ * Unset variables leave the field zero (= default). FG_EINVAL with a message for a malformed
+ * number. */
 typedef const char *(*embed_env_lookup_fn)(void *ctx, const char *name);
 enum fg_err embed_config_from_env(struct embed_config *c, embed_env_lookup_fn lookup, void *ctx,
                                   char *errbuf, size_t errlen);

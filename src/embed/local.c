@@ -614,7 +614,6 @@ static const struct embed_local2_params default2 = {
     .sense_decay = 0.6,
     .hyper_decay = 0.9,
     .max_level = 4,
-    .min_depth = 0,
     .w_deriv = 0.0,
     .pos_alpha = 0.5,
     .max_senses = 3,
@@ -647,7 +646,7 @@ static void sense_feats(struct feats *f, const struct embed_wn_entry *e,
             continue;
         double w = pow((double)s->posw, p->pos_alpha) * pow(p->sense_decay, s->rank);
         if (s->kind == EMBED_WN_HYPER) {
-            if (s->level > p->max_level || (s->pos == 1 && s->depth < p->min_depth))
+            if (s->level > p->max_level)
                 continue;
             w *= pow(p->hyper_decay, s->level);
         } else if (s->kind == EMBED_WN_DERIV) {

@@ -20,17 +20,17 @@
 #include "embed/embed_internal.h"
 #include "util/mem.h"
 
-#define WN_DEFAULT_DIR      "/usr/share/wordnet"
-#define WN_MAX_FORMS        4    /* base forms considered per part of speech */
-#define WN_MAX_HYPER        2    /* hypernym pointers followed per synset */
-#define WN_MAX_FEATS        EMBED_WN_MAX_FEATS
-#define WN_MAX_EXP          EMBED_WN_MAX_EXP
-#define WN_GLOSS_MAX_DF     0.01 /* gloss words in more than 1% of glosses are not used */
-#define WN_DF_SLOTS         (1u << 18)
-#define WN_MAX_DERIV        3    /* derivation pointers followed per synset */
-#define WN_MAX_FRONT        4    /* synsets followed per hypernym level */
-#define WN_CACHE_SLOTS      (1u << 17)
-#define WN_CACHE_MAX        EMBED_WN_CACHE_MAX_WORDS
+#define WN_DEFAULT_DIR  "/usr/share/wordnet"
+#define WN_MAX_FORMS    4 /* base forms considered per part of speech */
+#define WN_MAX_HYPER    2 /* hypernym pointers followed per synset */
+#define WN_MAX_FEATS    EMBED_WN_MAX_FEATS
+#define WN_MAX_EXP      EMBED_WN_MAX_EXP
+#define WN_GLOSS_MAX_DF 0.01 /* gloss words in more than 1% of glosses are not used */
+#define WN_DF_SLOTS     (1u << 18)
+#define WN_MAX_DERIV    3 /* derivation pointers followed per synset */
+#define WN_MAX_FRONT    4 /* synsets followed per hypernym level */
+#define WN_CACHE_SLOTS  (1u << 17)
+#define WN_CACHE_MAX    EMBED_WN_CACHE_MAX_WORDS
 
 static pthread_mutex_t wn_mu = PTHREAD_MUTEX_INITIALIZER; /* every libwordnet call */
 static int wn_state;                                      /* 0 untried, 1 open, -1 failed */
@@ -247,7 +247,6 @@ static void add_lemma(struct builder *b, const char *l)
     b->nlem++;
 }
 
-
 /* Synsets one level up: hypernyms and instance-of for nouns and verbs, the head of a satellite
  * adjective. Writes up to max (pos, offset) pairs. */
 static size_t parents(SynsetPtr s, int *ppos, long *poff, size_t max)
@@ -265,49 +264,6 @@ static size_t parents(SynsetPtr s, int *ppos, long *poff, size_t max)
     return n;
 }
 
-/* Depth of a synset below the root of its hierarchy (first-hypernym chain), memoised. */
-#define DEPTH_SLOTS (1u << 16)
-static struct {
-    uint64_t key; /* pos << 32 | offset, 0 = empty */
-    int depth;
-} depth_memo[DEPTH_SLOTS];
-static size_t depth_used;
-
-static int depth_of(int pos, long off)
-{
-    if (pos == SATELLITE)
-        pos = ADJ;
-    uint64_t key = (uint64_t)(unsigned)pos << 32 | (uint64_t)(unsigned long)off;
-    size_t mask = DEPTH_SLOTS - 1, i = (size_t)(key * 0x9e3779b97f4a7c15ULL >> 40) & mask;
-    for (;; i = (i + 1) & mask) {
-        if (depth_memo[i].key == key)
-            return depth_memo[i].depth;
-        if (!depth_memo[i].key)
-            break;
-    }
-    int d = 0, p = pos;
-    long o = off;
-    for (; d < 30; d++) { /* WordNet's deepest noun chain is under 20 */
-        SynsetPtr s = read_synset(p, o, NULL);
-        if (!s)
-            break;
-        int pp;
-        long po;
-        size_t np = parents(s, &pp, &po, 1);
-        free_synset(s);
-        if (!np)
-            break;
-        p = pp;
-        o = po;
-    }
-    if (depth_used < DEPTH_SLOTS / 2) {
-        depth_memo[i].key = key;
-        depth_memo[i].depth = d;
-        depth_used++;
-    }
-    return d;
-}
-
 static void add_sense(struct builder *b, int pos, long off, unsigned rank, unsigned level,
                       unsigned kind, float posw)
 {
@@ -319,8 +275,6 @@ static void add_sense(struct builder *b, int pos, long off, unsigned rank, unsig
     b->f[b->nf].rank = (uint8_t)rank;
     b->f[b->nf].level = (uint8_t)level;
     b->f[b->nf].kind = (uint8_t)kind;
-    int d = depth_of(pos, off);
-    b->f[b->nf].depth = (uint8_t)(d > 255 ? 255 : d);
     b->f[b->nf].pos = (uint8_t)p;
     b->f[b->nf].posw = posw;
     b->nf++;

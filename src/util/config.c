@@ -34,7 +34,7 @@ struct var {
 static const char *const env_names[] = {"development", "staging", "production", NULL};
 static const char *const level_names[] = {"debug", "info", "warning", "error", NULL};
 static const char *const format_names[] = {"auto", "json", "console", NULL};
-static const char *const provider_names[] = {"local", "openai", "azure", "model", NULL};
+static const char *const provider_names[] = {"local", "openai", "azure", NULL};
 
 #define OFF(f) offsetof(struct fg_config, f)
 #define S(n, f, d, desc)                                                                           \
@@ -151,8 +151,6 @@ static const struct var vars[] = {
       "purge delivered events after N days (0: keep)"),
     S("EMBEDDING_LOCAL_MODEL", embedding_local_model, "local-wordnet-v2",
       "local embedder: local-wordnet-v2 or local-hash-v1 (a change needs forge reindex)"),
-    S("EMBEDDING_MODEL_PATH", embedding_model_path, "",
-      "provider model: directory with model.safetensors, tokenizer.json, config.json"),
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 

@@ -84,7 +84,6 @@ struct fg_config {
     long long retention_outbox_days;
     /* embeddings (appended) */
     char *embedding_local_model;
-    char *embedding_model_path;
 
     /* derived, not read from the environment */
     int jwt_secret_ephemeral;
