@@ -13,6 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <wn.h>
@@ -152,6 +155,174 @@ static double gloss_idf(const char *w, size_t n)
     return log(((double)df_glosses + 1) / (df + 1));
 }
 
+/* libwordnet reads its data and index files with fseek + fgets: two system calls per synset or
+ * index probe (tens of them per word), which costs milliseconds per word on a busy machine. Its
+ * FILE pointers are public (wn.h), so after wninit() each one is replaced by an in-memory stream
+ * over a read-only mapping of the same file: the same library code, no system calls, and the
+ * pages are the shared page cache (about 25 MB for the four data and index files together). */
+static FILE *mapped_stream(const char *dir, const char *name)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    FILE *f = NULL;
+    if (fstat(fd, &st) == 0 && st.st_size > 0) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m != MAP_FAILED) {
+            f = fmemopen(m, (size_t)st.st_size, "r"); /* the mapping lives as long as the process */
+            if (!f)
+                munmap(m, (size_t)st.st_size);
+        }
+    }
+    close(fd);
+    return f;
+}
+
+static void map_files(const char *dir)
+{
+    static const char *const parts[] = {"", "noun", "verb", "adj", "adv"};
+    char name[32];
+    for (int i = 1; i <= NUMPARTS; i++) {
+        snprintf(name, sizeof name, "data.%s", parts[i]);
+        FILE *d = mapped_stream(dir, name);
+        if (d) {
+            if (datafps[i])
+                fclose(datafps[i]);
+            datafps[i] = d;
+        }
+        snprintf(name, sizeof name, "index.%s", parts[i]);
+        FILE *x = mapped_stream(dir, name);
+        if (x) {
+            if (indexfps[i])
+                fclose(indexfps[i]);
+            indexfps[i] = x;
+        }
+    }
+}
+
+/* ---- morphology: WordNet's morphy (morph.c) over in-memory exception lists -------------------
+ * libwordnet's morphstr reads its exception files with fseek + fgets (a private FILE per part of
+ * speech that cannot be replaced), tens of system calls per word. This is the same algorithm
+ * (morphy(7WN)): the exception list first, otherwise the first detachment rule whose result is
+ * in the dictionary; candidates are checked with index_lookup (in memory after map_files). */
+struct exc_list {
+    char *buf;
+    char **lines; /* sorted, as in the file */
+    size_t n;
+};
+static struct exc_list excs[NUMPARTS + 1];
+
+static int load_exc(const char *dir, int pos, const char *name)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    struct exc_list *x = &excs[pos];
+    size_t cap = 0, len = 0;
+    char chunk[8192];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + got + 1 > cap) {
+            cap = (len + got + 1) * 2;
+            x->buf = fg_xrealloc(x->buf, cap);
+        }
+        memcpy(x->buf + len, chunk, got);
+        len += got;
+    }
+    fclose(f);
+    if (!x->buf)
+        return 0;
+    x->buf[len] = '\0';
+    size_t lcap = 1024;
+    x->lines = fg_xmalloc(lcap * sizeof *x->lines);
+    for (char *p = x->buf; *p;) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = '\0';
+        if (*p) {
+            if (x->n == lcap) {
+                lcap *= 2;
+                x->lines = fg_xrealloc(x->lines, lcap * sizeof *x->lines);
+            }
+            x->lines[x->n++] = p;
+        }
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    return 0;
+}
+
+static int exc_cmp(const void *k, const void *e)
+{
+    const char *w = k, *line = *(char *const *)e;
+    size_t n = strcspn(line, " ");
+    int c = strncmp(w, line, n);
+    if (c)
+        return c;
+    return w[n] ? 1 : 0;
+}
+
+static int in_dictionary(const char *w, int pos)
+{
+    char buf[EMBED_WN_MAX_WORD];
+    snprintf(buf, sizeof buf, "%s", w);
+    IndexPtr ix = index_lookup(buf, pos);
+    if (!ix)
+        return 0;
+    free_index(ix);
+    return 1;
+}
+
+/* Base forms of word for pos other than the word itself, into out (at most max). */
+static size_t morphy(const char *word, int pos, char out[][64], size_t max)
+{
+    static const char *const sufx[] = {
+        /* noun */ "s", "ses", "xes", "zes", "ches", "shes", "men", "ies",
+        /* verb */ "s", "ies", "es",  "es",  "ed",   "ed",   "ing", "ing",
+        /* adj */ "er", "est", "er",  "est"};
+    static const char *const addr[] = {
+        /* noun */ "", "s", "x", "z", "ch", "sh", "man", "y",
+        /* verb */ "", "y", "e", "",  "e",  "",   "e",   "",
+        /* adj */ "",  "",  "e", "e"};
+    static const int offsets[] = {0, 0, 8, 16, 0}, counts[] = {0, 8, 8, 4, 0};
+    size_t n = 0, wl = strlen(word);
+    const struct exc_list *x = &excs[pos];
+    char *const *hit = x->n ? bsearch(word, x->lines, x->n, sizeof *x->lines, exc_cmp) : NULL;
+    if (hit) {
+        const char *p = *hit + strcspn(*hit, " ");
+        while (*p == ' ' && n < max) {
+            p++;
+            size_t k = strcspn(p, " ");
+            if (k && k < 64 && !(k == wl && memcmp(p, word, k) == 0)) {
+                memcpy(out[n], p, k);
+                out[n][k] = '\0';
+                n++;
+            }
+            p += k;
+        }
+        return n;
+    }
+    if (pos == ADV || wl <= 2 || (pos == NOUN && wl > 2 && strcmp(word + wl - 2, "ss") == 0))
+        return 0;
+    for (int i = 0; i < counts[pos] && n < max; i++) {
+        const char *sf = sufx[offsets[pos] + i], *ad = addr[offsets[pos] + i];
+        size_t sl = strlen(sf), al = strlen(ad);
+        if (wl <= sl || strcmp(word + wl - sl, sf) != 0 || wl - sl + al >= 64)
+            continue;
+        memcpy(out[n], word, wl - sl);
+        memcpy(out[n] + wl - sl, ad, al + 1);
+        if (strcmp(out[n], word) != 0 && in_dictionary(out[n], pos))
+            return n + 1; /* morphy stops at the first rule that gives a word */
+    }
+    return n;
+}
+
 static int quiet_message(char *msg)
 {
     (void)msg; /* libwordnet prints its errors to stderr by default; we report our own */
@@ -196,7 +367,11 @@ enum fg_err embed_wn_open(char *errbuf, size_t errlen)
         }
         if (wn_state == 1) {
             display_message = quiet_message;
-            if (wninit() != 0 || build_df(dir) != 0) {
+            if (wninit() == 0)
+                map_files(dir);
+            if (!OpenDB || build_df(dir) != 0 || load_exc(dir, NOUN, "noun.exc") != 0 ||
+                load_exc(dir, VERB, "verb.exc") != 0 || load_exc(dir, ADJ, "adj.exc") != 0 ||
+                load_exc(dir, ADV, "adv.exc") != 0) {
                 snprintf(wn_error, sizeof wn_error,
                          "the WordNet dictionary in %s could not be opened (libwordnet wninit "
                          "failed)",
@@ -309,15 +484,10 @@ static void gloss_word(const char *w, size_t n, void *ctx)
     double idf = gloss_idf(w, n);
     if (idf <= 0)
         return;
-    char buf[EMBED_WN_MAX_WORD];
-    memcpy(buf, w, n + 1);
-    const char *lemma = morphstr(buf, NOUN);
-    if (!lemma) {
-        memcpy(buf, w, n + 1);
-        lemma = morphstr(buf, VERB);
-    }
-    if (!lemma)
-        lemma = w;
+    char bases[1][64];
+    const char *lemma = w;
+    if (morphy(w, NOUN, bases, 1) || morphy(w, VERB, bases, 1))
+        lemma = bases[0];
     add_exp(g->b, lemma, strlen(lemma), g->rank, EMBED_WN_GLOSS, idf);
 }
 
@@ -353,13 +523,14 @@ static void analyse_pos(struct builder *b, const char *word, int pos, unsigned m
         snprintf(forms[nforms++], sizeof forms[0], "%s", word);
         free_index(self);
     }
-    snprintf(buf, sizeof buf, "%s", word);
-    for (char *m = morphstr(buf, pos); m && nforms < WN_MAX_FORMS; m = morphstr(NULL, pos)) {
+    char bases[WN_MAX_FORMS][64];
+    size_t nb = morphy(word, pos, bases, WN_MAX_FORMS);
+    for (size_t k = 0; k < nb && nforms < WN_MAX_FORMS; k++) {
         int dup = 0;
         for (size_t i = 0; i < nforms; i++)
-            dup |= strcmp(forms[i], m) == 0;
-        if (!dup && strlen(m) < sizeof forms[0])
-            snprintf(forms[nforms++], sizeof forms[0], "%s", m);
+            dup |= strcmp(forms[i], bases[k]) == 0;
+        if (!dup)
+            memcpy(forms[nforms++], bases[k], sizeof forms[0]);
     }
     for (size_t fi = 0; fi < nforms; fi++) {
         IndexPtr ix = index_lookup(forms[fi], pos);
