@@ -1,5 +1,6 @@
 /* bench/embed/local_bench: texts/s and per-text latency (p50, p99) of the local embedders on one
- * thread, plus the WordNet cache's size.
+ * thread, plus the WordNet cache's size. Texts per CPU-second (the thread's CPU time) is given
+ * beside texts per wall-clock second because the latter depends on how busy the machine is.
  *
  * Texts: the passages and queries of tests/unit/embed/data/paraphrase.tsv, repeated. For
  * local-wordnet-v2 two numbers: "cold" is the first pass over the texts with an empty WordNet
@@ -20,6 +21,13 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -47,7 +55,7 @@ static void run(const char *model, double secs, int cold)
     float v[EMBED_LOCAL_DEFAULT_DIMS];
     if (cold)
         embed_wn_cache_clear();
-    double t0 = now_s();
+    double t0 = now_s(), c0 = cpu_s();
     for (size_t i = 0; cold ? i < ntexts : now_s() - t0 < secs; i++) {
         const char *t[1] = {texts[i % ntexts]};
         double a = now_s();
@@ -56,11 +64,14 @@ static void run(const char *model, double secs, int cold)
         if (n < cap)
             lat[n++] = now_s() - a;
     }
-    double el = now_s() - t0;
+    double el = now_s() - t0, cpu = cpu_s() - c0;
     qsort(lat, n, sizeof *lat, cmp_d);
-    printf("%-17s %-5s texts=%7zu texts/s=%9.0f p50=%7.1fus p99=%7.1fus wordnet_cache_words=%zu\n",
-           model, cold ? "cold" : "warm", n, (double)n / el, lat[n / 2] * 1e6,
-           lat[(size_t)((double)(n - 1) * 0.99)] * 1e6, embed_wn_cache_words());
+    size_t bytes = 0, words = embed_wn_cache_words(&bytes);
+    printf("%-17s %-5s texts=%7zu texts/s=%8.0f (per CPU-s %8.0f) p50=%7.1fus p99=%7.1fus "
+           "wordnet_cache=%zu words "
+           "%zu KiB\n",
+           model, cold ? "cold" : "warm", n, (double)n / el, (double)n / cpu, lat[n / 2] * 1e6,
+           lat[(size_t)((double)(n - 1) * 0.99)] * 1e6, words, bytes / 1024);
     free(lat);
     embed_free(e);
 }

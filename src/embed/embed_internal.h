@@ -78,6 +78,7 @@ struct embed_wn_exp {
 };
 struct embed_wn_entry {
     size_t nsenses, nlemmas, word_len, nexp;
+    size_t bytes; /* of this allocation */
     struct embed_wn_sense *senses;
     struct embed_wn_exp *exps;
     char *xpool;
@@ -91,7 +92,8 @@ enum fg_err embed_wn_open(char *errbuf, size_t errlen);
  * know it); NULL when the dictionary is not open or the word is too long. Thread-safe. The entry
  * belongs to the cache, unless *own is set: then the caller frees *own when done. */
 const struct embed_wn_entry *embed_wn_lookup(const char *w, size_t n, struct embed_wn_entry **own);
-size_t embed_wn_cache_words(void);
+/** Words in the cache, and (bytes != NULL) the memory their analyses take. */
+size_t embed_wn_cache_words(size_t *bytes);
 /** Empties the cache (tests and benchmarks only: no lookup may run concurrently). */
 void embed_wn_cache_clear(void);
 

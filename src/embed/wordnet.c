@@ -47,7 +47,7 @@ struct slot {
 };
 static pthread_rwlock_t cache_mu = PTHREAD_RWLOCK_INITIALIZER;
 static struct slot *cache;
-static size_t cache_used;
+static size_t cache_used, cache_bytes;
 
 /* Document frequency of words in WordNet's glosses (how many glosses use the word), computed
  * once when the dictionary is opened: rare gloss words are informative, common ones are noise. */
@@ -615,6 +615,8 @@ static struct embed_wn_entry *analyse(const char *word)
     e->word = e->lemmas + b->llen;
     memcpy(e->word, word, wl + 1);
     e->word_len = wl;
+    e->bytes = sizeof *e + b->nf * sizeof(struct embed_wn_sense) +
+               b->nx * sizeof(struct embed_wn_exp) + b->xlen + b->llen + wl + 1;
     free(b);
     return e;
 }
@@ -685,14 +687,17 @@ const struct embed_wn_entry *embed_wn_lookup(const char *w, size_t n, struct emb
     cache[i].h = h;
     cache[i].e = fresh;
     cache_used++;
+    cache_bytes += fresh->bytes;
     pthread_rwlock_unlock(&cache_mu);
     return fresh;
 }
 
-size_t embed_wn_cache_words(void)
+size_t embed_wn_cache_words(size_t *bytes)
 {
     pthread_rwlock_rdlock(&cache_mu);
     size_t n = cache_used;
+    if (bytes)
+        *bytes = cache_bytes;
     pthread_rwlock_unlock(&cache_mu);
     return n;
 }
@@ -706,5 +711,6 @@ void embed_wn_cache_clear(void)
         memset(cache, 0, WN_CACHE_SLOTS * sizeof *cache);
     }
     cache_used = 0;
+    cache_bytes = 0;
     pthread_rwlock_unlock(&cache_mu);
 }
