@@ -105,7 +105,7 @@ def test_semantic_known_answers(f):
         assert all(s >= res["meta"]["min_score"] for s in scores), res
         assert 0 < scores[0] <= 1.0001
     meta = search(f, tok, query="chocolate cake")["meta"]
-    assert meta["mode"] == "semantic" and meta["min_score"] == 0.20, meta  # local-wordnet-v2 default
+    assert meta["mode"] == "semantic" and meta["min_score"] == 0.20, meta  # local v2 default
     assert meta["count"] >= 1 and isinstance(meta["took_ms"], float), meta
     # The result is the same JSON as GET /capsules/{id} (no embedding).
     res = search(f, tok, query="chocolate cake recipe", limit=1)
