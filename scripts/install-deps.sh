@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 BUILD_PKGS=(build-essential cmake pkg-config ca-certificates curl
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libargon2-dev
   libcurl4-openssl-dev liblua5.4-dev liboath-dev libpq-dev libhiredis-dev librdkafka-dev
-  libcmocka-dev)
+  libcmocka-dev
+  wordnet-base wordnet-dev)
 TEST_PKGS=(python3 sqlite3 clang cppcheck clang-format postgresql redis-server wrk)
 # The web dashboard's browser suite (web/tests): Debian's Chromium and fonts for its screenshots.
 TEST_PKGS+=(chromium fonts-dejavu-core)

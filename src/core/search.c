@@ -273,6 +273,7 @@ embedder_t *fg_search_embedder_new(const struct fg_config *cfg, char *err, size_
         .dimensions = (unsigned)cfg->embedding_dimensions,
         .timeout_ms = (long)cfg->embedding_timeout_ms,
         .azure_api_version = cfg->azure_api_version,
+        .local_model = cfg->embedding_local_model,
     };
     enum fg_err e = FG_OK;
     char eb[300] = "";
@@ -304,9 +305,7 @@ int fg_search_start(struct fg_app *app, char *err, size_t errlen)
         embed_set_cache(s->emb, &ops);
     }
     s->default_min_score = app->cfg->search_min_score >= 0 ? app->cfg->search_min_score
-                           : strcmp(embed_provider_name(s->emb), "local") == 0
-                               ? EMBED_LOCAL_DEFAULT_MIN_SCORE
-                               : EMBED_NEURAL_DEFAULT_MIN_SCORE;
+                                                           : embed_default_min_score(s->emb);
     app->search = s;
     if (!app->store->search || !app->store->capsules) {
         fg_log(FG_LOG_WARN, "search_index_disabled",

@@ -19,6 +19,7 @@ struct embedder {
     unsigned dims;
     char *model_id;
     long cache_ttl_s;
+    int local_version;           /* 1 or 2 */
     struct embed_remote *remote; /* NULL for local */
     pthread_mutex_t cache_mu;
     struct embed_cache_ops cache; /* cache.get == NULL: none */
@@ -134,7 +135,20 @@ embedder_t *embed_new(const struct embed_config *c, enum fg_err *err, char *errb
                        e->dims, EMBED_MIN_DIMS, EMBED_MAX_DIMS);
             goto fail;
         }
-        e->model_id = fg_xstrdup(EMBED_LOCAL_MODEL_ID);
+        const char *lm =
+            c->local_model && *c->local_model ? c->local_model : EMBED_DEFAULT_LOCAL_MODEL;
+        if (strcmp(lm, EMBED_LOCAL_MODEL_ID) == 0) {
+            e->local_version = 1;
+        } else if (strcmp(lm, EMBED_LOCAL2_MODEL_ID) == 0) {
+            e->local_version = 2;
+            if ((*err = embed_wn_open(errbuf, errlen)) != FG_OK)
+                goto fail;
+        } else {
+            embed_errf(errbuf, errlen, "unknown EMBEDDING_LOCAL_MODEL (expected \"%s\" or \"%s\")",
+                       EMBED_LOCAL2_MODEL_ID, EMBED_LOCAL_MODEL_ID);
+            goto fail;
+        }
+        e->model_id = fg_xstrdup(lm);
     } else if (strcmp(prov, "openai") == 0 || strcmp(prov, "azure") == 0) {
         e->provider = prov[0] == 'o' ? P_OPENAI : P_AZURE;
         const char *model = c->model && *c->model ? c->model : EMBED_DEFAULT_MODEL;
@@ -209,6 +223,13 @@ unsigned embed_dimensions(const embedder_t *e)
 const char *embed_model_id(const embedder_t *e)
 {
     return e->model_id;
+}
+
+double embed_default_min_score(const embedder_t *e)
+{
+    if (e->provider != P_LOCAL)
+        return EMBED_NEURAL_DEFAULT_MIN_SCORE;
+    return e->local_version == 1 ? EMBED_LOCAL_DEFAULT_MIN_SCORE : EMBED_LOCAL2_DEFAULT_MIN_SCORE;
 }
 
 const char *embed_provider_name(const embedder_t *e)
@@ -348,8 +369,12 @@ enum fg_err embed_texts(embedder_t *e, const char *const *texts, const size_t *l
     }
 
     if (e->provider == P_LOCAL) {
-        for (size_t i = 0; i < n; i++)
-            embed_local_vector(texts[i], lens[i], e->dims, out + i * e->dims);
+        for (size_t i = 0; i < n; i++) {
+            if (e->local_version == 1)
+                embed_local_vector(texts[i], lens[i], e->dims, out + i * e->dims);
+            else
+                embed_local2_vector(texts[i], lens[i], e->dims, NULL, out + i * e->dims);
+        }
     } else {
         rc = embed_remote_cached(e, texts, lens, n, out, errbuf, errlen);
     }
@@ -392,6 +417,7 @@ enum fg_err embed_config_from_env(struct embed_config *c, embed_env_lookup_fn lo
     c->base_url = env_get(lookup, ctx, "EMBEDDING_BASE_URL");
     c->model = env_get(lookup, ctx, "EMBEDDING_MODEL");
     c->azure_api_version = env_get(lookup, ctx, "AZURE_OPENAI_API_VERSION");
+    c->local_model = env_get(lookup, ctx, "EMBEDDING_LOCAL_MODEL");
     c->api_key = NULL;
     if (c->provider && strcmp(c->provider, "azure") == 0)
         c->api_key = env_get(lookup, ctx, "AZURE_OPENAI_API_KEY");

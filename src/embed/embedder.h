@@ -1,6 +1,7 @@
 /* Embedding providers behind one interface (SPEC §5), plus an embedding cache.
  *
- * Providers: "local" (default; deterministic feature hashing, offline, see docs/embeddings.md),
+ * Providers: "local" (default; deterministic feature hashing plus WordNet senses, offline, see
+ * docs/embeddings.md),
  * "openai" (POST {base}/v1/embeddings) and "azure" (POST {deployment}/embeddings?api-version=V).
  * An embedder is immutable after embed_new() except for embed_set_cache(); embed_texts() and the
  * getters may be called concurrently from any number of threads. */
@@ -14,11 +15,15 @@
 #include "util/err.h"
 
 /* ---- limits and defaults (enforced in src/embed/) --------------------------------------- */
-#define EMBED_DEFAULT_PROVIDER         "local"
-#define EMBED_DEFAULT_OPENAI_BASE      "https://api.openai.com"
-#define EMBED_DEFAULT_MODEL            "text-embedding-3-small"
-#define EMBED_DEFAULT_AZURE_VERSION    "2024-02-01"
-#define EMBED_LOCAL_MODEL_ID           "local-hash-v1" /* bump when the local algorithm changes */
+#define EMBED_DEFAULT_PROVIDER      "local"
+#define EMBED_DEFAULT_OPENAI_BASE   "https://api.openai.com"
+#define EMBED_DEFAULT_MODEL         "text-embedding-3-small"
+#define EMBED_DEFAULT_AZURE_VERSION "2024-02-01"
+#define EMBED_LOCAL_MODEL_ID        "local-hash-v1"    /* v1: words, pairs, char n-grams */
+#define EMBED_LOCAL2_MODEL_ID       "local-wordnet-v2" /* v2: v1 + WordNet lemmas and senses */
+#define EMBED_DEFAULT_LOCAL_MODEL   EMBED_LOCAL_MODEL_ID
+/* Each local id names one fixed algorithm: any change to a local embedder's output gets a new id
+ * (stored vectors would no longer be comparable; the index then asks for `forge reindex`). */
 #define EMBED_LOCAL_DEFAULT_DIMS       384u
 #define EMBED_MIN_DIMS                 16u   /* smaller vectors collide too much to be useful */
 #define EMBED_MAX_DIMS                 4096u /* text-embedding-3-large is 3072 */
@@ -40,6 +45,7 @@
  * set in tests/unit/embed/test_local.c (see docs/embeddings.md, "Calibration"). Neural providers
  * keep the SPEC default of 0.7. */
 #define EMBED_LOCAL_DEFAULT_MIN_SCORE  0.18
+#define EMBED_LOCAL2_DEFAULT_MIN_SCORE 0.20 /* local-wordnet-v2, same method */
 #define EMBED_NEURAL_DEFAULT_MIN_SCORE 0.7
 
 struct embed_config {
@@ -53,6 +59,7 @@ struct embed_config {
     unsigned max_retries;          /* 0 = default 3; EMBED_NO_RETRIES = no retry at all */
     const char *azure_api_version; /* default 2024-02-01 */
     long cache_ttl_s;              /* TTL passed to the cache's put; <= 0 = 7 days */
+    const char *local_model;       /* local: "local-wordnet-v2" (default) or "local-hash-v1" */
 };
 
 typedef struct embedder embedder_t; /* opaque */
@@ -63,9 +70,12 @@ typedef struct embedder embedder_t; /* opaque */
 embedder_t *embed_new(const struct embed_config *c, enum fg_err *err, char *errbuf, size_t errlen);
 void embed_free(embedder_t *e);
 unsigned embed_dimensions(const embedder_t *e);
-/** "local-hash-v1" or the remote model name: used for cache keys and to detect that a reindex
- * is needed (together with embed_dimensions()). Borrowed; valid until embed_free(). */
+/** "local-wordnet-v2", "local-hash-v1" or the remote model name: used for cache keys and to detect
+ * that a reindex is needed (together with embed_dimensions()). Borrowed; valid until embed_free().
+ */
 const char *embed_model_id(const embedder_t *e);
+/** The calibrated default min_score of semantic search for this embedder's vectors. */
+double embed_default_min_score(const embedder_t *e);
 /** "local", "openai" or "azure". */
 const char *embed_provider_name(const embedder_t *e);
 
@@ -123,8 +133,9 @@ void embed_get_stats(const embedder_t *e, struct embed_stats *out);
 /* lookup(ctx, name) returns the variable's value or NULL; lookup NULL means getenv. The strings
  * stored in *c are borrowed from lookup's storage. Reads EMBEDDING_PROVIDER, EMBEDDING_BASE_URL,
  * OPENAI_API_KEY (AZURE_OPENAI_API_KEY first for azure), EMBEDDING_MODEL, EMBEDDING_DIMENSIONS,
- * EMBEDDING_TIMEOUT_MS, EMBEDDING_MAX_RETRIES, AZURE_OPENAI_API_VERSION. Unset variables leave
- * the field zero (= default). FG_EINVAL with a message for a malformed number. */
+ * EMBEDDING_TIMEOUT_MS, EMBEDDING_MAX_RETRIES, AZURE_OPENAI_API_VERSION, EMBEDDING_LOCAL_MODEL.
+ * Unset variables leave the field zero (= default). FG_EINVAL with a message for a malformed
+ * number. */
 typedef const char *(*embed_env_lookup_fn)(void *ctx, const char *name);
 enum fg_err embed_config_from_env(struct embed_config *c, embed_env_lookup_fn lookup, void *ctx,
                                   char *errbuf, size_t errlen);

@@ -30,7 +30,7 @@
 #define LOCAL_MAX_TOKEN_BYTES 128 /* longer tokens are truncated (URLs, base64 blobs) */
 #define LOCAL_MAX_GRAM_CPS    40  /* char n-grams only for the first 40 code points of a word */
 
-enum feat_class { F_UNIGRAM = 1, F_BIGRAM = 2, F_CHAR3 = 3, F_CHAR4 = 4, F_RAW = 5 };
+enum feat_class { F_UNIGRAM = 1, F_BIGRAM = 2, F_CHAR3 = 3, F_CHAR4 = 4, F_RAW = 5, F_SYNSET = 6 };
 
 enum tok_kind {
     T_ALPHA, /* ASCII letters only: stemmed, stop-word checked */
@@ -443,7 +443,7 @@ static void tokenize(const unsigned char *s, size_t n, struct toks *t)
 
 /* ---- features ---------------------------------------------------------------------------- */
 
-static void char_grams(struct feats *f, const char *w, size_t n)
+static void char_grams2(struct feats *f, const char *w, size_t n, double wchars)
 {
     /* code point boundaries of "<" w ">" */
     size_t bounds[LOCAL_MAX_GRAM_CPS + 3];
@@ -474,13 +474,18 @@ static void char_grams(struct feats *f, const char *w, size_t n)
     size_t grams = (ncp >= 3 ? ncp - 2 : 0) + (ncp >= 4 ? ncp - 3 : 0);
     if (!grams)
         return;
-    double w1 = LOCAL_W_CHARS / sqrt((double)grams);
+    double w1 = wchars / sqrt((double)grams);
     for (int g = 3; g <= 4; g++) {
         for (size_t a = 0; a + (size_t)g <= ncp; a++) {
             size_t from = bounds[a], to = bounds[a + (size_t)g];
             feats_add(f, fnv(seed(g == 3 ? F_CHAR3 : F_CHAR4), buf + from, to - from), w1);
         }
     }
+}
+
+static void char_grams(struct feats *f, const char *w, size_t n)
+{
+    char_grams2(f, w, n, LOCAL_W_CHARS);
 }
 
 static int feat_cmp(const void *a, const void *b)
@@ -491,55 +496,22 @@ static int feat_cmp(const void *a, const void *b)
     return (x->w > y->w) - (x->w < y->w); /* deterministic order for equal hashes */
 }
 
-void embed_local_vector(const char *text, size_t len, unsigned dims, float *out)
+/* Merges identical features (sublinear tf), signed-hashes them into dims buckets, normalises. */
+static void finish(struct feats *f, const char *text, size_t len, unsigned dims, float *out)
 {
-    struct toks t = {0};
-    struct feats f = {0};
     double *acc = fg_xcalloc(dims, sizeof(double));
+    if (f->len == 0 && len > 0) /* only punctuation/symbols: identical texts still match */
+        feats_add(f, fnv(seed(F_RAW), text, len), 1.0);
 
-    tokenize((const unsigned char *)text, len, &t);
-
-    size_t content = 0;
-    for (size_t i = 0; i < t.len; i++) {
-        struct token *k = &t.v[i];
-        if (k->kind != T_ALPHA)
-            continue;
-        k->stop = is_stop(t.arena + k->off, k->len);
-        if (!k->stop)
-            k->len = stem(t.arena + k->off, k->len);
-    }
-    for (size_t i = 0; i < t.len; i++)
-        content += !t.v[i].stop;
-    int keep_stops = content == 0; /* "to be or not to be": better stop words than nothing */
-
-    const struct token *prev = NULL;
-    for (size_t i = 0; i < t.len; i++) {
-        const struct token *k = &t.v[i];
-        if (k->stop && !keep_stops)
-            continue;
-        const char *w = t.arena + k->off;
-        feats_add(&f, fnv(seed(F_UNIGRAM), w, k->len), LOCAL_W_UNIGRAM);
-        if (prev) {
-            uint64_t h = fnv(seed(F_BIGRAM), t.arena + prev->off, prev->len);
-            h = fnv(h, "\x1f", 1);
-            feats_add(&f, fnv(h, w, k->len), LOCAL_W_BIGRAM);
-        }
-        if (k->kind == T_ALPHA || k->kind == T_OTHER)
-            char_grams(&f, w, k->len);
-        prev = k;
-    }
-    if (f.len == 0 && len > 0) /* only punctuation/symbols: identical texts still match */
-        feats_add(&f, fnv(seed(F_RAW), text, len), 1.0);
-
-    qsort(f.v, f.len, sizeof(*f.v), feat_cmp);
-    for (size_t i = 0; i < f.len;) {
+    qsort(f->v, f->len, sizeof(*f->v), feat_cmp);
+    for (size_t i = 0; i < f->len;) {
         size_t j = i;
         double sum = 0;
-        while (j < f.len && f.v[j].h == f.v[i].h)
-            sum += f.v[j++].w;
+        while (j < f->len && f->v[j].h == f->v[i].h)
+            sum += f->v[j++].w;
         double tf = (double)(j - i);
         double val = (1.0 + log(tf)) * (sum / tf); /* sublinear tf, mean instance weight */
-        uint64_t h = f.v[i].h;
+        uint64_t h = f->v[i].h;
         size_t bucket = (size_t)(((h >> 32) * (uint64_t)dims) >> 32);
         acc[bucket] += (h & 1) ? val : -val;
         i = j;
@@ -557,6 +529,244 @@ void embed_local_vector(const char *text, size_t len, unsigned dims, float *out)
         out[0] = 1.0f;
     }
     free(acc);
+}
+
+/* Tokenises and marks stop words; stems content ASCII words in place when stem_now. Returns 1 when
+ * stop words must be kept (nothing else is left). */
+static int prepare(const char *text, size_t len, struct toks *t, int stem_now)
+{
+    tokenize((const unsigned char *)text, len, t);
+    size_t content = 0;
+    for (size_t i = 0; i < t->len; i++) {
+        struct token *k = &t->v[i];
+        if (k->kind != T_ALPHA)
+            continue;
+        k->stop = is_stop(t->arena + k->off, k->len);
+        if (!k->stop && stem_now)
+            k->len = stem(t->arena + k->off, k->len);
+    }
+    for (size_t i = 0; i < t->len; i++)
+        content += !t->v[i].stop;
+    return content == 0; /* "to be or not to be": better stop words than nothing */
+}
+
+void embed_local_vector(const char *text, size_t len, unsigned dims, float *out)
+{
+    struct toks t = {0};
+    struct feats f = {0};
+    int keep_stops = prepare(text, len, &t, 1);
+
+    const struct token *prev = NULL;
+    for (size_t i = 0; i < t.len; i++) {
+        const struct token *k = &t.v[i];
+        if (k->stop && !keep_stops)
+            continue;
+        const char *w = t.arena + k->off;
+        feats_add(&f, fnv(seed(F_UNIGRAM), w, k->len), LOCAL_W_UNIGRAM);
+        if (prev) {
+            uint64_t h = fnv(seed(F_BIGRAM), t.arena + prev->off, prev->len);
+            h = fnv(h, "\x1f", 1);
+            feats_add(&f, fnv(h, w, k->len), LOCAL_W_BIGRAM);
+        }
+        if (k->kind == T_ALPHA || k->kind == T_OTHER)
+            char_grams(&f, w, k->len);
+        prev = k;
+    }
+    finish(&f, text, len, dims, out);
+    free(f.v);
+    free(t.v);
+    free(t.arena);
+}
+
+size_t embed_local_shared_words(const char *a, size_t alen, const char *b, size_t blen)
+{
+    struct toks ta = {0}, tb = {0};
+    prepare(a, alen, &ta, 1);
+    prepare(b, blen, &tb, 1);
+    size_t shared = 0;
+    for (size_t i = 0; i < ta.len; i++) {
+        if (ta.v[i].stop)
+            continue;
+        for (size_t j = 0; j < tb.len; j++) {
+            if (!tb.v[j].stop && ta.v[i].len == tb.v[j].len &&
+                memcmp(ta.arena + ta.v[i].off, tb.arena + tb.v[j].off, ta.v[i].len) == 0) {
+                shared++;
+                break;
+            }
+        }
+    }
+    free(ta.v);
+    free(ta.arena);
+    free(tb.v);
+    free(tb.arena);
+    return shared;
+}
+
+/* ---- local v2: WordNet lemmas, senses and hypernyms on top of v1's features ------------------ */
+
+/* Tuned on the odd pairs of tests/unit/embed/data/paraphrase.tsv (FORGE_TUNE=1 test_paraphrase),
+ * with char n-grams kept at v1's weight so typo matching does not regress. */
+static const struct embed_local2_params default2 = {
+    .w_unigram = 1.0,
+    .w_bigram = 0.5,
+    .w_chars = 1.0,
+    .w_sense = 4.0,
+    .sense_decay = 0.6,
+    .hyper_decay = 0.9,
+    .max_level = 4,
+    .w_deriv = 0.0,
+    .pos_alpha = 0.5,
+    .max_senses = 3,
+    .w_exp = 4.0,
+    .w_gloss = 1.0,
+};
+
+const struct embed_local2_params *embed_local2_default_params(void)
+{
+    return &default2;
+}
+
+static int sense_cmp(const void *a, const void *b)
+{
+    const struct feat *x = a, *y = b;
+    if (x->h != y->h)
+        return x->h < y->h ? -1 : 1;
+    return (x->w < y->w) - (x->w > y->w); /* heaviest first */
+}
+
+/* Adds the WordNet features of one word, scaled so their L2 mass is p->w_sense. */
+static void sense_feats(struct feats *f, const struct embed_wn_entry *e,
+                        const struct embed_local2_params *p)
+{
+    struct feat tmp[EMBED_WN_MAX_FEATS];
+    size_t n = 0;
+    for (size_t i = 0; i < e->nsenses && n < sizeof tmp / sizeof tmp[0]; i++) {
+        const struct embed_wn_sense *s = &e->senses[i];
+        if (s->rank >= p->max_senses)
+            continue;
+        double w = pow((double)s->posw, p->pos_alpha) * pow(p->sense_decay, s->rank);
+        if (s->kind == EMBED_WN_HYPER) {
+            if (s->level > p->max_level)
+                continue;
+            w *= pow(p->hyper_decay, s->level);
+        } else if (s->kind == EMBED_WN_DERIV) {
+            w *= p->w_deriv;
+        }
+        if (w <= 0)
+            continue;
+        tmp[n].h = s->key;
+        tmp[n].w = w;
+        n++;
+    }
+    if (!n)
+        return;
+    qsort(tmp, n, sizeof tmp[0], sense_cmp);
+    size_t m = 0; /* one feature per synset: its heaviest way in */
+    for (size_t i = 0; i < n; i++)
+        if (m == 0 || tmp[m - 1].h != tmp[i].h)
+            tmp[m++] = tmp[i];
+    double ss = 0;
+    for (size_t i = 0; i < m; i++)
+        ss += tmp[i].w * tmp[i].w;
+    double scale = p->w_sense / sqrt(ss);
+    for (size_t i = 0; i < m; i++) {
+        uint64_t key = tmp[i].h;
+        feats_add(f, fnv(seed(F_SYNSET), &key, sizeof key), tmp[i].w * scale);
+    }
+}
+
+int embed_local_is_stop(const char *w, size_t n)
+{
+    return is_stop(w, n);
+}
+
+/* Adds the synonyms and gloss words of one word as unigrams, scaled to L2 mass p->w_exp. */
+static void exp_feats(struct feats *f, const struct embed_wn_entry *e,
+                      const struct embed_local2_params *p)
+{
+    struct feat tmp[EMBED_WN_MAX_EXP];
+    size_t n = 0;
+    for (size_t i = 0; i < e->nexp; i++) {
+        const struct embed_wn_exp *x = &e->exps[i];
+        if (x->rank >= p->max_senses)
+            continue;
+        double w = pow(p->sense_decay, x->rank);
+        if (x->kind == EMBED_WN_GLOSS)
+            w *= p->w_gloss * x->idf / 10.0;
+        if (w <= 0)
+            continue;
+        const char *s = e->xpool + x->off;
+        tmp[n].h = fnv(seed(F_UNIGRAM), s, strlen(s));
+        tmp[n].w = w;
+        n++;
+    }
+    if (!n || p->w_exp <= 0)
+        return;
+    qsort(tmp, n, sizeof tmp[0], sense_cmp);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m == 0 || tmp[m - 1].h != tmp[i].h)
+            tmp[m++] = tmp[i];
+    double ss = 0;
+    for (size_t i = 0; i < m; i++)
+        ss += tmp[i].w * tmp[i].w;
+    double scale = p->w_exp / sqrt(ss);
+    for (size_t i = 0; i < m; i++)
+        feats_add(f, tmp[i].h, tmp[i].w * scale);
+}
+
+void embed_local2_vector(const char *text, size_t len, unsigned dims,
+                         const struct embed_local2_params *p, float *out)
+{
+    struct toks t = {0};
+    struct feats f = {0};
+    char prev[LOCAL_MAX_TOKEN_BYTES];
+    size_t prev_len = 0;
+    int have_prev = 0;
+    if (!p)
+        p = &default2;
+    int keep_stops = prepare(text, len, &t, 0);
+
+    for (size_t i = 0; i < t.len; i++) {
+        struct token *k = &t.v[i];
+        if (k->stop && !keep_stops)
+            continue;
+        char *w = t.arena + k->off;
+        const char *uni = w; /* unigram: the WordNet lemma(s), else v1's stem */
+        struct embed_wn_entry *own = NULL;
+        const struct embed_wn_entry *e = NULL;
+        if (k->kind == T_ALPHA && !k->stop) {
+            e = embed_wn_lookup(w, k->len, &own);
+            k->len = stem(w, k->len); /* char n-grams stay on the stem, as in v1 */
+        }
+        size_t uni_len = k->len;
+        if (e && e->nlemmas) {
+            double wl = p->w_unigram / sqrt((double)e->nlemmas);
+            const char *l = e->lemmas;
+            for (size_t j = 0; j < e->nlemmas; j++) {
+                feats_add(&f, fnv(seed(F_UNIGRAM), l, strlen(l)), wl);
+                l += strlen(l) + 1;
+            }
+            sense_feats(&f, e, p);
+            exp_feats(&f, e, p);
+            uni = e->lemmas; /* the first lemma names the word in bigrams */
+            uni_len = strlen(e->lemmas);
+        } else {
+            feats_add(&f, fnv(seed(F_UNIGRAM), w, k->len), p->w_unigram);
+        }
+        if (have_prev) {
+            uint64_t h = fnv(seed(F_BIGRAM), prev, prev_len);
+            h = fnv(h, "\x1f", 1);
+            feats_add(&f, fnv(h, uni, uni_len), p->w_bigram);
+        }
+        if (k->kind == T_ALPHA || k->kind == T_OTHER)
+            char_grams2(&f, w, k->len, p->w_chars);
+        prev_len = uni_len < sizeof prev ? uni_len : sizeof prev;
+        memcpy(prev, uni, prev_len);
+        have_prev = 1;
+        free(own);
+    }
+    finish(&f, text, len, dims, out);
     free(f.v);
     free(t.v);
     free(t.arena);

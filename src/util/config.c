@@ -159,6 +159,8 @@ static const struct var vars[] = {
       "2 s while connections exceed 3/4 of MAX_CONNECTIONS"),
     I("ARGON2_QUEUE_MAX", argon2_queue_max, "64", 1, 100000,
       "requests waiting for the Argon2 pool (register, login, password change); 503 above"),
+    S("EMBEDDING_LOCAL_MODEL", embedding_local_model, "local-hash-v1",
+      "local embedder: local-hash-v1, or the experimental local-wordnet-v2 (a change needs forge reindex)"),
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 

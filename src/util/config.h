@@ -83,6 +83,8 @@ struct fg_config {
     long long retention_audit_days;
     long long retention_outbox_days;
     long long retention_interval_s;
+    /* embeddings (appended) */
+    char *embedding_local_model;
 
     /* derived, not read from the environment */
     int jwt_secret_ephemeral;

@@ -1,0 +1,238 @@
+/* Paraphrase retrieval with the local embedders (docs/embeddings.md, "Paraphrase results").
+ *
+ * tests/unit/embed/data/paraphrase.tsv holds query/passage pairs whose query shares no content
+ * word with its passage. All passages form the corpus; a query is a hit at k when its own passage
+ * is among the k passages most similar to it. Odd pairs tuned the v2 weights, even pairs are the
+ * held-out half whose numbers are reported here (computed on every run). The issue's targets
+ * (held-out top-1 >= 70 %, top-3 >= 85 %) are NOT reached by local-wordnet-v2; the test prints
+ * them as met / NOT MET and asserts only that v2 beats v1.
+ *
+ * FORGE_TUNE=1 runs the grid search over the v2 weights on the tuning half instead (slow) and
+ * prints the best settings; the shipped defaults in local.c come from it. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "embed/embed_internal.h"
+#include "embed/embedder.h"
+
+#ifndef DIMS
+#define DIMS EMBED_LOCAL_DEFAULT_DIMS
+#endif
+#define MAX_PAIRS 256
+
+/* Targets of issue 21 for the held-out half. */
+#define TARGET_TOP1 0.70
+#define TARGET_TOP3 0.85
+
+static char *queries[MAX_PAIRS], *passages[MAX_PAIRS];
+static size_t npairs;
+
+static void load(void)
+{
+    if (npairs)
+        return;
+    char path[1024];
+    const char *me = __FILE__;
+    const char *slash = strrchr(me, '/');
+    snprintf(path, sizeof path, "%.*s/data/paraphrase.tsv", slash ? (int)(slash - me) : 1,
+             slash ? me : ".");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[2048];
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        line[strcspn(line, "\r\n")] = '\0';
+        char *tab = strchr(line, '\t');
+        assert_non_null(tab);
+        *tab = '\0';
+        assert_true(npairs < MAX_PAIRS);
+        queries[npairs] = strdup(line);
+        passages[npairs] = strdup(tab + 1);
+        npairs++;
+    }
+    fclose(f);
+}
+
+struct score {
+    size_t n, top1, top3;
+};
+
+/* Embeds with version 1 (p unused) or 2 (p) and scores the queries of one half (0 tuning, 1
+ * held-out; 2 both). */
+static void evaluate(int version, const struct embed_local2_params *p, int half, struct score *out,
+                     int verbose)
+{
+    float *pv = malloc(sizeof(float) * DIMS * npairs);
+    assert_non_null(pv);
+    for (size_t i = 0; i < npairs; i++) {
+        if (version == 1)
+            embed_local_vector(passages[i], strlen(passages[i]), DIMS, pv + i * DIMS);
+        else
+            embed_local2_vector(passages[i], strlen(passages[i]), DIMS, p, pv + i * DIMS);
+    }
+    memset(out, 0, sizeof *out);
+    for (size_t q = 0; q < npairs; q++) {
+        if (half != 2 && (int)(q % 2) != half)
+            continue;
+        float qv[DIMS];
+        if (version == 1)
+            embed_local_vector(queries[q], strlen(queries[q]), DIMS, qv);
+        else
+            embed_local2_vector(queries[q], strlen(queries[q]), DIMS, p, qv);
+        double own = 0;
+        double s[MAX_PAIRS];
+        for (size_t i = 0; i < npairs; i++) {
+            double d = 0;
+            for (unsigned k = 0; k < DIMS; k++)
+                d += (double)qv[k] * (double)pv[i * DIMS + k];
+            s[i] = d;
+        }
+        own = s[q];
+        size_t above = 0; /* passages scoring higher than the right one (ties count against) */
+        for (size_t i = 0; i < npairs; i++)
+            if (i != q && s[i] >= own)
+                above++;
+        out->n++;
+        out->top1 += above == 0;
+        out->top3 += above < 3;
+        if (verbose && above > 0)
+            printf("para v%d miss (rank %zu, %.3f): \"%s\"\n", version, above + 1, own, queries[q]);
+    }
+    free(pv);
+}
+
+static void test_no_shared_words(void **state)
+{
+    (void)state;
+    load();
+    assert_true(npairs >= 50);
+    for (size_t i = 0; i < npairs; i++) {
+        size_t shared = embed_local_shared_words(queries[i], strlen(queries[i]), passages[i],
+                                                 strlen(passages[i]));
+        if (shared)
+            printf("pair %zu shares %zu word(s): %s\n", i + 1, shared, queries[i]);
+        assert_int_equal(shared, 0);
+    }
+}
+
+static void report(const char *name, const struct score *s)
+{
+    printf("para %-24s n=%2zu top-1 %2zu (%5.1f%%) top-3 %2zu (%5.1f%%)\n", name, s->n, s->top1,
+           100.0 * (double)s->top1 / (double)s->n, s->top3, 100.0 * (double)s->top3 / (double)s->n);
+}
+
+static void test_heldout(void **state)
+{
+    (void)state;
+    load();
+    char eb[512] = "";
+    assert_int_equal(embed_wn_open(eb, sizeof eb), FG_OK);
+    struct score v1t, v1h, v2t, v2h;
+    evaluate(1, NULL, 0, &v1t, 0);
+    evaluate(1, NULL, 1, &v1h, 0);
+    evaluate(2, NULL, 0, &v2t, 0);
+    evaluate(2, NULL, 1, &v2h, 1);
+    report("local-hash-v1 tuning", &v1t);
+    report("local-hash-v1 held-out", &v1h);
+    report("local-wordnet-v2 tuning", &v2t);
+    report("local-wordnet-v2 held-out", &v2h);
+    assert_true(v2h.n >= 25);
+    printf("para targets (issue 21) top-1 >= %.0f%%: %s, top-3 >= %.0f%%: %s\n", 100 * TARGET_TOP1,
+           (double)v2h.top1 >= TARGET_TOP1 * (double)v2h.n ? "met" : "NOT MET", 100 * TARGET_TOP3,
+           (double)v2h.top3 >= TARGET_TOP3 * (double)v2h.n ? "met" : "NOT MET");
+    /* What v2 does achieve (docs/embeddings.md): never worse than v1, better at top-3 on both
+     * halves. The targets above are not reached and are reported, not asserted. */
+    assert_true(v2h.top1 >= v1h.top1);
+    assert_true(v2h.top3 > v1h.top3);
+    assert_true(v2t.top1 > v1t.top1);
+    assert_true(v2t.top3 > v1t.top3);
+}
+
+/* Coordinate search on the tuning half (FORGE_TUNE=1): each weight in turn takes the value of its
+ * candidate list that maximises top-1 + 0.5 top-3 (ties keep the current value), three rounds. */
+static double objective(const struct embed_local2_params *p)
+{
+    struct score s;
+    evaluate(2, p, 0, &s, 0);
+    return (double)s.top1 + 0.5 * (double)s.top3;
+}
+
+static void test_tune(void **state)
+{
+    (void)state;
+    const char *t = getenv("FORGE_TUNE");
+    if (!t || strcmp(t, "1") != 0)
+        skip();
+    load();
+    assert_int_equal(embed_wn_open(NULL, 0), FG_OK);
+    struct embed_local2_params p = *embed_local2_default_params();
+    static const double w_sense[] = {0.5, 1, 1.5, 2, 3, 4, 6}, decay[] = {0.2, 0.4, 0.6, 0.8, 1},
+                        hdecay[] = {0.3, 0.5, 0.7, 0.9}, deriv[] = {0, 0.3, 0.6, 1},
+                        alpha[] = {0, 0.5, 1}, chars[] = {0.25, 0.5, 1}, uni[] = {0.5, 1, 1.5},
+                        bigram[] = {0, 0.25, 0.5}, wexp[] = {0, 0.5, 1, 1.5, 2, 3, 4},
+                        wgloss[] = {0.1, 0.3, 0.6, 1, 2, 4};
+    static const unsigned levels[] = {0, 1, 2, 3, 4}, senses[] = {1, 2, 3, 4};
+    struct {
+        double *d;
+        unsigned *u;
+        const double *dv;
+        const unsigned *uv;
+        size_t n;
+    } knobs[] = {
+        {&p.w_sense, NULL, w_sense, NULL, 7},    {&p.sense_decay, NULL, decay, NULL, 5},
+        {&p.hyper_decay, NULL, hdecay, NULL, 4}, {&p.w_deriv, NULL, deriv, NULL, 4},
+        {&p.pos_alpha, NULL, alpha, NULL, 3},    {&p.w_chars, NULL, chars, NULL, 3},
+        {&p.w_unigram, NULL, uni, NULL, 3},      {&p.w_bigram, NULL, bigram, NULL, 3},
+        {NULL, &p.max_level, NULL, levels, 5},   {NULL, &p.max_senses, NULL, senses, 4},
+        {&p.w_exp, NULL, wexp, NULL, 7},         {&p.w_gloss, NULL, wgloss, NULL, 6},
+    };
+    double best = objective(&p);
+    for (int round = 0; round < 3; round++) {
+        for (size_t k = 0; k < sizeof knobs / sizeof knobs[0]; k++) {
+            for (size_t c = 0; c < knobs[k].n; c++) {
+                struct embed_local2_params save = p;
+                if (knobs[k].d)
+                    *knobs[k].d = knobs[k].dv[c];
+                else
+                    *knobs[k].u = knobs[k].uv[c];
+                double o = objective(&p);
+                if (o > best)
+                    best = o;
+                else
+                    p = save;
+            }
+        }
+        struct score s;
+        evaluate(2, &p, 0, &s, 0);
+        printf("tune round %d: top1=%zu top3=%zu | w_sense=%.2f decay=%.2f hyper_decay=%.2f "
+               "deriv=%.2f alpha=%.2f chars=%.2f uni=%.2f bigram=%.2f levels=%u "
+               "senses=%u exp=%.2f gloss=%.2f\n",
+               round, s.top1, s.top3, p.w_sense, p.sense_decay, p.hyper_decay, p.w_deriv,
+               p.pos_alpha, p.w_chars, p.w_unigram, p.w_bigram, p.max_level, p.max_senses, p.w_exp,
+               p.w_gloss);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_shared_words),
+        cmocka_unit_test(test_heldout),
+        cmocka_unit_test(test_tune),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    for (size_t i = 0; i < npairs; i++) {
+        free(queries[i]);
+        free(passages[i]);
+    }
+    return rc;
+}
