@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/app.h"
+#include "core/graph.h"
 #include "core/index.h"
 #include "core/metrics.h"
 #include "embed/embedder.h"
@@ -732,6 +733,32 @@ void fg_search_response_clear(struct fg_search_response *r)
     r->v = NULL;
 }
 
+/* Knowledge graph (docs/knowledge-graph.md): a result superseded by a live capsule the caller
+ * can read scores × FG_GRAPH_SUPERSEDED_FACTOR, and the results are re-ordered (stable). */
+static enum fg_err downrank_superseded(struct fg_app *app, struct store_conn *c, int max_trust,
+                                       struct fg_search_response *out)
+{
+    if (!c || out->n == 0)
+        return FG_OK;
+    const char **ids = fg_xcalloc(out->n, sizeof *ids);
+    unsigned char *sup = fg_xcalloc(out->n, 1);
+    for (size_t i = 0; i < out->n; i++)
+        ids[i] = out->v[i].cap.id;
+    enum fg_err e = fg_graph_superseded(app, c, ids, out->n, max_trust, sup);
+    for (size_t i = 0; e == FG_OK && i < out->n; i++)
+        if (sup[i])
+            out->v[i].score *= FG_GRAPH_SUPERSEDED_FACTOR;
+    for (size_t i = 1; e == FG_OK && i < out->n; i++) /* insertion sort: n <= 100, stable */
+        for (size_t j = i; j > 0 && out->v[j - 1].score < out->v[j].score; j--) {
+            struct fg_search_result t = out->v[j];
+            out->v[j] = out->v[j - 1];
+            out->v[j - 1] = t;
+        }
+    free(ids);
+    free(sup);
+    return e;
+}
+
 enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
                           const struct fg_search_request *rq, struct fg_search_response *out,
                           struct fg_search_why *why)
@@ -819,6 +846,8 @@ enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
         e = run_hybrid(app, s, c, rq, max_trust, qv, match, out->min_score, out);
         break;
     }
+    if (e == FG_OK)
+        e = downrank_superseded(app, c, max_trust, out);
 done:
     store_release(app->store, c);
     free(qv);
