@@ -16,6 +16,7 @@
 #include "core/authz.h"
 #include "core/events.h"
 #include "store/store.h"
+#include "util/config.h"
 #include "util/mem.h"
 #include "util/time.h"
 #include "util/uuid.h"
@@ -30,6 +31,7 @@ struct gent {
     struct store_edge edge; /* the edge from pred (note: heap copy in note_own) */
     char *note_own;
     struct store_node node;
+    double strength; /* hop walk */
 };
 
 struct gmap {
@@ -923,4 +925,101 @@ enum fg_err fg_graph_superseded(struct fg_app *app, struct store_conn *c, const 
         return FG_OK;
     struct sup_ctx x = {.ids = ids, .n = n, .flags = flags};
     return app->store->graph->successors(c, ids, n, max_trust, mark_superseded, &x);
+}
+
+/* ---- weighted hop walk (hybrid search) ------------------------------------------------------ */
+
+struct hop_ctx {
+    struct gmap seen;
+    struct idv next;
+    double w[STORE_EDGE_TYPES];
+    int depth;
+    size_t max_nodes;
+    int truncated;
+};
+
+static int hop_step(const struct store_step *s, void *vctx)
+{
+    struct hop_ctx *x = vctx;
+    unsigned bit = store_edge_type_bit(s->edge->type);
+    double w = 0;
+    for (unsigned i = 0; i < STORE_EDGE_TYPES; i++)
+        if (bit == 1u << i)
+            w = x->w[i];
+    const struct gent *from = gmap_find(&x->seen, s->from);
+    double strength = (from ? from->strength : 1.0) * w;
+    struct gent *g = gmap_find(&x->seen, s->node->id);
+    if (g) {
+        if (g->depth == x->depth && strength > g->strength)
+            g->strength = strength; /* another shortest path, stronger */
+        return 0;
+    }
+    if (x->seen.n >= x->max_nodes) {
+        x->truncated = 1;
+        return 1;
+    }
+    g = gmap_add(&x->seen, s->node->id);
+    g->depth = x->depth;
+    g->strength = strength;
+    idv_add(&x->next, s->node->id);
+    return 0;
+}
+
+enum fg_err fg_graph_hops(struct fg_app *app, struct store_conn *c, const char *id, int max_hops,
+                          int max_trust, size_t max_nodes, fg_hop_cb cb, void *ctx,
+                          int *truncated)
+{
+    *truncated = 0;
+    if (!app || !app->store || !app->store->graph)
+        return FG_EUNAVAIL;
+    const struct fg_config *cfg = app->cfg;
+    struct hop_ctx x = {.max_nodes = max_nodes ? max_nodes : 1};
+    /* order of the STORE_EDGE_* bits */
+    double def[STORE_EDGE_TYPES] = {1, 1, 1, 1, 1, 1};
+    if (cfg) {
+        def[0] = cfg->hop_weight_supports;
+        def[1] = cfg->hop_weight_contradicts;
+        def[2] = cfg->hop_weight_supersedes;
+        def[3] = cfg->hop_weight_related_to;
+        def[4] = cfg->hop_weight_references;
+        def[5] = cfg->hop_weight_derived_from;
+    }
+    unsigned types = 0;
+    for (unsigned i = 0; i < STORE_EDGE_TYPES; i++) {
+        x.w[i] = def[i];
+        if (def[i] > 0)
+            types |= 1u << i;
+    }
+    struct gent *g0 = gmap_add(&x.seen, id);
+    g0->strength = 1.0;
+    struct idv frontier = {0};
+    idv_add(&frontier, id);
+    enum fg_err e = FG_OK;
+    for (int d = 1; types && d <= max_hops && frontier.n && !x.truncated; d++) {
+        x.depth = d;
+        const char **ptrs = idv_ptrs(&frontier);
+        struct store_expand q = {
+            .ids = ptrs,
+            .n = frontier.n,
+            .dir = STORE_DIR_BOTH,
+            .types = types,
+            .max_trust = max_trust,
+            .limit = (long long)x.max_nodes * 8,
+        };
+        e = app->store->graph->expand(c, &q, hop_step, &x);
+        free(ptrs);
+        free(frontier.v);
+        frontier = x.next;
+        memset(&x.next, 0, sizeof x.next);
+        if (e != FG_OK)
+            break;
+    }
+    free(frontier.v);
+    free(x.next.v);
+    *truncated = x.truncated;
+    for (size_t i = 0; e == FG_OK && i < x.seen.cap; i++)
+        if (x.seen.v[i].id[0] && cb(x.seen.v[i].id, x.seen.v[i].depth, x.seen.v[i].strength, ctx))
+            break;
+    gmap_free(&x.seen);
+    return e;
 }

@@ -101,6 +101,20 @@ enum fg_err fg_graph_on_capsule_deleted(struct fg_app *app, struct store_conn *c
                                         const struct fg_actor *a, const char *id,
                                         const char *root);
 
+/** Reported by fg_graph_hops: a capsule `d` hops from the start, with the strength of the best
+ * shortest path to it (product of the type weights along it, 0..1). */
+typedef int (*fg_hop_cb)(const char *id, int d, double strength, void *ctx);
+
+/**
+ * The hop walk of the hybrid search boost (SPEC §4.3 extended to every edge type): breadth-first
+ * in both directions from `id` over the edge types whose weight (config SEARCH_HOP_WEIGHT_*) is
+ * above 0, through capsules readable with max_trust, up to max_hops; at most max_nodes capsules
+ * (*truncated = 1 then). The start is reported with d = 0 and strength 1.
+ */
+enum fg_err fg_graph_hops(struct fg_app *app, struct store_conn *c, const char *id, int max_hops,
+                          int max_trust, size_t max_nodes, fg_hop_cb cb, void *ctx,
+                          int *truncated);
+
 /** JSON of an edge. */
 json_t *fg_edge_json(const struct store_edge *e);
 /** JSON of a node summary (no content). */

@@ -522,6 +522,7 @@ static enum fg_err keyword_cands(struct fg_app *app, struct store_conn *c, const
 struct hop {
     char id[37];
     int d;
+    double s; /* strength of the path (product of edge-type weights, core/graph.h) */
 };
 
 struct hops {
@@ -542,16 +543,25 @@ static int hop_cb(const char *id, int d, void *ctx)
     return 0;
 }
 
+static int hop_cb_weighted(const char *id, int d, double strength, void *ctx)
+{
+    struct hops *h = ctx;
+    hop_cb(id, d, ctx);
+    h->v[h->n - 1].s = strength;
+    return 0;
+}
+
 static int hop_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct hop *)a)->id, ((const struct hop *)b)->id);
 }
 
-static int hops_of(const struct hops *h, const char *id)
+static int hops_of(const struct hops *h, const char *id, double *strength)
 {
     struct hop key = {.d = 0};
     snprintf(key.id, sizeof key.id, "%s", id);
     const struct hop *f = h->n ? bsearch(&key, h->v, h->n, sizeof *h->v, hop_cmp) : NULL;
+    *strength = f ? f->s : 0;
     return f ? f->d : -1;
 }
 
@@ -699,8 +709,9 @@ static enum fg_err run_hybrid(struct fg_app *app, struct fg_search *s, struct st
         goto out;
     if (rq->context_id) {
         int truncated = 0;
-        e = app->store->search->neighbourhood(c, rq->context_id, rq->max_hops,
-                                              FG_SEARCH_HOPS_MAX_NODES, hop_cb, &hp, &truncated);
+        /* every edge type, weighted (docs/knowledge-graph.md), through readable capsules */
+        e = fg_graph_hops(app, c, rq->context_id, rq->max_hops, max_trust,
+                          FG_SEARCH_HOPS_MAX_NODES, hop_cb_weighted, &hp, &truncated);
         if (e != FG_OK)
             goto out;
         if (hp.n > 1)
@@ -708,9 +719,10 @@ static enum fg_err run_hybrid(struct fg_app *app, struct fg_search *s, struct st
     }
     for (size_t i = 0; i < cs.n; i++) {
         struct cand *x = &cs.v[i];
-        x->hops = rq->context_id ? hops_of(&hp, x->id) : -1;
+        double strength = 0;
+        x->hops = rq->context_id ? hops_of(&hp, x->id, &strength) : -1;
         x->score = fg_search_rrf(x->sem_rank, x->kw_rank, FG_SEARCH_RRF_K) *
-                   fg_search_hop_boost(x->hops, rq->max_hops);
+                   (1.0 + (fg_search_hop_boost(x->hops, rq->max_hops) - 1.0) * strength);
         if (!x->sem_rank)
             x->sem = -2; /* ties among keyword-only candidates fall back to id order */
     }

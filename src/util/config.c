@@ -149,6 +149,18 @@ static const struct var vars[] = {
       "purge audit entries after N days (0: keep)"),
     I("RETENTION_OUTBOX_DAYS", retention_outbox_days, "7", 0, 36500,
       "purge delivered events after N days (0: keep)"),
+    D("SEARCH_HOP_WEIGHT_DERIVED_FROM", hop_weight_derived_from, "1", 0, 1,
+      "hybrid hop boost: weight of derived_from (lineage) edges (0: not walked)"),
+    D("SEARCH_HOP_WEIGHT_SUPPORTS", hop_weight_supports, "1", 0, 1,
+      "hybrid hop boost: weight of supports edges (0: not walked)"),
+    D("SEARCH_HOP_WEIGHT_CONTRADICTS", hop_weight_contradicts, "1", 0, 1,
+      "hybrid hop boost: weight of contradicts edges (0: not walked)"),
+    D("SEARCH_HOP_WEIGHT_SUPERSEDES", hop_weight_supersedes, "1", 0, 1,
+      "hybrid hop boost: weight of supersedes edges (0: not walked)"),
+    D("SEARCH_HOP_WEIGHT_RELATED_TO", hop_weight_related_to, "1", 0, 1,
+      "hybrid hop boost: weight of related_to edges (0: not walked)"),
+    D("SEARCH_HOP_WEIGHT_REFERENCES", hop_weight_references, "1", 0, 1,
+      "hybrid hop boost: weight of references edges (0: not walked)"),
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 

@@ -82,6 +82,9 @@ struct fg_config {
     long long retention_deleted_capsules_days;
     long long retention_audit_days;
     long long retention_outbox_days;
+    /* hybrid search hop boost: weight of each edge type (docs/knowledge-graph.md) */
+    double hop_weight_derived_from, hop_weight_supports, hop_weight_contradicts,
+        hop_weight_supersedes, hop_weight_related_to, hop_weight_references;
 
     /* derived, not read from the environment */
     int jwt_secret_ephemeral;

@@ -335,5 +335,72 @@ def test_search_ranks_superseded_lower(f: Forge):
     assert res[1]["capsule"]["superseded_by"] == new
 
 
+def rrf(a, b, k=60):
+    s = (1.0 / (k + a) if a else 0) + (1.0 / (k + b) if b else 0)
+    return s / (2.0 / (k + 1))
+
+
+def hybrid(f, tok, **kw):
+    r = f.post(CAPS + "/search", dict(mode="hybrid", **kw), token=tok)
+    assert r.status == 200, r
+    return r.json["data"]
+
+
+def test_hop_boost_over_typed_edges(f: Forge):
+    tok = f.make_user()["access_token"]
+    ctx = create(f, tok, "Parent design note")
+    text = "Replay buffer sizing for the ingestion workers"
+    unrelated = create(f, tok, text)  # created first: wins ties without the boost
+    sup = create(f, tok, text)
+    ref = create(f, tok, text)
+    link(f, tok, sup, ctx, "supports")       # 1 hop (incoming edge: undirected walk)
+    link(f, tok, ref, sup, "references")     # 2 hops
+    q = "replay buffer sizing ingestion workers"
+    res = hybrid(f, tok, query=q, context_capsule_id=ctx)
+    assert [x["capsule"]["id"] for x in res][:3] == [sup, ref, unrelated], res
+    hops = {x["capsule"]["id"]: x["hops"] for x in res}
+    assert hops[sup] == 1 and hops[ref] == 2 and hops[unrelated] is None
+    for x in res:  # default weights 1: exactly SPEC §4.3's boost
+        d = x["hops"]
+        boost = 1 + 0.1 * (2 - d + 1) if d is not None else 1.0
+        assert abs(x["score"] - rrf(x["semantic_rank"], x["keyword_rank"]) * boost) < 1e-5, x
+    # a capsule the caller cannot read is not walked through
+    set_trust(f, sup, "core")
+    res = hybrid(f, tok, query=q, context_capsule_id=ctx)
+    hops = {x["capsule"]["id"]: x["hops"] for x in res}
+    assert sup not in hops and hops[ref] is None, hops
+    res = hybrid(f, f.admin_token(), query=q, context_capsule_id=ctx)
+    assert {x["capsule"]["id"]: x["hops"] for x in res}[ref] == 2
+
+
+def test_hop_weights_configurable():
+    f = Forge(env={"RATE_LIMIT_ENABLED": "false", "SEARCH_HOP_WEIGHT_SUPPORTS": "0.5",
+                   "SEARCH_HOP_WEIGHT_REFERENCES": "0"})
+    try:
+        tok = f.make_user()["access_token"]
+        ctx = create(f, tok, "Parent design note")
+        text = "Replay buffer sizing for the ingestion workers"
+        sup = create(f, tok, text)
+        ref = create(f, tok, text)
+        link(f, tok, sup, ctx, "supports")
+        link(f, tok, ref, ctx, "references")
+        res = hybrid(f, tok, query="replay buffer sizing ingestion workers",
+                     context_capsule_id=ctx)
+        got = {x["capsule"]["id"]: x for x in res}
+        assert got[ref]["hops"] is None  # weight 0: not walked
+        x = got[sup]
+        assert x["hops"] == 1
+        boost = 1 + 0.5 * 0.1 * (2 - 1 + 1)
+        assert abs(x["score"] - rrf(x["semantic_rank"], x["keyword_rank"]) * boost) < 1e-5, x
+    finally:
+        f.close()
+    bad = Forge(env={"SEARCH_HOP_WEIGHT_SUPPORTS": "2"}, start=False)
+    try:
+        r = bad.cli("config", "check")
+        assert r.returncode != 0 and "SEARCH_HOP_WEIGHT_SUPPORTS" in (r.stdout + r.stderr), r
+    finally:
+        bad.close()
+
+
 if __name__ == "__main__":
     main(globals(), fixture_env={"RATE_LIMIT_ENABLED": "false"})
