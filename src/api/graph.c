@@ -24,8 +24,7 @@ static unsigned dir_bits(const char *d)
 }
 
 /* `types` (comma-separated) → mask; -1 after replying 422. */
-static int q_types(struct http_req *req, struct http_resp *resp, const char *name,
-                   unsigned *mask)
+static int q_types(struct http_req *req, struct http_resp *resp, const char *name, unsigned *mask)
 {
     const char *s = http_query(req, name);
     char bad[48];
@@ -101,8 +100,7 @@ static void h_edges(struct http_req *req, struct http_resp *resp)
     if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id) ||
         api_page_params(req, resp, &page, &per_page) ||
-        q_enum(req, resp, "direction", directions, &dir) < 0 ||
-        q_types(req, resp, "type", &types))
+        q_enum(req, resp, "direction", directions, &dir) < 0 || q_types(req, resp, "type", &types))
         return;
     struct fg_actor a;
     api_actor_from_req(&a, req);
@@ -151,8 +149,8 @@ static void h_neighbors(struct http_req *req, struct http_resp *resp)
     struct fg_actor a;
     api_actor_from_req(&a, req);
     json_t *out = NULL;
-    enum fg_err e = fg_graph_neighbors(req->app, &a, id, (int)depth, types, dir_bits(dir),
-                                       (int)limit, &out);
+    enum fg_err e =
+        fg_graph_neighbors(req->app, &a, id, (int)depth, types, dir_bits(dir), (int)limit, &out);
     if (e != FG_OK) {
         struct fg_capsule_why why = {.what = "capsule"};
         api_capsule_error(resp, e, &why);
@@ -222,13 +220,14 @@ static void h_contradictions(struct http_req *req, struct http_resp *resp)
     "\"created_at\":{\"type\":\"string\",\"format\":\"date-time\"}}}"
 #define LINK_SCHEMA                                                                                \
     "{\"type\":\"object\",\"required\":[\"target_id\",\"type\"],\"additionalProperties\":false,"   \
-    "\"properties\":{\"target_id\":{\"type\":\"string\",\"format\":\"uuid\"},"                    \
+    "\"properties\":{\"target_id\":{\"type\":\"string\",\"format\":\"uuid\"},"                     \
     "\"type\":{\"enum\":[\"supports\",\"contradicts\",\"supersedes\",\"related_to\","              \
     "\"references\"]},\"note\":{\"type\":\"string\",\"maxLength\":1000},"                          \
     "\"weight\":{\"type\":\"number\",\"minimum\":0,\"maximum\":1,\"default\":1}}}"
 #define GRAPH_SCHEMA                                                                               \
     "{\"type\":\"object\",\"properties\":{\"nodes\":{\"type\":\"array\"},"                         \
-    "\"edges\":{\"type\":\"array\",\"items\":" EDGE_SCHEMA "},\"truncated\":{\"type\":\"boolean\"}}}"
+    "\"edges\":{\"type\":\"array\",\"items\":" EDGE_SCHEMA                                         \
+    "},\"truncated\":{\"type\":\"boolean\"}}}"
 
 #define AUTH HTTP_AUTH_REQUIRED
 
@@ -250,7 +249,7 @@ const struct http_route api_graph_routes[] = {
      "Shortest undirected path between two capsules through readable capsules", "graph",
      "capsule:read", 200, NULL, GRAPH_SCHEMA, "from,to,max_depth,types"},
     {"GET", "/api/v1/graph/contradictions", h_contradictions, AUTH,
-     "Live contradicts edges between readable capsules, newest first", "graph", "capsule:read",
-     200, NULL, EDGE_SCHEMA, "page,per_page"},
+     "Live contradicts edges between readable capsules, newest first", "graph", "capsule:read", 200,
+     NULL, EDGE_SCHEMA, "page,per_page"},
     {NULL, NULL, NULL, 0, NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };

@@ -121,8 +121,8 @@ static void h_diff(struct http_req *req, struct http_resp *resp)
     const char *id, *from = NULL, *to = "current";
     long long context;
     if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
-        p_uuid_or_reply(req, resp, "id", "capsule", &id) || q_version(req, resp, "from", &from) < 0 ||
-        q_version(req, resp, "to", &to) < 0 ||
+        p_uuid_or_reply(req, resp, "id", "capsule", &id) ||
+        q_version(req, resp, "from", &from) < 0 || q_version(req, resp, "to", &to) < 0 ||
         q_int(req, resp, "context", FG_DIFF_CONTEXT, 0, 100, &context) < 0)
         return;
     if (!from) {

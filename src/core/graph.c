@@ -136,8 +136,8 @@ json_t *fg_edge_json(const struct store_edge *e)
     json_object_set_new(o, "type", json_string(e->type));
     json_object_set_new(o, "note", e->note ? json_string(e->note) : json_null());
     json_object_set_new(o, "weight", json_real(e->weight));
-    json_object_set_new(o, "creator_id", e->creator_id[0] ? json_string(e->creator_id)
-                                                          : json_null());
+    json_object_set_new(o, "creator_id",
+                        e->creator_id[0] ? json_string(e->creator_id) : json_null());
     json_object_set_new(o, "created_at", iso(e->created_at));
     return o;
 }
@@ -191,8 +191,7 @@ int fg_graph_parse_types(const char *csv, unsigned *mask, char *bad, size_t badl
 
 static enum fg_err need_store(struct fg_app *app)
 {
-    return (app && app->store && app->store->capsules && app->store->graph) ? FG_OK
-                                                                            : FG_EUNAVAIL;
+    return (app && app->store && app->store->capsules && app->store->graph) ? FG_OK : FG_EUNAVAIL;
 }
 
 static struct store_conn *tx_open(struct fg_app *app, enum fg_err *e)
@@ -244,9 +243,9 @@ static enum fg_err audit_edge(struct fg_app *app, struct store_conn *c, const st
 static enum fg_err emit_edge(struct fg_app *app, struct store_conn *c, const char *type,
                              const struct store_edge *ed, json_t *extra_new)
 {
-    json_t *p = json_pack("{sssssssssfsssI}", "id", ed->id, "source_id", ed->source_id,
-                          "target_id", ed->target_id, "type", ed->type, "weight", ed->weight,
-                          "creator_id", ed->creator_id, "created_at", (json_int_t)ed->created_at);
+    json_t *p = json_pack("{sssssssssfsssI}", "id", ed->id, "source_id", ed->source_id, "target_id",
+                          ed->target_id, "type", ed->type, "weight", ed->weight, "creator_id",
+                          ed->creator_id, "created_at", (json_int_t)ed->created_at);
     if (extra_new)
         json_object_update(p, extra_new);
     json_decref(extra_new);
@@ -288,8 +287,8 @@ static enum fg_err conflict(struct fg_capsule_why *why, const char *rule, const 
 /* ---- link / unlink ------------------------------------------------------------------------- */
 
 enum fg_err fg_graph_link(struct fg_app *app, const struct fg_actor *a, const char *source_id,
-                          const struct fg_edge_input *in, json_t **out,
-                          struct fg_capsule_why *why, char dup_id[37])
+                          const struct fg_edge_input *in, json_t **out, struct fg_capsule_why *why,
+                          char dup_id[37])
 {
     enum fg_err e;
     *out = NULL;
@@ -464,8 +463,7 @@ static int on_cascade(const struct store_edge *ed, void *vctx)
 }
 
 enum fg_err fg_graph_on_capsule_deleted(struct fg_app *app, struct store_conn *c,
-                                        const struct fg_actor *a, const char *id,
-                                        const char *root)
+                                        const struct fg_actor *a, const char *id, const char *root)
 {
     if (!app || !app->store || !app->store->graph)
         return FG_OK;
@@ -537,11 +535,11 @@ static void edge_key(const struct store_edge *ed, char *out, size_t n)
 }
 
 struct nb_ctx {
-    struct gmap nodes;   /* visited capsules, depth */
-    struct gmap edges;   /* edge keys already reported */
-    struct idv next;     /* the next frontier */
+    struct gmap nodes; /* visited capsules, depth */
+    struct gmap edges; /* edge keys already reported */
+    struct idv next;   /* the next frontier */
     json_t *jnodes, *jedges;
-    int depth;           /* of the level being added */
+    int depth; /* of the level being added */
     size_t max_nodes, max_edges;
     long long rows;
     int truncated;
@@ -586,8 +584,7 @@ static int nb_start(const struct store_node *n, void *ctx)
 }
 
 enum fg_err fg_graph_neighbors(struct fg_app *app, const struct fg_actor *a, const char *id,
-                               int depth, unsigned types, unsigned dir, int max_nodes,
-                               json_t **out)
+                               int depth, unsigned types, unsigned dir, int max_nodes, json_t **out)
 {
     enum fg_err e;
     *out = NULL;
@@ -632,8 +629,8 @@ enum fg_err fg_graph_neighbors(struct fg_app *app, const struct fg_actor *a, con
     free(x.next.v);
     store_release(app->store, c);
     if (e == FG_OK) {
-        *out = json_pack("{sssisoso}", "id", id, "depth", depth, "nodes", x.jnodes, "edges",
-                         x.jedges);
+        *out =
+            json_pack("{sssisoso}", "id", id, "depth", depth, "nodes", x.jnodes, "edges", x.jedges);
         json_object_set_new(*out, "truncated", json_boolean(x.truncated));
     } else {
         json_decref(x.jnodes);
@@ -797,8 +794,7 @@ enum fg_err fg_graph_path(struct fg_app *app, const struct fg_actor *a, const ch
         *out = json_pack("{sssssbsososb}", "from", from, "to", to, "found", found, "nodes", nodes,
                          "edges", edges, "truncated", x.truncated && !found);
         json_object_set_new(*out, "length",
-                            found ? json_integer((json_int_t)json_array_size(edges))
-                                  : json_null());
+                            found ? json_integer((json_int_t)json_array_size(edges)) : json_null());
         json_object_set_new(*out, "max_depth", json_integer(max_depth));
     }
     free(x.meet_note);
@@ -885,8 +881,7 @@ void fg_graph_annotate(struct fg_app *app, const struct fg_actor *a, json_t *cap
     if (k && need_store(app) == FG_OK) {
         struct store_conn *c = store_acquire(app->store, &e);
         if (c) {
-            app->store->graph->successors(c, ids, k, fg_actor_read_trust(a), first_successor,
-                                          map);
+            app->store->graph->successors(c, ids, k, fg_actor_read_trust(a), first_successor, map);
             store_release(app->store, c);
         }
     }
@@ -966,8 +961,7 @@ static int hop_step(const struct store_step *s, void *vctx)
 }
 
 enum fg_err fg_graph_hops(struct fg_app *app, struct store_conn *c, const char *id, int max_hops,
-                          int max_trust, size_t max_nodes, fg_hop_cb cb, void *ctx,
-                          int *truncated)
+                          int max_trust, size_t max_nodes, fg_hop_cb cb, void *ctx, int *truncated)
 {
     *truncated = 0;
     if (!app || !app->store || !app->store->graph)

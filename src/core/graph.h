@@ -57,8 +57,8 @@ int fg_graph_parse_types(const char *csv, unsigned *mask, char *bad, size_t badl
 /** Creates an edge from `source_id`; *out = the edge JSON (caller decrefs). why->edge_id is set
  * for "duplicate_edge". */
 enum fg_err fg_graph_link(struct fg_app *app, const struct fg_actor *a, const char *source_id,
-                          const struct fg_edge_input *in, json_t **out,
-                          struct fg_capsule_why *why, char dup_id[37]);
+                          const struct fg_edge_input *in, json_t **out, struct fg_capsule_why *why,
+                          char dup_id[37]);
 
 /** Deletes edge `edge_id` leaving `source_id` (FG_ENOTFOUND when it does not, or when either end
  * is not visible). */
@@ -98,8 +98,7 @@ enum fg_err fg_graph_superseded(struct fg_app *app, struct store_conn *c, const 
 /** Inside the transaction deleting capsule `id` (cascade root `root`): deletes its typed edges
  * with an edge.deleted event and an edge.delete audit entry each. */
 enum fg_err fg_graph_on_capsule_deleted(struct fg_app *app, struct store_conn *c,
-                                        const struct fg_actor *a, const char *id,
-                                        const char *root);
+                                        const struct fg_actor *a, const char *id, const char *root);
 
 /** Reported by fg_graph_hops: a capsule `d` hops from the start, with the strength of the best
  * shortest path to it (product of the type weights along it, 0..1). */
@@ -112,8 +111,7 @@ typedef int (*fg_hop_cb)(const char *id, int d, double strength, void *ctx);
  * (*truncated = 1 then). The start is reported with d = 0 and strength 1.
  */
 enum fg_err fg_graph_hops(struct fg_app *app, struct store_conn *c, const char *id, int max_hops,
-                          int max_trust, size_t max_nodes, fg_hop_cb cb, void *ctx,
-                          int *truncated);
+                          int max_trust, size_t max_nodes, fg_hop_cb cb, void *ctx, int *truncated);
 
 /** JSON of an edge. */
 json_t *fg_edge_json(const struct store_edge *e);

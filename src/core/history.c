@@ -303,7 +303,9 @@ json_t *fg_diff_metadata(const char *from, const char *to)
         if (x && y && json_equal(x, y))
             continue;
         json_t *o = json_pack("{ssss}", "key", keys[i], "change",
-                              !x ? "added" : !y ? "removed" : "changed");
+                              !x   ? "added"
+                              : !y ? "removed"
+                                   : "changed");
         if (x)
             json_object_set(o, "from", x);
         if (y)

@@ -710,8 +710,8 @@ static enum fg_err run_hybrid(struct fg_app *app, struct fg_search *s, struct st
     if (rq->context_id) {
         int truncated = 0;
         /* every edge type, weighted (docs/knowledge-graph.md), through readable capsules */
-        e = fg_graph_hops(app, c, rq->context_id, rq->max_hops, max_trust,
-                          FG_SEARCH_HOPS_MAX_NODES, hop_cb_weighted, &hp, &truncated);
+        e = fg_graph_hops(app, c, rq->context_id, rq->max_hops, max_trust, FG_SEARCH_HOPS_MAX_NODES,
+                          hop_cb_weighted, &hp, &truncated);
         if (e != FG_OK)
             goto out;
         if (hp.n > 1)

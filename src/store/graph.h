@@ -90,21 +90,21 @@ typedef int (*store_version_cb)(const struct store_version *v, void *ctx);
 struct store_expand {
     const char *const *ids; /* capsules to expand (already known visible) */
     size_t n;
-    unsigned dir;      /* STORE_DIR_* */
-    unsigned types;    /* STORE_EDGE_* mask */
-    int max_trust;     /* far ends with trust_level > max_trust (or deleted) are left out */
-    long long limit;   /* rows at most */
-    long long offset;  /* with `ordered` only */
-    int ordered;       /* newest first (created_at, id descending); else any order (fast) */
-    long long *total;  /* with ordered: count of all matching rows (may be NULL) */
+    unsigned dir;     /* STORE_DIR_* */
+    unsigned types;   /* STORE_EDGE_* mask */
+    int max_trust;    /* far ends with trust_level > max_trust (or deleted) are left out */
+    long long limit;  /* rows at most */
+    long long offset; /* with `ordered` only */
+    int ordered;      /* newest first (created_at, id descending); else any order (fast) */
+    long long *total; /* with ordered: count of all matching rows (may be NULL) */
 };
 
 struct store_graph_ops {
     /** Inserts a typed edge (not derived_from). FG_ECONFLICT on a duplicate. */
     enum fg_err (*insert)(struct store_conn *c, const struct store_edge *e);
     /** Fetches a typed edge by id (note copied into note_buf, "" when none). */
-    enum fg_err (*get)(struct store_conn *c, const char *id, struct store_edge *out,
-                       char *note_buf, size_t note_len);
+    enum fg_err (*get)(struct store_conn *c, const char *id, struct store_edge *out, char *note_buf,
+                       size_t note_len);
     /** The id of the edge (source, target, type), FG_ENOTFOUND when none. */
     enum fg_err (*find)(struct store_conn *c, const char *source, const char *target,
                         const char *type, char id_out[37]);
@@ -115,8 +115,8 @@ struct store_graph_ops {
     /** *found = 1 when `to` is reachable from `from` along edges of `type` (source → target),
      * over any capsule; the walk is cycle-safe and visits at most `max_nodes` capsules
      * (*found = -1 when it stopped there). */
-    enum fg_err (*reaches)(struct store_conn *c, const char *from, const char *to,
-                           const char *type, long long max_nodes, int *found);
+    enum fg_err (*reaches)(struct store_conn *c, const char *from, const char *to, const char *type,
+                           long long max_nodes, int *found);
     /** Edges of the capsules in `q` (visible far ends only). */
     enum fg_err (*expand)(struct store_conn *c, const struct store_expand *q, store_step_cb cb,
                           void *ctx);
@@ -128,8 +128,8 @@ struct store_graph_ops {
                                   long long limit, store_edge_cb cb, void *ctx, long long *total);
     /** For each id of `ids` superseded by a live readable capsule: cb(id, successor id), the
      * newest successor first (cb may stop after the first of an id by returning 0 anyway). */
-    enum fg_err (*successors)(struct store_conn *c, const char *const *ids, size_t n,
-                              int max_trust, store_pair_cb cb, void *ctx);
+    enum fg_err (*successors)(struct store_conn *c, const char *const *ids, size_t n, int max_trust,
+                              store_pair_cb cb, void *ctx);
     /** Node summaries of the visible capsules among `ids`. */
     enum fg_err (*nodes)(struct store_conn *c, const char *const *ids, size_t n, int max_trust,
                          store_node_cb cb, void *ctx);

@@ -39,29 +39,41 @@ static char *ids_array(const char *const *ids, size_t n)
     "WHEN 'related_to' THEN 8 WHEN 'references' THEN 16 ELSE 0 END)"
 
 #define EXPAND_UNION                                                                               \
-    "WITH f(id) AS (SELECT unnest($1::text[])) "                                                   \
     "SELECT x.src, x.id, x.source_id, x.target_id, x.type, x.note, x.weight, x.creator_id, "       \
     "x.created_at, c.id, c.type, c.version, c.trust_level, c.owner_id, c.created_at, "             \
     "c.updated_at FROM ("                                                                          \
     " SELECT f.id AS src, l.id, l.source_id, l.target_id, l.type, l.note, l.weight, "              \
-    "  l.creator_id, l.created_at, l.target_id AS far FROM f"                                      \
+    "  l.creator_id, l.created_at, l.target_id AS far FROM unnest($1::text[]) f(id)"               \
     "  JOIN capsule_links l ON l.source_id = f.id"                                                 \
-    "  WHERE ($2::int & 1) <> 0 AND ($3::int & " TYPE_BIT_SQL("l.type") ") <> 0"                   \
-    " UNION ALL"                                                                                   \
-    " SELECT f.id, l.id, l.source_id, l.target_id, l.type, l.note, l.weight, l.creator_id, "       \
-    "  l.created_at, l.source_id FROM f JOIN capsule_links l ON l.target_id = f.id"                \
-    "  WHERE ($2::int & 2) <> 0 AND ($3::int & " TYPE_BIT_SQL("l.type") ") <> 0"                   \
-    " UNION ALL"                                                                                   \
-    " SELECT f.id, '', e.child_id, e.parent_id, 'derived_from', e.reason, 1.0::float8, "           \
-    "  (SELECT o.owner_id FROM capsules o WHERE o.id = e.child_id), e.created_at, e.parent_id"     \
-    "  FROM f JOIN capsule_edges e ON e.child_id = f.id"                                           \
-    "  WHERE ($2::int & 1) <> 0 AND ($3::int & 32) <> 0 AND e.relation = 'DERIVED_FROM'"           \
-    " UNION ALL"                                                                                   \
-    " SELECT f.id, '', e.child_id, e.parent_id, 'derived_from', e.reason, 1.0::float8, "           \
-    "  (SELECT o.owner_id FROM capsules o WHERE o.id = e.child_id), e.created_at, e.child_id"      \
-    "  FROM f JOIN capsule_edges e ON e.parent_id = f.id"                                          \
-    "  WHERE ($2::int & 2) <> 0 AND ($3::int & 32) <> 0 AND e.relation = 'DERIVED_FROM'"           \
-    ") x JOIN capsules c ON c.id = x.far WHERE c.is_deleted = 0 AND c.trust_level <= $4::int"
+    "  WHERE ($2::int & 1) <> 0 AND ($3::int & " TYPE_BIT_SQL(                                     \
+        "l.type") ") <> 0"                                                                         \
+                  " UNION ALL"                                                                     \
+                  " SELECT f.id, l.id, l.source_id, l.target_id, l.type, l.note, l.weight, "       \
+                  "l.creator_id, "                                                                 \
+                  "  l.created_at, l.source_id FROM unnest($1::text[]) f(id) JOIN capsule_links "  \
+                  "l ON l.target_id = f.id"                                                        \
+                  "  WHERE ($2::int & 2) <> 0 AND ($3::int & " TYPE_BIT_SQL(                       \
+                      "l.type") ") <> 0"                                                           \
+                                " UNION ALL"                                                       \
+                                " SELECT f.id, '', e.child_id, e.parent_id, 'derived_from', "      \
+                                "e.reason, 1.0::float8, "                                          \
+                                "  (SELECT o.owner_id FROM capsules o WHERE o.id = e.child_id), "  \
+                                "e.created_at, e.parent_id"                                        \
+                                "  FROM unnest($1::text[]) f(id) JOIN capsule_edges e ON "         \
+                                "e.child_id = f.id"                                                \
+                                "  WHERE ($2::int & 1) <> 0 AND ($3::int & 32) <> 0 AND "          \
+                                "e.relation = 'DERIVED_FROM'"                                      \
+                                " UNION ALL"                                                       \
+                                " SELECT f.id, '', e.child_id, e.parent_id, 'derived_from', "      \
+                                "e.reason, 1.0::float8, "                                          \
+                                "  (SELECT o.owner_id FROM capsules o WHERE o.id = e.child_id), "  \
+                                "e.created_at, e.child_id"                                         \
+                                "  FROM unnest($1::text[]) f(id) JOIN capsule_edges e ON "         \
+                                "e.parent_id = f.id"                                               \
+                                "  WHERE ($2::int & 2) <> 0 AND ($3::int & 32) <> 0 AND "          \
+                                "e.relation = 'DERIVED_FROM'"                                      \
+                                ") x JOIN capsules c ON c.id = x.far WHERE c.is_deleted = 0 AND "  \
+                                "c.trust_level <= $4::int"
 
 static void read_edge(const PGresult *r, int row, int col, struct store_edge *e)
 {
@@ -94,8 +106,7 @@ static enum fg_err g_insert(struct store_conn *c, const struct store_edge *e)
     char w[40];
     snprintf(w, sizeof w, "%.17g", e->weight);
     struct pg_num at = pg_num(e->created_at);
-    const char *p[] = {e->id, e->source_id, e->target_id, e->type, e->note, w, e->creator_id,
-                       at.s};
+    const char *p[] = {e->id, e->source_id, e->target_id, e->type, e->note, w, e->creator_id, at.s};
     return pg_run_locked(c, sql, 8, p, NULL);
 }
 
@@ -187,8 +198,9 @@ static enum fg_err g_expand(struct store_conn *c, const struct store_expand *q, 
                             void *ctx)
 {
     static const char fast[] = EXPAND_UNION " LIMIT $5::bigint";
-    static const char ordered[] = EXPAND_UNION " ORDER BY x.created_at DESC, x.id DESC, "
-                                               "x.source_id DESC LIMIT $5::bigint OFFSET $6::bigint";
+    static const char ordered[] =
+        EXPAND_UNION " ORDER BY x.created_at DESC, x.id DESC, "
+                     "x.source_id DESC LIMIT $5::bigint OFFSET $6::bigint";
     static const char counted[] = "SELECT count(*) FROM (" EXPAND_UNION ") y";
     char *arr = ids_array(q->ids, q->n);
     struct pg_num dir = pg_num(q->dir), types = pg_num(q->types), trust = pg_num(q->max_trust);
@@ -219,8 +231,8 @@ out:
     return e;
 }
 
-static enum fg_err g_remove_touching(struct store_conn *c, const char *capsule_id,
-                                     store_edge_cb cb, void *ctx)
+static enum fg_err g_remove_touching(struct store_conn *c, const char *capsule_id, store_edge_cb cb,
+                                     void *ctx)
 {
     static const char sql[] =
         "DELETE FROM capsule_links WHERE source_id = $1 OR target_id = $1 RETURNING id, "

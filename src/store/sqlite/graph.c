@@ -2,7 +2,9 @@
  * SQLite: the knowledge graph (store/graph.h). Typed edges live in capsule_links (migration 070),
  * DERIVED_FROM edges in capsule_edges (020); one expansion query reads both, in the directions
  * asked, for a whole BFS level at once (the level's ids are bound as one JSON array and read with
- * json_each), and joins the far end for visibility. Every lookup is an index range: outgoing
+ * json_each — inline in each branch: a shared CTE made SQLite materialise it and build a Bloom
+ * filter over the whole edge table, 20 ms instead of 0.9 ms for a 250-edge hub at 25 000
+ * edges), and joins the far end for visibility. Every lookup is an index range: outgoing
  * typed edges by the UNIQUE (source_id, target_id, type) index, incoming by capsule_links_target,
  * derivations by the capsule_edges primary key (child) and capsule_edges_parent.
  */
@@ -42,29 +44,41 @@ static char *ids_json(const char *const *ids, size_t n)
 
 /* Columns: from, edge (id, source, target, type, note, weight, creator, created_at), far end. */
 #define EXPAND_UNION                                                                               \
-    "WITH f(id) AS (SELECT value FROM json_each(?1)) "                                             \
     "SELECT x.src, x.id, x.source_id, x.target_id, x.type, x.note, x.weight, x.creator_id, "       \
     "x.created_at, c.id, c.type, c.version, c.trust_level, c.owner_id, c.created_at, "             \
     "c.updated_at FROM ("                                                                          \
-    " SELECT f.id AS src, l.id, l.source_id, l.target_id, l.type, l.note, l.weight, "              \
-    "  l.creator_id, l.created_at, l.target_id AS far FROM f"                                      \
-    "  JOIN capsule_links l ON l.source_id = f.id"                                                 \
-    "  WHERE (?2 & 1) <> 0 AND (?3 & " TYPE_BIT_SQL("l.type") ") <> 0"                             \
-    " UNION ALL"                                                                                   \
-    " SELECT f.id, l.id, l.source_id, l.target_id, l.type, l.note, l.weight, l.creator_id, "       \
-    "  l.created_at, l.source_id FROM f JOIN capsule_links l ON l.target_id = f.id"                \
-    "  WHERE (?2 & 2) <> 0 AND (?3 & " TYPE_BIT_SQL("l.type") ") <> 0"                             \
-    " UNION ALL"                                                                                   \
-    " SELECT f.id, '', e.child_id, e.parent_id, 'derived_from', e.reason, 1.0, "                   \
-    "  (SELECT o.owner_id FROM capsules o WHERE o.id = e.child_id), e.created_at, e.parent_id"     \
-    "  FROM f JOIN capsule_edges e ON e.child_id = f.id"                                           \
-    "  WHERE (?2 & 1) <> 0 AND (?3 & 32) <> 0 AND e.relation = 'DERIVED_FROM'"                     \
-    " UNION ALL"                                                                                   \
-    " SELECT f.id, '', e.child_id, e.parent_id, 'derived_from', e.reason, 1.0, "                   \
-    "  (SELECT o.owner_id FROM capsules o WHERE o.id = e.child_id), e.created_at, e.child_id"      \
-    "  FROM f JOIN capsule_edges e ON e.parent_id = f.id"                                          \
-    "  WHERE (?2 & 2) <> 0 AND (?3 & 32) <> 0 AND e.relation = 'DERIVED_FROM'"                     \
-    ") x JOIN capsules c ON c.id = x.far WHERE c.is_deleted = 0 AND c.trust_level <= ?4"
+    " SELECT f.value AS src, l.id, l.source_id, l.target_id, l.type, l.note, l.weight, "           \
+    "  l.creator_id, l.created_at, l.target_id AS far FROM json_each(?1) f"                        \
+    "  JOIN capsule_links l ON l.source_id = f.value"                                              \
+    "  WHERE (?2 & 1) <> 0 AND (?3 & " TYPE_BIT_SQL(                                               \
+        "l.type") ") <> 0"                                                                         \
+                  " UNION ALL"                                                                     \
+                  " SELECT f.value, l.id, l.source_id, l.target_id, l.type, l.note, l.weight, "    \
+                  "l.creator_id, "                                                                 \
+                  "  l.created_at, l.source_id FROM json_each(?1) f JOIN capsule_links l ON "      \
+                  "l.target_id = f.value"                                                          \
+                  "  WHERE (?2 & 2) <> 0 AND (?3 & " TYPE_BIT_SQL(                                 \
+                      "l.type") ") <> 0"                                                           \
+                                " UNION ALL"                                                       \
+                                " SELECT f.value, '', e.child_id, e.parent_id, 'derived_from', "   \
+                                "e.reason, 1.0, "                                                  \
+                                "  (SELECT o.owner_id FROM capsules o WHERE o.id = e.child_id), "  \
+                                "e.created_at, e.parent_id"                                        \
+                                "  FROM json_each(?1) f JOIN capsule_edges e ON e.child_id = "     \
+                                "f.value"                                                          \
+                                "  WHERE (?2 & 1) <> 0 AND (?3 & 32) <> 0 AND e.relation = "       \
+                                "'DERIVED_FROM'"                                                   \
+                                " UNION ALL"                                                       \
+                                " SELECT f.value, '', e.child_id, e.parent_id, 'derived_from', "   \
+                                "e.reason, 1.0, "                                                  \
+                                "  (SELECT o.owner_id FROM capsules o WHERE o.id = e.child_id), "  \
+                                "e.created_at, e.child_id"                                         \
+                                "  FROM json_each(?1) f JOIN capsule_edges e ON e.parent_id = "    \
+                                "f.value"                                                          \
+                                "  WHERE (?2 & 2) <> 0 AND (?3 & 32) <> 0 AND e.relation = "       \
+                                "'DERIVED_FROM'"                                                   \
+                                ") x JOIN capsules c ON c.id = x.far WHERE c.is_deleted = 0 AND "  \
+                                "c.trust_level <= ?4"
 
 static void read_edge(sqlite3_stmt *st, int col, struct store_edge *e)
 {
@@ -269,8 +283,8 @@ out:
     return e;
 }
 
-static enum fg_err g_remove_touching(struct store_conn *c, const char *capsule_id,
-                                     store_edge_cb cb, void *ctx)
+static enum fg_err g_remove_touching(struct store_conn *c, const char *capsule_id, store_edge_cb cb,
+                                     void *ctx)
 {
     static const char sql[] =
         "DELETE FROM capsule_links WHERE source_id = ?1 OR target_id = ?1 RETURNING id, "

@@ -176,7 +176,8 @@ static void test_large_input_bounded(void **state)
 static void test_metadata_changes(void **state)
 {
     (void)state;
-    json_t *m = fg_diff_metadata("{\"a\":1,\"b\":[1],\"c\":\"x\"}", "{\"c\":\"y\",\"a\":1,\"d\":null}");
+    json_t *m =
+        fg_diff_metadata("{\"a\":1,\"b\":[1],\"c\":\"x\"}", "{\"c\":\"y\",\"a\":1,\"d\":null}");
     char *s = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
     assert_string_equal(s, "[{\"change\":\"removed\",\"from\":[1],\"key\":\"b\"},"
                            "{\"change\":\"changed\",\"from\":\"x\",\"key\":\"c\",\"to\":\"y\"},"
