@@ -149,13 +149,16 @@ def http_queries(f, token, ids, starts, pairs):
         conn.request("GET", path, headers=hdr)
         r = conn.getresponse()
         body = r.read()
-        dt = (time.perf_counter() - t) * 1e3
+        dt = (time.perf_counter() - t) * 1e3  # parsing the JSON below is not timed
         assert r.status == 200, (r.status, body[:300])
         return dt, json.loads(body)["data"]
 
     for s in starts[:20]:  # warm-up (page cache, statement cache)
         get("/api/v1/capsules/%s/neighbors?depth=2&limit=%d" % (ids[s], LIMIT))
     res = {}
+    # baseline in the same run: a plain capsule read (auth, one row, JSON) on the same server
+    res["get_capsule"] = summary("http GET capsule (baseline)",
+                                 [get("/api/v1/capsules/%s" % ids[s])[0] for s in starts])
     for depth in (1, 2, 3):
         ms, sizes, trunc = [], [], 0
         for s in starts:
@@ -249,6 +252,8 @@ def main():
             print("%s: every path length equals networkx's" % store)
     for store in STORES:
         for q in ("neighbors_d1", "neighbors_d2", "neighbors_d3", "path"):
+            if q not in results["networkx"]:
+                continue
             print("ratio %s/networkx %-13s p50 %.1f" % (
                 store, q, results[store][q]["p50"] / results["networkx"][q]["p50"]))
     for r in results.values():

@@ -552,8 +552,8 @@ static int nb_step(const struct store_step *s, void *vctx)
     const char *far = s->node->id;
     if (!gmap_find(&x->nodes, far)) {
         if (x->nodes.n >= x->max_nodes) {
-            x->truncated = 1;
-            return 0; /* the edge leads outside the result: left out */
+            x->truncated = 1; /* the result is full: stop reading */
+            return 1;
         }
         struct gent *g = gmap_add(&x->nodes, far);
         g->depth = x->depth;
