@@ -11,6 +11,8 @@ usage: bench/graph/run.py [capsules=100000] [m=5] [requests=300] [stores=sqlite,
    the capsules and edges are bulk-loaded straight into the store (SQLite: one transaction through
    Python's sqlite3; PostgreSQL: COPY) — the same rows the API writes (the change-feed and
    full-text triggers run), minus the per-edge outbox/audit rows; then the server starts again.
+   BENCH_GRAPH_CACHE=dir keeps the loaded SQLite file there and reuses it on the next run (the
+   load takes minutes on a busy machine; same seed, same graph).
    The vector index is built with a cheap HNSW (M=4, ef_construction=10) because this bench does
    not measure it; the measurements start once /health/ready answers 200.
 3. Queries over HTTP, one persistent connection, sequential, `requests` of each: neighbors depth
@@ -26,6 +28,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -169,6 +172,13 @@ def http_queries(f, token, ids, starts, pairs):
         res["neighbors_d%d" % depth] = summary(
             "http neighbors depth %d" % depth, ms,
             "(nodes median %d, truncated %d/%d)" % (statistics.median(sizes), trunc, len(starts)))
+    ms, trunc = [], 0
+    for s in starts:  # the default bound (limit 100)
+        dt, d = get("/api/v1/capsules/%s/neighbors?depth=2" % ids[s])
+        ms.append(dt)
+        trunc += d["truncated"]
+    res["neighbors_d2_limit100"] = summary("http neighbors depth 2 limit 100", ms,
+                                           "(truncated %d/%d)" % (trunc, len(starts)))
     ms, lens, found = [], [], 0
     for a, b in pairs:
         dt, d = get("/api/v1/graph/path?from=%s&to=%s&max_depth=6" % (ids[a], ids[b]))
@@ -216,14 +226,30 @@ def run_store(store, g, ids, edges, starts, pairs):
         from services import PgServer
         pg = PgServer()
         env["DATABASE_URL"] = pg.url
-    f = Forge(env=env)
+    cache = os.environ.get("BENCH_GRAPH_CACHE")  # SQLite only: reuse a loaded file
+    cached = cache and not pg and os.path.exists(os.path.join(cache, "forge.db"))
+    if cached:
+        d = tempfile.mkdtemp(prefix="forge-graph-bench-")
+        shutil.copy(os.path.join(cache, "forge.db"), os.path.join(d, "forge.db"))
+        with open(os.path.join(cache, "user.json")) as fh:
+            u = json.load(fh)
+        f = Forge(env=env, data_dir=d, start=False)
+        print("sqlite: loaded file reused from %s" % cache, flush=True)
+    else:
+        f = Forge(env=env)
     try:
-        u = f.make_user()
-        f.stop()
-        if pg:
-            load_pg(pg, ids, edges, u["id"])
-        else:
-            load_sqlite(os.path.join(f.dir, "forge.db"), ids, edges, u["id"])
+        if not cached:
+            u = f.make_user()
+            f.stop()
+            if pg:
+                load_pg(pg, ids, edges, u["id"])
+            else:
+                load_sqlite(os.path.join(f.dir, "forge.db"), ids, edges, u["id"])
+                if cache:
+                    os.makedirs(cache, exist_ok=True)
+                    shutil.copy(os.path.join(f.dir, "forge.db"), os.path.join(cache, "forge.db"))
+                    with open(os.path.join(cache, "user.json"), "w") as fh:
+                        json.dump(u, fh)
         t = time.time()
         f.start(timeout=600)
         print("%s: server ready in %.1fs" % (store, time.time() - t), flush=True)
@@ -231,13 +257,16 @@ def run_store(store, g, ids, edges, starts, pairs):
         return http_queries(f, tok, ids, starts, pairs)
     finally:
         f.close()
+        if cached:
+            shutil.rmtree(f.dir, ignore_errors=True)
         if pg:
             pg.close()
 
 
 def main():
-    print("# bench/graph %s, %d cores, load average %.1f (shared machine)" % (
-        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), os.cpu_count(), os.getloadavg()[0]))
+    print("# bench/graph %s, %d cores, load average %.1f (shared machine), networkx %s, "
+          "python %s" % (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), os.cpu_count(),
+                         os.getloadavg()[0], nx.__version__, sys.version.split()[0]))
     g, ids, edges = build_graph()
     rnd = random.Random(18)
     starts = [rnd.randrange(N) for _ in range(REQS)]

@@ -284,6 +284,68 @@ static enum fg_err conflict(struct fg_capsule_why *why, const char *rule, const 
     return FG_ECONFLICT;
 }
 
+/* ---- supersedes cycle check ----------------------------------------------------------------- */
+
+struct reach_ctx {
+    struct gmap seen;
+    struct idv next;
+    const char *goal;
+    int found;
+};
+
+static int reach_step(const struct store_step *s, void *vctx)
+{
+    struct reach_ctx *x = vctx;
+    const char *far = s->node->id;
+    if (strcmp(far, x->goal) == 0) {
+        x->found = 1;
+        return 1;
+    }
+    if (gmap_find(&x->seen, far))
+        return 0;
+    if (x->seen.n >= FG_GRAPH_SUPERSEDES_WALK) {
+        x->found = -1;
+        return 1;
+    }
+    gmap_add(&x->seen, far);
+    idv_add(&x->next, far);
+    return 0;
+}
+
+/* *found = 1 when `goal` is reachable from `from` along supersedes edges (source → target) over
+ * every live capsule whatever its trust (the invariant is global); -1 when the walk reached its
+ * bound. Breadth-first with a visited set: ends on any graph. */
+static enum fg_err supersedes_reaches(struct fg_app *app, struct store_conn *c, const char *from,
+                                      const char *goal, int *found)
+{
+    struct reach_ctx x = {.goal = goal};
+    gmap_add(&x.seen, from);
+    struct idv frontier = {0};
+    idv_add(&frontier, from);
+    enum fg_err e = FG_OK;
+    while (e == FG_OK && frontier.n && !x.found) {
+        const char **ptrs = idv_ptrs(&frontier);
+        struct store_expand q = {
+            .ids = ptrs,
+            .n = frontier.n,
+            .dir = STORE_DIR_OUT,
+            .types = STORE_EDGE_SUPERSEDES,
+            .max_trust = FG_TRUST_CORE,
+            .limit = FG_GRAPH_SUPERSEDES_WALK + 1,
+        };
+        e = app->store->graph->expand(c, &q, reach_step, &x);
+        free(ptrs);
+        free(frontier.v);
+        frontier = x.next;
+        memset(&x.next, 0, sizeof x.next);
+    }
+    free(frontier.v);
+    free(x.next.v);
+    gmap_free(&x.seen);
+    *found = x.found;
+    return e;
+}
+
 /* ---- link / unlink ------------------------------------------------------------------------- */
 
 enum fg_err fg_graph_link(struct fg_app *app, const struct fg_actor *a, const char *source_id,
@@ -349,8 +411,7 @@ enum fg_err fg_graph_link(struct fg_app *app, const struct fg_actor *a, const ch
     }
     if (bit == STORE_EDGE_SUPERSEDES) {
         int found = 0;
-        e = g->reaches(c, in->target_id, source_id, "supersedes", FG_GRAPH_SUPERSEDES_WALK, &found);
-        if (e != FG_OK)
+        if ((e = supersedes_reaches(app, c, in->target_id, source_id, &found)) != FG_OK)
             goto out;
         if (found) {
             e = conflict(why, "supersedes_cycle",
@@ -669,17 +730,16 @@ static int path_step(const struct store_step *s, void *vctx)
     struct gent *g = gmap_find(&x->seen, far);
     if (g && g->side == x->side)
         return 0;
-    if (g) { /* reached the other side: a candidate path */
+    if (g) {
+        /* Reached the other side. The first meeting is a shortest path: a meeting through a
+         * node nearer the other start would have been seen when that side expanded it. */
         struct gent *from = gmap_find(&x->seen, s->from);
-        int len = (from ? from->depth : 0) + 1 + g->depth;
-        if (!x->best || len < x->best) {
-            x->best = len;
-            snprintf(x->meet_a, sizeof x->meet_a, "%s", x->side == 1 ? s->from : far);
-            snprintf(x->meet_b, sizeof x->meet_b, "%s", x->side == 1 ? far : s->from);
-            x->meet_edge = *s->edge;
-            set_note(&x->meet_note, s->edge->note);
-        }
-        return 0;
+        x->best = (from ? from->depth : 0) + 1 + g->depth;
+        snprintf(x->meet_a, sizeof x->meet_a, "%s", x->side == 1 ? s->from : far);
+        snprintf(x->meet_b, sizeof x->meet_b, "%s", x->side == 1 ? far : s->from);
+        x->meet_edge = *s->edge;
+        set_note(&x->meet_note, s->edge->note);
+        return 1;
     }
     if (x->seen.n >= x->max_visit) {
         x->truncated = 1;

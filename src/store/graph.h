@@ -112,11 +112,6 @@ struct store_graph_ops {
     enum fg_err (*remove)(struct store_conn *c, const char *id);
     /** Number of typed edges leaving `source`. */
     enum fg_err (*count_out)(struct store_conn *c, const char *source, long long *n);
-    /** *found = 1 when `to` is reachable from `from` along edges of `type` (source → target),
-     * over any capsule; the walk is cycle-safe and visits at most `max_nodes` capsules
-     * (*found = -1 when it stopped there). */
-    enum fg_err (*reaches)(struct store_conn *c, const char *from, const char *to, const char *type,
-                           long long max_nodes, int *found);
     /** Edges of the capsules in `q` (visible far ends only). */
     enum fg_err (*expand)(struct store_conn *c, const struct store_expand *q, store_step_cb cb,
                           void *ctx);

@@ -335,6 +335,22 @@ def test_search_ranks_superseded_lower(f: Forge):
     assert res[1]["capsule"]["superseded_by"] == new
 
 
+def test_openapi_lists_graph_routes(f: Forge):
+    doc = f.get("/openapi.json").json
+    paths = doc["paths"]
+    for p, m in (("/api/v1/capsules/{id}/edges", "post"), ("/api/v1/capsules/{id}/edges", "get"),
+                 ("/api/v1/capsules/{id}/edges/{edge_id}", "delete"),
+                 ("/api/v1/capsules/{id}/neighbors", "get"), ("/api/v1/graph/path", "get"),
+                 ("/api/v1/graph/contradictions", "get"),
+                 ("/api/v1/capsules/{id}/revisions/{version}", "get"),
+                 ("/api/v1/capsules/{id}/diff", "get")):
+        assert m in paths.get(p, {}), (p, m)
+    params = [x["name"] for x in paths["/api/v1/capsules/{id}"]["get"].get("parameters", [])]
+    assert "as_of" in params, params
+    # unauthenticated: 401 on every graph route
+    assert_error(f.get("/api/v1/graph/contradictions"), 401)
+
+
 def rrf(a, b, k=60):
     s = (1.0 / (k + a) if a else 0) + (1.0 / (k + b) if b else 0)
     return s / (2.0 / (k + 1))

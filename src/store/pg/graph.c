@@ -136,7 +136,12 @@ static enum fg_err g_find(struct store_conn *c, const char *source, const char *
 {
     static const char sql[] = "SELECT id FROM capsule_links WHERE source_id = $1 AND "
                               "target_id = $2 AND type = $3";
-    enum fg_err e;
+    /* The first read of a link transaction: take the writers' lock now, so the duplicate and
+     * cycle checks that follow see every edge committed before, and no edge commits in between
+     * (READ COMMITTED: each statement reads the latest commits). */
+    enum fg_err e = pg_tx_write_lock(c);
+    if (e != FG_OK)
+        return e;
     const char *p[] = {source, target, type};
     PGresult *r = pg_exec(c, sql, 3, p, &e);
     if (!r)
@@ -174,24 +179,6 @@ static enum fg_err g_count_out(struct store_conn *c, const char *source, long lo
     static const char sql[] = "SELECT count(*) FROM capsule_links WHERE source_id = $1";
     const char *p[] = {source};
     return one_int(c, sql, 1, p, n);
-}
-
-static enum fg_err g_reaches(struct store_conn *c, const char *from, const char *to,
-                             const char *type, long long max_nodes, int *found)
-{
-    static const char sql[] =
-        "WITH RECURSIVE r(id) AS (SELECT $1::text UNION"
-        " SELECT l.target_id FROM r JOIN capsule_links l ON l.source_id = r.id AND l.type = $3),"
-        " b AS (SELECT id FROM r LIMIT $4::bigint)"
-        " SELECT (SELECT count(*) FROM b WHERE id = $2) * 2 + "
-        "        CASE WHEN (SELECT count(*) FROM b) >= $4::bigint THEN 1 ELSE 0 END";
-    struct pg_num m = pg_num(max_nodes);
-    const char *p[] = {from, to, type, m.s};
-    long long v = 0;
-    enum fg_err e = one_int(c, sql, 4, p, &v);
-    if (e == FG_OK)
-        *found = v >= 2 ? 1 : v == 1 ? -1 : 0;
-    return e;
 }
 
 static enum fg_err g_expand(struct store_conn *c, const struct store_expand *q, store_step_cb cb,
@@ -396,7 +383,6 @@ const struct store_graph_ops pg_graph_ops = {
     .find = g_find,
     .remove = g_remove,
     .count_out = g_count_out,
-    .reaches = g_reaches,
     .expand = g_expand,
     .remove_touching = g_remove_touching,
     .contradictions = g_contradictions,

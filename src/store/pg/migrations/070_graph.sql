@@ -16,4 +16,4 @@ CREATE TABLE capsule_links (
 );
 
 CREATE INDEX capsule_links_target ON capsule_links (target_id, type, source_id);
-CREATE INDEX capsule_links_type_created ON capsule_links (type, created_at);
+CREATE INDEX capsule_links_type_created ON capsule_links (type, created_at, id);

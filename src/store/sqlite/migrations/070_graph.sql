@@ -24,4 +24,4 @@ CREATE TABLE capsule_links (
 -- and the duplicate check; incoming edges need their own index.
 CREATE INDEX capsule_links_target ON capsule_links (target_id, type, source_id);
 -- Live contradictions, newest first; and "who supersedes X" reads the target index.
-CREATE INDEX capsule_links_type_created ON capsule_links (type, created_at);
+CREATE INDEX capsule_links_type_created ON capsule_links (type, created_at, id);
