@@ -152,7 +152,7 @@ def test_large_diff_is_bounded(f: Forge):
     # coarse: everything between the common prefix and suffix is replaced (correct, not minimal)
     assert d["coarse"] is True and d["lines_added"] == d["lines_removed"] == 49999
     assert len(d["hunks"]) == 1
-    assert dt < 5, dt
+    assert dt < 15, dt  # ~0.5 s normally; ASan and a loaded machine are slower
 
 
 def test_visibility(f: Forge):
