@@ -230,7 +230,9 @@ def run_store(store, g, ids, edges, starts, pairs):
     cached = cache and not pg and os.path.exists(os.path.join(cache, "forge.db"))
     if cached:
         d = tempfile.mkdtemp(prefix="forge-graph-bench-")
-        shutil.copy(os.path.join(cache, "forge.db"), os.path.join(d, "forge.db"))
+        for name in os.listdir(cache):  # forge.db and the index checkpoint (warm start)
+            if name.startswith("forge."):
+                shutil.copy(os.path.join(cache, name), os.path.join(d, name))
         with open(os.path.join(cache, "user.json")) as fh:
             u = json.load(fh)
         f = Forge(env=env, data_dir=d, start=False)
@@ -256,6 +258,11 @@ def run_store(store, g, ids, edges, starts, pairs):
         tok = f.login(u["email"], u["password"]).json["data"]["access_token"]
         return http_queries(f, tok, ids, starts, pairs)
     finally:
+        f.stop()  # writes the index checkpoint
+        if cache and not pg and not cached:
+            for name in os.listdir(f.dir):
+                if name.startswith("forge.index"):
+                    shutil.copy(os.path.join(f.dir, name), os.path.join(cache, name))
         f.close()
         if cached:
             shutil.rmtree(f.dir, ignore_errors=True)
