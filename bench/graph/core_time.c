@@ -44,7 +44,8 @@ int main(int argc, char **argv)
 {
     if (argc < 4 || sodium_init() < 0)
         return 2;
-    int q = atoi(argv[3]), depth = argc > 4 ? atoi(argv[4]) : 2, limit = argc > 5 ? atoi(argv[5]) : 100;
+    int q = atoi(argv[3]), depth = argc > 4 ? atoi(argv[4]) : 2,
+        limit = argc > 5 ? atoi(argv[5]) : 100;
     char url[4200], err[512];
     snprintf(url, sizeof url, "sqlite://%s", argv[1]);
     setenv("DATABASE_URL", url, 1);
@@ -65,7 +66,7 @@ int main(int argc, char **argv)
     FILE *fh = fopen(argv[2], "r");
     if (!fh)
         return 1;
-    char (*ids)[40] = calloc((size_t)q * 2, sizeof *ids);
+    char(*ids)[40] = calloc((size_t)q * 2, sizeof *ids);
     int n = 0;
     while (n < q * 2 && fgets(ids[n], sizeof ids[n], fh)) {
         ids[n][strcspn(ids[n], "\n")] = '\0';
@@ -81,11 +82,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < q; i++) {
             json_t *out = NULL;
             double w0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID);
-            enum fg_err e = pass == 0
-                                ? fg_graph_neighbors(&app, &a, ids[i], depth, STORE_EDGE_ALL,
-                                                     STORE_DIR_BOTH, limit, &out)
-                                : fg_graph_path(&app, &a, ids[2 * i], ids[2 * i + 1], 6,
-                                                STORE_EDGE_ALL, &out);
+            enum fg_err e = pass == 0 ? fg_graph_neighbors(&app, &a, ids[i], depth, STORE_EDGE_ALL,
+                                                           STORE_DIR_BOTH, limit, &out)
+                                      : fg_graph_path(&app, &a, ids[2 * i], ids[2 * i + 1], 6,
+                                                      STORE_EDGE_ALL, &out);
             wall[i] = now(CLOCK_MONOTONIC) - w0;
             cpu[i] = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
             if (e != FG_OK)

@@ -34,8 +34,9 @@ static char *ids_array(const char *const *ids, size_t n)
     return fg_buf_steal(&b, NULL);
 }
 
-#define TYPE_BIT_SQL(col)                                                                          \
-    "(CASE " col " WHEN 'supports' THEN 1 WHEN 'contradicts' THEN 2 WHEN 'supersedes' THEN 4 "     \
+/* The type of l as its STORE_EDGE_* bit. */
+#define TYPE_BIT_L                                                                                 \
+    "(CASE l.type WHEN 'supports' THEN 1 WHEN 'contradicts' THEN 2 WHEN 'supersedes' THEN 4 "      \
     "WHEN 'related_to' THEN 8 WHEN 'references' THEN 16 ELSE 0 END)"
 
 #define EXPAND_UNION                                                                               \
@@ -43,37 +44,25 @@ static char *ids_array(const char *const *ids, size_t n)
     "x.created_at, c.id, c.type, c.version, c.trust_level, c.owner_id, c.created_at, "             \
     "c.updated_at FROM ("                                                                          \
     " SELECT f.id AS src, l.id, l.source_id, l.target_id, l.type, l.note, l.weight, "              \
-    "  l.creator_id, l.created_at, l.target_id AS far FROM unnest($1::text[]) f(id)"               \
-    "  JOIN capsule_links l ON l.source_id = f.id"                                                 \
-    "  WHERE ($2::int & 1) <> 0 AND ($3::int & " TYPE_BIT_SQL(                                     \
-        "l.type") ") <> 0"                                                                         \
-                  " UNION ALL"                                                                     \
-                  " SELECT f.id, l.id, l.source_id, l.target_id, l.type, l.note, l.weight, "       \
-                  "l.creator_id, "                                                                 \
-                  "  l.created_at, l.source_id FROM unnest($1::text[]) f(id) JOIN capsule_links "  \
-                  "l ON l.target_id = f.id"                                                        \
-                  "  WHERE ($2::int & 2) <> 0 AND ($3::int & " TYPE_BIT_SQL(                       \
-                      "l.type") ") <> 0"                                                           \
-                                " UNION ALL"                                                       \
-                                " SELECT f.id, '', e.child_id, e.parent_id, 'derived_from', "      \
-                                "e.reason, 1.0::float8, "                                          \
-                                "  (SELECT o.owner_id FROM capsules o WHERE o.id = e.child_id), "  \
-                                "e.created_at, e.parent_id"                                        \
-                                "  FROM unnest($1::text[]) f(id) JOIN capsule_edges e ON "         \
-                                "e.child_id = f.id"                                                \
-                                "  WHERE ($2::int & 1) <> 0 AND ($3::int & 32) <> 0 AND "          \
-                                "e.relation = 'DERIVED_FROM'"                                      \
-                                " UNION ALL"                                                       \
-                                " SELECT f.id, '', e.child_id, e.parent_id, 'derived_from', "      \
-                                "e.reason, 1.0::float8, "                                          \
-                                "  (SELECT o.owner_id FROM capsules o WHERE o.id = e.child_id), "  \
-                                "e.created_at, e.child_id"                                         \
-                                "  FROM unnest($1::text[]) f(id) JOIN capsule_edges e ON "         \
-                                "e.parent_id = f.id"                                               \
-                                "  WHERE ($2::int & 2) <> 0 AND ($3::int & 32) <> 0 AND "          \
-                                "e.relation = 'DERIVED_FROM'"                                      \
-                                ") x JOIN capsules c ON c.id = x.far WHERE c.is_deleted = 0 AND "  \
-                                "c.trust_level <= $4::int"
+    "  l.creator_id, l.created_at, l.target_id AS far"                                             \
+    "  FROM unnest($1::text[]) f(id) JOIN capsule_links l ON l.source_id = f.id"                   \
+    "  WHERE ($2::int & 1) <> 0 AND ($3::int & " TYPE_BIT_L ") <> 0"                               \
+    " UNION ALL"                                                                                   \
+    " SELECT f.id, l.id, l.source_id, l.target_id, l.type, l.note, l.weight, l.creator_id, "       \
+    "  l.created_at, l.source_id"                                                                  \
+    "  FROM unnest($1::text[]) f(id) JOIN capsule_links l ON l.target_id = f.id"                   \
+    "  WHERE ($2::int & 2) <> 0 AND ($3::int & " TYPE_BIT_L ") <> 0"                               \
+    " UNION ALL"                                                                                   \
+    " SELECT f.id, '', e.child_id, e.parent_id, 'derived_from', e.reason, 1.0::float8,"            \
+    "  (SELECT o.owner_id FROM capsules o WHERE o.id = e.child_id), e.created_at, e.parent_id"     \
+    "  FROM unnest($1::text[]) f(id) JOIN capsule_edges e ON e.child_id = f.id"                    \
+    "  WHERE ($2::int & 1) <> 0 AND ($3::int & 32) <> 0 AND e.relation = 'DERIVED_FROM'"           \
+    " UNION ALL"                                                                                   \
+    " SELECT f.id, '', e.child_id, e.parent_id, 'derived_from', e.reason, 1.0::float8,"            \
+    "  (SELECT o.owner_id FROM capsules o WHERE o.id = e.child_id), e.created_at, e.child_id"      \
+    "  FROM unnest($1::text[]) f(id) JOIN capsule_edges e ON e.parent_id = f.id"                   \
+    "  WHERE ($2::int & 2) <> 0 AND ($3::int & 32) <> 0 AND e.relation = 'DERIVED_FROM'"           \
+    ") x JOIN capsules c ON c.id = x.far WHERE c.is_deleted = 0 AND c.trust_level <= $4::int"
 
 static void read_edge(const PGresult *r, int row, int col, struct store_edge *e)
 {
