@@ -12,6 +12,8 @@ BUILD_PKGS=(build-essential cmake pkg-config ca-certificates curl
   libcmocka-dev
   wordnet-base wordnet-dev)
 TEST_PKGS=(python3 sqlite3 clang cppcheck clang-format postgresql redis-server wrk)
+# bench/graph's anchor (networkx on the same graph)
+TEST_PKGS+=(python3-networkx)
 # The web dashboard's browser suite (web/tests): Debian's Chromium and fonts for its screenshots.
 TEST_PKGS+=(chromium fonts-dejavu-core)
 # The dashboard (web/) is built with Node.js >= 18 and npm at `make` time; an existing Node.js

@@ -7,6 +7,7 @@
 #include "api/validate.h"
 #include "core/audit.h"
 #include "core/authz.h"
+#include "core/graph.h"
 #include "http/reply.h"
 #include "util/uuid.h"
 
@@ -58,7 +59,9 @@ static void h_set_trust(struct http_req *req, struct http_resp *resp)
         api_capsule_error(resp, e, &why);
         return;
     }
-    http_reply_data(resp, 200, fg_capsule_json(&cap, 0), NULL);
+    json_t *o = fg_capsule_json(&cap, 0);
+    fg_graph_annotate(req->app, &a, o);
+    http_reply_data(resp, 200, o, NULL);
     store_capsule_clear(&cap);
 }
 

@@ -15,6 +15,8 @@
 #include "api/validate.h"
 #include "core/authz.h"
 #include "core/capsule.h"
+#include "core/graph.h"
+#include "core/history.h"
 #include "core/lineage.h"
 #include "http/reply.h"
 #include "util/time.h"
@@ -118,10 +120,14 @@ static int read_fields(struct http_resp *resp, json_t *body, int creating,
     return 0;
 }
 
-static void reply_capsule(struct http_resp *resp, int status, const struct store_capsule *cap,
-                          int with_embedding)
+static void reply_capsule(struct http_req *req, struct http_resp *resp, int status,
+                          const struct store_capsule *cap, int with_embedding)
 {
-    http_reply_data(resp, status, fg_capsule_json(cap, with_embedding), NULL);
+    json_t *o = fg_capsule_json(cap, with_embedding);
+    struct fg_actor a;
+    api_actor_from_req(&a, req);
+    fg_graph_annotate(req->app, &a, o);
+    http_reply_data(resp, status, o, NULL);
 }
 
 static void h_create(struct http_req *req, struct http_resp *resp)
@@ -155,7 +161,7 @@ static void h_create(struct http_req *req, struct http_resp *resp)
     }
     char loc[96];
     snprintf(loc, sizeof loc, "/api/v1/capsules/%s", cap.id);
-    reply_capsule(resp, 201, &cap, 0);
+    reply_capsule(req, resp, 201, &cap, 0);
     http_resp_header(resp, "Location", loc);
     store_capsule_clear(&cap);
 out:
@@ -167,22 +173,32 @@ static void h_get(struct http_req *req, struct http_resp *resp)
     static const char *const includes[] = {"embedding", NULL};
     const char *id, *include = NULL;
     int include_deleted = 0;
+    long long as_of = 0;
+    int as_of_given;
     if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id) ||
         q_enum(req, resp, "include", includes, &include) < 0 ||
-        q_bool(req, resp, "include_deleted", 0, &include_deleted) < 0)
+        q_bool(req, resp, "include_deleted", 0, &include_deleted) < 0 ||
+        (as_of_given = q_time(req, resp, "as_of", &as_of)) < 0)
         return;
+    if (as_of_given == 0 && include) {
+        http_reply_invalid(resp, "include", "include=embedding is not available with as_of");
+        return;
+    }
     struct fg_actor a;
     api_actor_from_req(&a, req);
     struct store_capsule cap = {0};
-    enum fg_err e = fg_capsule_get(req->app, &a, id, include ? STORE_CAPSULE_WITH_EMBEDDING : 0,
-                                   include_deleted, &cap);
+    enum fg_err e =
+        as_of_given == 0
+            ? fg_history_as_of(req->app, &a, id, as_of, include_deleted && a.admin, &cap)
+            : fg_capsule_get(req->app, &a, id, include ? STORE_CAPSULE_WITH_EMBEDDING : 0,
+                             include_deleted, &cap);
     if (e != FG_OK) {
         struct fg_capsule_why why = {.what = "capsule"};
         api_capsule_error(resp, e, &why);
         return;
     }
-    reply_capsule(resp, 200, &cap, include != NULL);
+    reply_capsule(req, resp, 200, &cap, include != NULL);
     store_capsule_clear(&cap);
 }
 
@@ -236,6 +252,7 @@ static void h_list(struct http_req *req, struct http_resp *resp)
         api_capsule_error(resp, e, &why);
         return;
     }
+    fg_graph_annotate(req->app, &a, items);
     http_reply_page(resp, items, total, page, per_page);
 }
 
@@ -275,7 +292,7 @@ static void h_update(struct http_req *req, struct http_resp *resp)
         api_capsule_error(resp, e, &why);
         goto out;
     }
-    reply_capsule(resp, 200, &cap, 0);
+    reply_capsule(req, resp, 200, &cap, 0);
     store_capsule_clear(&cap);
 out:
     free(meta);
@@ -339,6 +356,7 @@ static void h_lineage(struct http_req *req, struct http_resp *resp)
         api_capsule_error(resp, e, &why);
         return;
     }
+    fg_graph_annotate(req->app, &a, x.items);
     size_t n = json_array_size(x.items);
     http_reply_data(resp, 200,
                     json_pack("{sssosIsb}", "id", id, "ancestors", x.items, "max_depth",
@@ -367,6 +385,7 @@ static void h_children(struct http_req *req, struct http_resp *resp)
         api_capsule_error(resp, e, &why);
         return;
     }
+    fg_graph_annotate(req->app, &a, items);
     http_reply_page(resp, items, total, page, per_page);
 }
 
@@ -478,8 +497,9 @@ const struct http_route api_capsule_routes[] = {
     {"GET", "/api/v1/capsules", h_list, AUTH,
      "List readable capsules, newest first (filters, pagination)", "capsules", "capsule:read", 200,
      NULL, CAPSULE_SCHEMA, LIST_PARAMS},
-    {"GET", "/api/v1/capsules/{id}", h_get, AUTH, "Get a capsule (?include=embedding)", "capsules",
-     "capsule:read", 200, NULL, CAPSULE_SCHEMA, "include,include_deleted"},
+    {"GET", "/api/v1/capsules/{id}", h_get, AUTH,
+     "Get a capsule (?include=embedding; ?as_of=RFC 3339: as it was then)", "capsules",
+     "capsule:read", 200, NULL, CAPSULE_SCHEMA, "include,include_deleted,as_of"},
     {"PATCH", "/api/v1/capsules/{id}", h_update, AUTH,
      "Update content, type or metadata (owner or admin; content change bumps the minor version)",
      "capsules", "capsule:update", 200, UPDATE_SCHEMA, CAPSULE_SCHEMA, NULL},

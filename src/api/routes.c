@@ -1,11 +1,22 @@
 #include "api/routes.h"
 
-/* Add a subsystem's table here; nothing else needs to change to expose and document it. */
+/* Add a subsystem's table here; nothing else needs to change to expose and document it.
+ * One table a line (clang-format off keeps it that way, so parallel additions merge cleanly). */
+// clang-format off
 const struct http_route *const api_route_tables[] = {
-    api_system_routes,          api_auth_routes,
-    api_admin_user_routes,      api_immune_routes,
-    api_capsule_routes,         api_admin_capsule_routes,
-    api_admin_audit_routes,     api_governance_routes,
-    api_quarantine_routes,      api_search_routes,
-    api_admin_retention_routes, NULL,
+    api_system_routes,
+    api_auth_routes,
+    api_admin_user_routes,
+    api_immune_routes,
+    api_capsule_routes,
+    api_admin_capsule_routes,
+    api_admin_audit_routes,
+    api_governance_routes,
+    api_quarantine_routes,
+    api_search_routes,
+    api_admin_retention_routes,
+    api_graph_routes,
+    api_history_routes,
+    NULL,
 };
+// clang-format on

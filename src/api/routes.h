@@ -20,6 +20,8 @@ extern const struct http_route api_governance_routes[];      /* governance.c */
 extern const struct http_route api_quarantine_routes[];      /* quarantine.c */
 extern const struct http_route api_search_routes[];          /* search.c */
 extern const struct http_route api_admin_retention_routes[]; /* admin_retention.c */
+extern const struct http_route api_graph_routes[];           /* graph.c */
+extern const struct http_route api_history_routes[];         /* history.c */
 
 /** NULL-terminated list of every table. */
 extern const struct http_route *const api_route_tables[];

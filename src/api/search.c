@@ -12,6 +12,7 @@
 #include "api/validate.h"
 #include "core/authz.h"
 #include "core/capsule.h"
+#include "core/graph.h"
 #include "core/search.h"
 #include "http/reply.h"
 
@@ -127,9 +128,14 @@ static void h_search(struct http_req *req, struct http_resp *resp)
         http_reply_internal(resp);
         return;
     }
-    json_t *data = json_array();
-    for (size_t i = 0; i < out.n; i++)
-        json_array_append_new(data, result_json(&out.v[i], rq.mode));
+    json_t *data = json_array(), *caps = json_array();
+    for (size_t i = 0; i < out.n; i++) {
+        json_t *o = result_json(&out.v[i], rq.mode);
+        json_array_append(caps, json_object_get(o, "capsule"));
+        json_array_append_new(data, o);
+    }
+    fg_graph_annotate(req->app, &a, caps); /* superseded_by of each result */
+    json_decref(caps);
     json_t *meta = json_object();
     json_object_set_new(meta, "mode", json_string(fg_search_modes[rq.mode]));
     json_object_set_new(meta, "count", json_integer((json_int_t)out.n));

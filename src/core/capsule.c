@@ -19,6 +19,7 @@
 #include "core/audit.h"
 #include "core/authz.h"
 #include "core/events.h"
+#include "core/graph.h"
 #include "core/metrics.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -540,7 +541,11 @@ static int on_deleted(const char *id, void *vctx)
     int is_root = strcmp(id, d->root) == 0;
     json_t *p = json_pack("{sssssssb}", "id", id, "actor_id", actor_id(d->a), "cascade_root",
                           d->root, "cascade", d->cascade);
-    d->err = emit(d->app, d->c, "capsule.deleted", id, p);
+    d->err = fg_graph_on_capsule_deleted(d->app, d->c, d->a, id, d->root);
+    if (d->err == FG_OK)
+        d->err = emit(d->app, d->c, "capsule.deleted", id, p);
+    else
+        json_decref(p);
     if (d->err == FG_OK) {
         json_t *det = json_pack("{sb}", "cascade", d->cascade);
         if (!is_root)
@@ -770,5 +775,6 @@ json_t *fg_capsule_json(const struct store_capsule *cap, int with_embedding)
         json_object_set_new(o, "deleted_at", iso(cap->deleted_at));
     if (with_embedding)
         json_object_set_new(o, "embedding", embedding_json(cap->embedding, cap->embedding_len));
+    json_object_set_new(o, "superseded_by", json_null()); /* set by fg_graph_annotate */
     return o;
 }

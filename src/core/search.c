@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/app.h"
+#include "core/graph.h"
 #include "core/index.h"
 #include "core/metrics.h"
 #include "embed/embedder.h"
@@ -520,6 +521,7 @@ static enum fg_err keyword_cands(struct fg_app *app, struct store_conn *c, const
 struct hop {
     char id[37];
     int d;
+    double s; /* strength of the path (product of edge-type weights, core/graph.h) */
 };
 
 struct hops {
@@ -540,16 +542,25 @@ static int hop_cb(const char *id, int d, void *ctx)
     return 0;
 }
 
+static int hop_cb_weighted(const char *id, int d, double strength, void *ctx)
+{
+    struct hops *h = ctx;
+    hop_cb(id, d, ctx);
+    h->v[h->n - 1].s = strength;
+    return 0;
+}
+
 static int hop_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct hop *)a)->id, ((const struct hop *)b)->id);
 }
 
-static int hops_of(const struct hops *h, const char *id)
+static int hops_of(const struct hops *h, const char *id, double *strength)
 {
     struct hop key = {.d = 0};
     snprintf(key.id, sizeof key.id, "%s", id);
     const struct hop *f = h->n ? bsearch(&key, h->v, h->n, sizeof *h->v, hop_cmp) : NULL;
+    *strength = f ? f->s : 0;
     return f ? f->d : -1;
 }
 
@@ -697,8 +708,9 @@ static enum fg_err run_hybrid(struct fg_app *app, struct fg_search *s, struct st
         goto out;
     if (rq->context_id) {
         int truncated = 0;
-        e = app->store->search->neighbourhood(c, rq->context_id, rq->max_hops,
-                                              FG_SEARCH_HOPS_MAX_NODES, hop_cb, &hp, &truncated);
+        /* every edge type, weighted (docs/knowledge-graph.md), through readable capsules */
+        e = fg_graph_hops(app, c, rq->context_id, rq->max_hops, max_trust, FG_SEARCH_HOPS_MAX_NODES,
+                          hop_cb_weighted, &hp, &truncated);
         if (e != FG_OK)
             goto out;
         if (hp.n > 1)
@@ -706,9 +718,10 @@ static enum fg_err run_hybrid(struct fg_app *app, struct fg_search *s, struct st
     }
     for (size_t i = 0; i < cs.n; i++) {
         struct cand *x = &cs.v[i];
-        x->hops = rq->context_id ? hops_of(&hp, x->id) : -1;
+        double strength = 0;
+        x->hops = rq->context_id ? hops_of(&hp, x->id, &strength) : -1;
         x->score = fg_search_rrf(x->sem_rank, x->kw_rank, FG_SEARCH_RRF_K) *
-                   fg_search_hop_boost(x->hops, rq->max_hops);
+                   (1.0 + (fg_search_hop_boost(x->hops, rq->max_hops) - 1.0) * strength);
         if (!x->sem_rank)
             x->sem = -2; /* ties among keyword-only candidates fall back to id order */
     }
@@ -729,6 +742,32 @@ void fg_search_response_clear(struct fg_search_response *r)
     clear_results(r);
     free(r->v);
     r->v = NULL;
+}
+
+/* Knowledge graph (docs/knowledge-graph.md): a result superseded by a live capsule the caller
+ * can read scores × FG_GRAPH_SUPERSEDED_FACTOR, and the results are re-ordered (stable). */
+static enum fg_err downrank_superseded(struct fg_app *app, struct store_conn *c, int max_trust,
+                                       struct fg_search_response *out)
+{
+    if (!c || out->n == 0)
+        return FG_OK;
+    const char **ids = fg_xcalloc(out->n, sizeof *ids);
+    unsigned char *sup = fg_xcalloc(out->n, 1);
+    for (size_t i = 0; i < out->n; i++)
+        ids[i] = out->v[i].cap.id;
+    enum fg_err e = fg_graph_superseded(app, c, ids, out->n, max_trust, sup);
+    for (size_t i = 0; e == FG_OK && i < out->n; i++)
+        if (sup[i])
+            out->v[i].score *= FG_GRAPH_SUPERSEDED_FACTOR;
+    for (size_t i = 1; e == FG_OK && i < out->n; i++) /* insertion sort: n <= 100, stable */
+        for (size_t j = i; j > 0 && out->v[j - 1].score < out->v[j].score; j--) {
+            struct fg_search_result t = out->v[j];
+            out->v[j] = out->v[j - 1];
+            out->v[j - 1] = t;
+        }
+    free(ids);
+    free(sup);
+    return e;
 }
 
 enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
@@ -818,6 +857,8 @@ enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
         e = run_hybrid(app, s, c, rq, max_trust, qv, match, out->min_score, out);
         break;
     }
+    if (e == FG_OK)
+        e = downrank_superseded(app, c, max_trust, out);
 done:
     store_release(app->store, c);
     free(qv);

@@ -12,6 +12,7 @@
  *   store/immune.h     immune responses, IP blocks                      (immune system)
  *   store/governance.h proposals and votes                              (governance)
  *   store/search.h     full text, hop neighbourhood, index scan         (search)
+ *   store/graph.h      typed edges, traversal, revision lookups         (knowledge graph)
  */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
@@ -50,6 +51,7 @@ struct store_immune_ops;
 struct store_governance_ops;
 struct store_search_ops;
 struct store_retention_ops;
+struct store_graph_ops;
 
 struct store {
     const struct store_ops *ops;
@@ -61,6 +63,7 @@ struct store {
     const struct store_search_ops *search;       /* store/search.h (NULL: backend has no search) */
     void *impl;                                  /* backend state */
     const struct store_retention_ops *retention; /* store/retention.h */
+    const struct store_graph_ops *graph;         /* store/graph.h: typed edges, time travel */
 };
 
 /**

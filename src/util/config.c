@@ -161,6 +161,18 @@ static const struct var vars[] = {
       "requests waiting for the Argon2 pool (register, login, password change); 503 above"),
     S("EMBEDDING_LOCAL_MODEL", embedding_local_model, "local-hash-v1",
       "local embedder: local-hash-v1, or the experimental local-wordnet-v2 (a change needs forge reindex)"),
+    D("SEARCH_HOP_WEIGHT_DERIVED_FROM", hop_weight_derived_from, "1", 0, 1,
+      "hybrid hop boost: weight of derived_from (lineage) edges (0: not walked)"),
+    D("SEARCH_HOP_WEIGHT_SUPPORTS", hop_weight_supports, "1", 0, 1,
+      "hybrid hop boost: weight of supports edges (0: not walked)"),
+    D("SEARCH_HOP_WEIGHT_CONTRADICTS", hop_weight_contradicts, "1", 0, 1,
+      "hybrid hop boost: weight of contradicts edges (0: not walked)"),
+    D("SEARCH_HOP_WEIGHT_SUPERSEDES", hop_weight_supersedes, "1", 0, 1,
+      "hybrid hop boost: weight of supersedes edges (0: not walked)"),
+    D("SEARCH_HOP_WEIGHT_RELATED_TO", hop_weight_related_to, "1", 0, 1,
+      "hybrid hop boost: weight of related_to edges (0: not walked)"),
+    D("SEARCH_HOP_WEIGHT_REFERENCES", hop_weight_references, "1", 0, 1,
+      "hybrid hop boost: weight of references edges (0: not walked)"),
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 

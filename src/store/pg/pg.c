@@ -44,6 +44,7 @@ extern const struct store_capsule_ops pg_capsule_ops;       /* capsules.c */
 extern const struct store_audit_ops pg_audit_ops;           /* audit.c */
 extern const struct store_search_ops pg_search_ops;         /* search.c */
 extern const struct store_retention_ops pg_retention_ops;   /* retention.c */
+extern const struct store_graph_ops pg_graph_ops;           /* graph.c */
 
 static void notice_quiet(void *arg, const char *msg)
 {
@@ -418,6 +419,7 @@ enum fg_err store_pg_open(const char *url, const struct fg_config *cfg, struct s
     s->base.audit = &pg_audit_ops;
     s->base.search = &pg_search_ops;
     s->base.retention = &pg_retention_ops;
+    s->base.graph = &pg_graph_ops;
     s->url = fg_xstrdup(url);
     s->busy_ms = (int)cfg->database_busy_timeout_ms;
     s->max_conns = (int)cfg->database_pool_size;
