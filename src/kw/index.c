@@ -1006,9 +1006,12 @@ size_t fg_kw_search(struct fg_kw *kw, const struct fg_kw_query *q, size_t k, int
             cum[t] = acc;
         }
         size_t ess = 0; /* cur[ess..m) are essential */
+        double *cv = fg_xcalloc(m, sizeof *cv); /* contributions by canonical index */
         for (;;) {
             double theta = heap_threshold(&h);
-            while (ess < m && h.n == h.k && cum[ess] < theta)
+            /* Bounds are compared with a margin so that rounding never prunes a tie. */
+            double cut = theta * (1.0 - 1e-9);
+            while (ess < m && h.n == h.k && cum[ess] < cut)
                 ess++;
             if (ess >= m)
                 break;
@@ -1028,23 +1031,35 @@ size_t fg_kw_search(struct fg_kw *kw, const struct fg_kw_query *q, size_t k, int
             double norm = doc_norm(p, D), s = 0;
             for (size_t t = ess; t < m; t++)
                 if (cur_doc(&cur[t]) == d) {
-                    s += bm25_term(cur[t].idf, posting_wtf(&cur[t].p[cur[t].i]), norm);
+                    double c = bm25_term(cur[t].idf, posting_wtf(&cur[t].p[cur[t].i]), norm);
+                    cv[cur[t].canon] = c;
+                    s += c;
                     cur[t].i++;
                 }
             int alive = 1;
             for (size_t t = ess; t-- > 0;) {
-                if (h.n == h.k && s + cum[t] < theta) {
+                if (h.n == h.k && s + cum[t] < cut) {
                     alive = 0;
                     break;
                 }
                 cur_seek(&cur[t], d);
-                if (cur_doc(&cur[t]) == d)
-                    s += bm25_term(cur[t].idf, posting_wtf(&cur[t].p[cur[t].i]), norm);
+                if (cur_doc(&cur[t]) == d) {
+                    double c = bm25_term(cur[t].idf, posting_wtf(&cur[t].p[cur[t].i]), norm);
+                    cv[cur[t].canon] = c;
+                    s += c;
+                }
             }
+            if (alive) {
+                s = 0; /* the canonical sum: same bits as the exact computation */
+                for (size_t t = 0; t < m; t++)
+                    s += cv[t];
+            }
+            memset(cv, 0, m * sizeof *cv);
             if (!alive || (h.n == h.k && s < theta) || !check_clauses(&sc, d))
                 continue;
             heap_push(&h, s, d);
         }
+        free(cv);
         free(cum);
     }
     /* Canonical scores (fixed term order) so that results equal the exact computation. */
