@@ -118,15 +118,15 @@ static long id_num(const char *id)
     return strtol(id + 24, NULL, 10);
 }
 
-static void report(const char *name, double build_s, const double *qps, int rounds,
-                   size_t ok, size_t want, size_t exact_lists, size_t nq)
+static void report(const char *name, double build_s, const double *qps, int rounds, size_t ok,
+                   size_t want, size_t exact_lists, size_t nq)
 {
     double v[16];
     memcpy(v, qps, (size_t)rounds * sizeof *v);
     qsort(v, (size_t)rounds, sizeof *v, cmp_dbl);
     printf("| %-14s | %7.2f s | %9.0f | %7.0f–%-7.0f | %6.4f | %4zu/%zu |\n", name, build_s,
-           v[rounds / 2], v[0], v[rounds - 1], want ? (double)ok / (double)want : 0.0,
-           exact_lists, nq);
+           v[rounds / 2], v[0], v[rounds - 1], want ? (double)ok / (double)want : 0.0, exact_lists,
+           nq);
 }
 
 int main(int argc, char **argv)
@@ -150,10 +150,9 @@ int main(int argc, char **argv)
     char(*queries)[64] = malloc((size_t)nq * sizeof *queries);
     for (long i = 0; i < nq; i++) {
         int t = (int)(rnd() % TOPICS);
-        snprintf(queries[i], sizeof queries[i], "%s %s %s",
-                 vocab[topic_words[t][rnd() % TOPIC_WORDS]],
-                 vocab[topic_words[t][rnd() % TOPIC_WORDS]],
-                 vocab[topic_words[t][rnd() % TOPIC_WORDS]]);
+        snprintf(
+            queries[i], sizeof queries[i], "%s %s %s", vocab[topic_words[t][rnd() % TOPIC_WORDS]],
+            vocab[topic_words[t][rnd() % TOPIC_WORDS]], vocab[topic_words[t][rnd() % TOPIC_WORDS]]);
     }
     printf("# bench/keyword: %ld capsules, %ld queries (3 words, OR), top-%d, %d rounds, "
            "1 thread\n",
@@ -190,6 +189,46 @@ int main(int argc, char **argv)
            "%.0f q/s; ~%zu matches per query (first 20)\n\n",
            st.docs, st.terms, st.postings, (double)st.bytes / 1e6, exact_qps,
            matches / (size_t)(nq < 20 ? nq : 20));
+    /* Checkpoint file: save and load time (the load is what a restart pays). */
+    {
+        char path[] = "/tmp/kwbench_ckpt_XXXXXX";
+        int fd = mkstemp(path);
+        if (fd < 0)
+            return 1;
+        close(fd);
+        double ts = fg_mono_s();
+        if (fg_kw_save(kw, path) != FG_OK)
+            return 1;
+        double save_s = fg_mono_s() - ts;
+        struct fg_kw *k2 = fg_kw_new();
+        ts = fg_mono_s();
+        if (fg_kw_load(k2, path) != FG_OK)
+            return 1;
+        double load_s = fg_mono_s() - ts;
+        FILE *f = fopen(path, "rb");
+        long sz = 0;
+        if (f && fseek(f, 0, SEEK_END) == 0)
+            sz = ftell(f);
+        if (f)
+            fclose(f);
+        unlink(path);
+        /* Updates of a third of the capsules: tombstones, then one compaction. */
+        double worst = 0;
+        ts = fg_mono_s();
+        for (long i = 0; i < n / 3; i++) {
+            double t1 = fg_mono_s();
+            fg_kw_upsert(k2, ids[i], types[i], 60, texts[n - 1 - i], lens[n - 1 - i], "{}", 2);
+            double dt = fg_mono_s() - t1;
+            if (dt > worst)
+                worst = dt;
+        }
+        double upd_s = fg_mono_s() - ts;
+        printf("checkpoint file %.1f MB: save %.2f s, load %.2f s; %ld updates in %.2f s "
+               "(%.1f µs each), slowest (the compaction) %.2f s\n\n",
+               (double)sz / 1e6, save_s, load_s, n / 3, upd_s, upd_s * 1e6 / (double)(n / 3),
+               worst);
+        fg_kw_free(k2);
+    }
     printf("| engine | build | q/s (median) | q/s (min–max) | recall@10 | top-10 = exact |\n");
     printf("|---|---:|---:|---:|---:|---:|\n");
 
@@ -210,7 +249,8 @@ int main(int argc, char **argv)
                 ok += correct(&truth[i], got, m, ids);
                 size_t tw = truth[i].n < K ? truth[i].n : K, eq = m == tw;
                 for (size_t j = 0; eq && j < m; j++)
-                    eq = strcmp(h[j].id, truth[i].h[j].id) == 0 && h[j].score == truth[i].h[j].score;
+                    eq =
+                        strcmp(h[j].id, truth[i].h[j].id) == 0 && h[j].score == truth[i].h[j].score;
                 same += eq;
             }
         }
@@ -269,8 +309,8 @@ int main(int argc, char **argv)
                      "CREATE VIRTUAL TABLE f USING fts5(content, metadata, tokenize = 'porter "
                      "unicode61 remove_diacritics 2'); BEGIN",
                      NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO f (rowid, content, metadata) VALUES (?1, ?2, '{}')",
-                           -1, &ins, NULL) != SQLITE_OK)
+        sqlite3_prepare_v2(db, "INSERT INTO f (rowid, content, metadata) VALUES (?1, ?2, '{}')", -1,
+                           &ins, NULL) != SQLITE_OK)
         return 1;
     for (long i = 0; i < n; i++) {
         sqlite3_bind_int64(ins, 1, i + 1);

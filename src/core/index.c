@@ -689,8 +689,7 @@ static enum fg_err apply_until(struct fg_index *ix, long long upto)
             } else if (e == FG_OK) {
                 kw_upsert_cap(ix, &cap);
                 if (process_live(ix, cap.id, cap.content, cap.content_len, cap.content_hash,
-                                 cap.type, cap.trust_level, cap.embedding, cap.embedding_len,
-                                 &b)) {
+                                 cap.type, cap.trust_level, cap.embedding, cap.embedding_len, &b)) {
                     store_release(ix->st, c); /* the flush writes on a connection of its own */
                     c = NULL;
                     ebatch_flush(ix, &b);

@@ -525,8 +525,7 @@ static enum fg_err kw_index_cands(struct fg_search *s, const struct fg_kw_query 
 {
     struct fg_kw_hit *h = fg_xmalloc(limit * sizeof *h);
     size_t n = 0;
-    enum fg_err e =
-        fg_index_keyword(s->ix, q, limit, max_trust, fg_index_type_code(type), h, &n);
+    enum fg_err e = fg_index_keyword(s->ix, q, limit, max_trust, fg_index_type_code(type), h, &n);
     for (size_t i = 0; e == FG_OK && i < n; i++) {
         struct cand *x = merge ? cands_find(out, h[i].id) : NULL;
         if (!x)
@@ -792,8 +791,8 @@ enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
         if (fg_kw_parse(rq->query, rq->query_len, kq, &pe) != FG_OK) {
             why->field = "query";
             why->position = pe.position;
-            snprintf(why->message, sizeof why->message, "query: %s (at character %zu)",
-                     pe.message, pe.position);
+            snprintf(why->message, sizeof why->message, "query: %s (at character %zu)", pe.message,
+                     pe.position);
             e = FG_EINVAL;
             goto done;
         }

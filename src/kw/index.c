@@ -543,7 +543,7 @@ static void prepare(const struct fg_kw *kw, const struct fg_kw_query *q, struct 
             const char *pre = q->terms[x->first];
             size_t pl = strlen(pre);
             /* Keep the FG_KW_PREFIX_EXPAND most frequent live terms with this prefix. */
-            uint32_t cand[FG_KW_PREFIX_EXPAND];
+            uint32_t cand[FG_KW_PREFIX_EXPAND] = {0};
             size_t nc = 0;
             for (size_t t = 0; t < kw->nterms; t++) {
                 const struct term *T = &kw->terms[t];
@@ -1005,7 +1005,7 @@ size_t fg_kw_search(struct fg_kw *kw, const struct fg_kw_query *q, size_t k, int
             acc += cur[t].ub;
             cum[t] = acc;
         }
-        size_t ess = 0; /* cur[ess..m) are essential */
+        size_t ess = 0;                         /* cur[ess..m) are essential */
         double *cv = fg_xcalloc(m, sizeof *cv); /* contributions by canonical index */
         for (;;) {
             double theta = heap_threshold(&h);

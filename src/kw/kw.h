@@ -26,18 +26,18 @@
 
 #include "util/err.h"
 
-#define FG_KW_TERM_MAX        64   /* bytes of one folded term (longer ones are cut) */
-#define FG_KW_K1              1.2  /* BM25 term-frequency saturation */
-#define FG_KW_B               0.75 /* BM25 length normalisation */
-#define FG_KW_W_CONTENT       1.0  /* field weights */
-#define FG_KW_W_META          0.5
-#define FG_KW_MAX_CLAUSES     64  /* clauses of a parsed query (more are ignored) */
-#define FG_KW_MAX_TERMS       64  /* terms of a parsed query, phrases included (more: ignored) */
-#define FG_KW_PREFIX_EXPAND   64  /* indexed terms a prefix expands to (the most frequent) */
-#define FG_KW_K_MAX           1000 /* results of one search */
-#define FG_KW_DOC_TOKENS_MAX  (1u << 20) /* tokens indexed per field of one document */
-#define FG_KW_TYPE_ANY        255
-#define FG_KW_COMPACT_MIN     1024 /* dead documents before compaction is considered */
+#define FG_KW_TERM_MAX       64   /* bytes of one folded term (longer ones are cut) */
+#define FG_KW_K1             1.2  /* BM25 term-frequency saturation */
+#define FG_KW_B              0.75 /* BM25 length normalisation */
+#define FG_KW_W_CONTENT      1.0  /* field weights */
+#define FG_KW_W_META         0.5
+#define FG_KW_MAX_CLAUSES    64   /* clauses of a parsed query (more are ignored) */
+#define FG_KW_MAX_TERMS      64   /* terms of a parsed query, phrases included (more: ignored) */
+#define FG_KW_PREFIX_EXPAND  64   /* indexed terms a prefix expands to (the most frequent) */
+#define FG_KW_K_MAX          1000 /* results of one search */
+#define FG_KW_DOC_TOKENS_MAX (1u << 20) /* tokens indexed per field of one document */
+#define FG_KW_TYPE_ANY       255
+#define FG_KW_COMPACT_MIN    1024 /* dead documents before compaction is considered */
 
 /* ---- tokeniser -------------------------------------------------------------------------- */
 

@@ -85,8 +85,8 @@ static int add_clause(struct fg_kw_query *q, enum fg_kw_kind kind, enum fg_kw_op
         /* Several terms from one run (CJK bigrams, "中文abc"): optional terms each. */
         for (size_t t = 0; t < c.n && q->nc < FG_KW_MAX_CLAUSES; t++) {
             stop[q->nc] = 0;
-            q->c[q->nc++] = (struct fg_kw_clause){FG_KW_WORD, FG_KW_SHOULD,
-                                                  (uint16_t)(q->nt + t), 1};
+            q->c[q->nc++] =
+                (struct fg_kw_clause){FG_KW_WORD, FG_KW_SHOULD, (uint16_t)(q->nt + t), 1};
         }
         q->nt += c.n;
         return 1;
@@ -179,8 +179,8 @@ enum fg_err fg_kw_parse(const char *text, size_t n, struct fg_kw_query *q,
             ci++;
         }
         size_t added = 0;
-        if (!add_clause(q, prefix ? FG_KW_PREFIX : FG_KW_WORD, op, text + start, end - start,
-                        stop, &added))
+        if (!add_clause(q, prefix ? FG_KW_PREFIX : FG_KW_WORD, op, text + start, end - start, stop,
+                        &added))
             break;
         op = FG_KW_SHOULD;
         prev_sep = 0;

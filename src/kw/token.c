@@ -59,14 +59,14 @@ size_t fg_kw_utf8_next(const unsigned char *s, size_t n, long *cp)
 
 static int is_cjk(long cp)
 {
-    return (cp >= 0x3040 && cp <= 0x30ff) ||   /* hiragana, katakana */
-           (cp >= 0x3400 && cp <= 0x4dbf) ||   /* CJK extension A */
-           (cp >= 0x4e00 && cp <= 0x9fff) ||   /* CJK unified ideographs */
-           (cp >= 0xac00 && cp <= 0xd7af) ||   /* hangul syllables */
-           (cp >= 0x1100 && cp <= 0x11ff) ||   /* hangul jamo */
-           (cp >= 0x3130 && cp <= 0x318f) ||   /* hangul compatibility jamo */
-           (cp >= 0xf900 && cp <= 0xfaff) ||   /* CJK compatibility ideographs */
-           (cp >= 0x20000 && cp <= 0x2fa1f);   /* CJK extensions B–F, supplement */
+    return (cp >= 0x3040 && cp <= 0x30ff) || /* hiragana, katakana */
+           (cp >= 0x3400 && cp <= 0x4dbf) || /* CJK extension A */
+           (cp >= 0x4e00 && cp <= 0x9fff) || /* CJK unified ideographs */
+           (cp >= 0xac00 && cp <= 0xd7af) || /* hangul syllables */
+           (cp >= 0x1100 && cp <= 0x11ff) || /* hangul jamo */
+           (cp >= 0x3130 && cp <= 0x318f) || /* hangul compatibility jamo */
+           (cp >= 0xf900 && cp <= 0xfaff) || /* CJK compatibility ideographs */
+           (cp >= 0x20000 && cp <= 0x2fa1f); /* CJK extensions B–F, supplement */
 }
 
 int fg_kw_char_class(long cp)
@@ -84,16 +84,16 @@ int fg_kw_char_class(long cp)
     if (is_cjk(cp))
         return 2;
     static const long sep[][2] = {
-        {0x2000, 0x206f},   /* general punctuation, spaces, zero-width joiners */
-        {0x20a0, 0x20cf},   /* currency */
-        {0x2100, 0x214f},   /* letterlike symbols */
-        {0x2190, 0x2bff},   /* arrows, math operators, technical, box drawing, shapes, dingbats */
-        {0x2e00, 0x2e7f},   /* supplemental punctuation */
-        {0x3000, 0x303f},   /* CJK symbols and punctuation */
-        {0xfe00, 0xfe0f},   /* variation selectors */
-        {0xfe30, 0xfe6f},   /* CJK compatibility forms, small forms */
-        {0xfeff, 0xfeff},   /* BOM */
-        {0xff00, 0xff0f},   /* full-width punctuation */
+        {0x2000, 0x206f}, /* general punctuation, spaces, zero-width joiners */
+        {0x20a0, 0x20cf}, /* currency */
+        {0x2100, 0x214f}, /* letterlike symbols */
+        {0x2190, 0x2bff}, /* arrows, math operators, technical, box drawing, shapes, dingbats */
+        {0x2e00, 0x2e7f}, /* supplemental punctuation */
+        {0x3000, 0x303f}, /* CJK symbols and punctuation */
+        {0xfe00, 0xfe0f}, /* variation selectors */
+        {0xfe30, 0xfe6f}, /* CJK compatibility forms, small forms */
+        {0xfeff, 0xfeff}, /* BOM */
+        {0xff00, 0xff0f}, /* full-width punctuation */
         {0xff1a, 0xff20},   {0xff3b, 0xff40}, {0xff5b, 0xff65}, {0xfff0, 0xffff}, /* specials */
         {0x1f000, 0x1faff}, /* emoji, pictographs, symbols */
         {0xe0000, 0xe007f}, /* tags */

@@ -137,7 +137,10 @@ static void test_tokenize_cjk_bounds(void **state)
     assert_true(strlen(l.s[0]) <= FG_KW_TERM_MAX);
     assert_true(strlen(l.s[0]) >= FG_KW_TERM_MAX - 2);
     /* Invalid UTF-8 bytes are separators; emoji too. */
-    l = toks("ab\xff\xfe" "cd\xf0\x9f\x94\xa5" "ef\xc3", 0);
+    l = toks("ab\xff\xfe"
+             "cd\xf0\x9f\x94\xa5"
+             "ef\xc3",
+             0);
     assert_int_equal(l.n, 3);
     assert_string_equal(l.s[2], "ef");
 }
@@ -208,7 +211,7 @@ static uint64_t rnd(void)
 static void test_parse_fuzz(void **state)
 {
     (void)state;
-    static const char *const pieces[] = {"\"", "+", "-", "*", " ", "ab", "é", "中", "\xff",
+    static const char *const pieces[] = {"\"",   "+", "-", "*", " ",   "ab", "é",  "中",  "\xff",
                                          "\xc3", "(", ")", ":", "the", "x*", "--", "\"\""};
     struct fg_kw_query q;
     struct fg_kw_parse_error err;
@@ -285,11 +288,10 @@ static void test_syntax_in_index(void **state)
 {
     (void)state;
     struct fg_kw *kw = fg_kw_new();
-    const char *docs[] = {"reset the password of the admin account",
-                          "password reset requires the admin",
-                          "deployment pipeline for the account service",
-                          "deploying canary builds with redis cache",
-                          "cache invalidation with memcached"};
+    const char *docs[] = {
+        "reset the password of the admin account", "password reset requires the admin",
+        "deployment pipeline for the account service", "deploying canary builds with redis cache",
+        "cache invalidation with memcached"};
     for (int i = 0; i < 5; i++)
         fg_kw_upsert(kw, id_of(i), 0, 0, docs[i], strlen(docs[i]), "{}", 2);
     struct fg_kw_hit h[10];
