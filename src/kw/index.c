@@ -32,7 +32,7 @@
 #include "util/mem.h"
 
 #define KW_MAGIC   "FGKWIX1\n"
-#define KW_VERSION 1u
+#define KW_VERSION 2u
 #define NONE       UINT32_MAX
 
 struct posting {
@@ -340,34 +340,62 @@ static void reset_locked(struct fg_kw *kw)
     kw->total_len = 0;
 }
 
-/* Renumbers the live documents and rebuilds dictionary and postings without the dead ones.
- * Write lock held. */
+/* Renumbers the live documents densely and filters every postings list in place (one
+ * sequential pass per list; terms left without postings stay in the dictionary, the checkpoint
+ * drops them). Write lock held. */
 static void compact_locked(struct fg_kw *kw)
 {
-    struct term *ot = kw->terms;
-    size_t ont = kw->nterms;
-    struct doc *od = kw->docs;
-    size_t ond = kw->ndocs;
-    free(kw->tmap);
-    free(kw->dmap);
-    kw->terms = NULL;
-    kw->docs = NULL;
-    kw->tmap = kw->dmap = NULL;
-    kw->nterms = kw->cap_terms = kw->tmap_cap = 0;
-    kw->ndocs = kw->cap_docs = kw->dmap_cap = kw->dmap_n = 0;
-    kw->live = kw->dead = kw->npostings = 0;
-    kw->total_len = 0;
-    for (size_t d = 0; d < ond; d++) {
-        struct doc *D = &od[d];
-        if (!D->live)
-            continue;
-        size_t n = (size_t)D->nc + D->nm;
-        for (size_t i = 0; i < n; i++)
-            D->fwd[i] = term_intern(kw, ot[D->fwd[i]].s, ot[D->fwd[i]].len);
-        doc_add(kw, D->id, D->type, D->trust, D->nc, D->nm, D->fwd);
+    uint32_t *remap = fg_xmalloc((kw->ndocs ? kw->ndocs : 1) * sizeof *remap);
+    size_t nd = 0;
+    for (size_t d = 0; d < kw->ndocs; d++) {
+        if (kw->docs[d].live) {
+            remap[d] = (uint32_t)nd;
+            kw->docs[nd++] = kw->docs[d];
+        } else {
+            remap[d] = NONE;
+            free(kw->docs[d].fwd);
+        }
     }
-    terms_free(ot, ont);
-    free(od);
+    kw->ndocs = nd;
+    kw->npostings = 0;
+    for (size_t t = 0; t < kw->nterms; t++) {
+        struct term *T = &kw->terms[t];
+        uint32_t k = 0;
+        T->max_wtf = 0;
+        T->min_dl = UINT32_MAX;
+        for (uint32_t i = 0; i < T->n; i++) {
+            uint32_t nd2 = remap[T->p[i].doc];
+            if (nd2 == NONE)
+                continue;
+            struct posting x = T->p[i];
+            x.doc = nd2;
+            T->p[k++] = x;
+            float wtf = (float)(x.tfc * FG_KW_W_CONTENT + x.tfm * FG_KW_W_META);
+            uint32_t dl = kw->docs[nd2].nc + kw->docs[nd2].nm;
+            if (wtf > T->max_wtf)
+                T->max_wtf = wtf;
+            if (dl < T->min_dl)
+                T->min_dl = dl;
+        }
+        T->n = k;
+        kw->npostings += k;
+    }
+    free(remap);
+    size_t cap = 4096;
+    while (cap < kw->live * 2 + 2)
+        cap *= 2;
+    memset(kw->dmap, 0, kw->dmap_cap * sizeof *kw->dmap);
+    kw->dmap_n = 0;
+    if (cap != kw->dmap_cap) {
+        free(kw->dmap);
+        kw->dmap = fg_xcalloc(cap, sizeof *kw->dmap);
+        kw->dmap_cap = cap;
+    }
+    for (size_t d = 0; d < kw->ndocs; d++) {
+        dmap_put_raw(kw->dmap, kw->dmap_cap, kw->docs, (uint32_t)d);
+        kw->dmap_n++;
+    }
+    kw->dead = 0;
 }
 
 static void maybe_compact(struct fg_kw *kw)
@@ -1132,21 +1160,34 @@ enum fg_err fg_kw_save(struct fg_kw *kw, const char *path)
 {
     struct wbuf w = {0};
     pthread_rwlock_rdlock(&kw->lock);
-    /* Only terms of live documents, renumbered densely. */
-    uint32_t *remap = fg_xmalloc((kw->nterms ? kw->nterms : 1) * sizeof *remap);
-    uint32_t used = 0;
+    /* Live documents and terms only, both renumbered densely; postings are written as they are
+     * in memory (minus tombstones), so a load is mostly copying. */
+    uint32_t *tmap = fg_xmalloc((kw->nterms ? kw->nterms : 1) * sizeof *tmap);
+    uint32_t *dmap = fg_xmalloc((kw->ndocs ? kw->ndocs : 1) * sizeof *dmap);
+    uint32_t used = 0, live = 0;
     for (size_t t = 0; t < kw->nterms; t++)
-        remap[t] = kw->terms[t].df ? used++ : NONE;
+        tmap[t] = kw->terms[t].df ? used++ : NONE;
+    for (size_t d = 0; d < kw->ndocs; d++)
+        dmap[d] = kw->docs[d].live ? live++ : NONE;
     wb_put(&w, KW_MAGIC, 8);
     wb_u32(&w, KW_VERSION);
     wb_u32(&w, used);
-    wb_u32(&w, (uint32_t)kw->live);
+    wb_u32(&w, live);
     wb_u32(&w, 0);
     for (size_t t = 0; t < kw->nterms; t++) {
-        if (remap[t] == NONE)
+        const struct term *T = &kw->terms[t];
+        if (tmap[t] == NONE)
             continue;
-        wb_u32(&w, kw->terms[t].len);
-        wb_put(&w, kw->terms[t].s, kw->terms[t].len);
+        wb_u32(&w, T->len);
+        wb_put(&w, T->s, T->len);
+        wb_u32(&w, T->df);
+        for (uint32_t i = 0; i < T->n; i++) {
+            if (dmap[T->p[i].doc] == NONE)
+                continue;
+            struct posting x = T->p[i];
+            x.doc = dmap[x.doc];
+            wb_put(&w, &x, sizeof x);
+        }
     }
     for (size_t d = 0; d < kw->ndocs; d++) {
         const struct doc *D = &kw->docs[d];
@@ -1159,10 +1200,11 @@ enum fg_err fg_kw_save(struct fg_kw *kw, const char *path)
         wb_u32(&w, D->nm);
         size_t n = (size_t)D->nc + D->nm;
         for (size_t i = 0; i < n; i++)
-            wb_u32(&w, remap[D->fwd[i]]);
+            wb_u32(&w, tmap[D->fwd[i]]);
     }
     pthread_rwlock_unlock(&kw->lock);
-    free(remap);
+    free(tmap);
+    free(dmap);
     unsigned char digest[32];
     crypto_generichash(digest, sizeof digest, w.b, w.n, NULL, 0);
     wb_put(&w, digest, sizeof digest);
@@ -1215,7 +1257,6 @@ enum fg_err fg_kw_load(struct fg_kw *kw, const char *path)
     struct stat sb;
     unsigned char *b = NULL;
     enum fg_err e = FG_EINVAL;
-    uint32_t *ids = NULL;
     if (fstat(fd, &sb) != 0 || sb.st_size < 8 + 16 + 32) {
         close(fd);
         return FG_EINVAL;
@@ -1248,39 +1289,74 @@ enum fg_err fg_kw_load(struct fg_kw *kw, const char *path)
     }
     pthread_rwlock_wrlock(&kw->lock);
     reset_locked(kw);
-    ids = fg_xmalloc((nterms ? nterms : 1) * sizeof *ids);
+    /* Terms with their postings (doc numbers ascending, < ndocs), then the documents. */
     for (uint32_t t = 0; t < nterms; t++) {
-        uint32_t len;
-        if (rd(b, n, &off, &len, 4) || len > FG_KW_TERM_MAX * 2 || len > n - off)
+        uint32_t len, cnt;
+        if (rd(b, n, &off, &len, 4) || len == 0 || len > FG_KW_TERM_MAX * 2 || len > n - off)
             goto bad;
-        ids[t] = term_intern(kw, (const char *)b + off, len);
+        uint32_t id = term_intern(kw, (const char *)b + off, len);
         off += len;
+        if (id != t || rd(b, n, &off, &cnt, 4) || cnt == 0 || cnt > ndocs ||
+            (size_t)cnt * sizeof(struct posting) > n - off)
+            goto bad; /* duplicate term, or counts beyond the file */
+        struct term *T = &kw->terms[id];
+        T->p = fg_xmalloc((size_t)cnt * sizeof *T->p);
+        memcpy(T->p, b + off, (size_t)cnt * sizeof *T->p);
+        off += (size_t)cnt * sizeof *T->p;
+        T->n = T->cap = T->df = cnt;
+        for (uint32_t i = 0; i < cnt; i++)
+            if (T->p[i].doc >= ndocs || (i && T->p[i].doc <= T->p[i - 1].doc))
+                goto bad;
+        kw->npostings += cnt;
     }
-    if (kw->nterms != nterms)
-        goto bad; /* duplicate terms */
+    kw->docs = fg_xmalloc((ndocs ? ndocs : 1) * sizeof *kw->docs);
+    kw->cap_docs = ndocs ? ndocs : 1;
+    size_t cap = 4096;
+    while (cap < (size_t)ndocs * 2 + 2)
+        cap *= 2;
+    kw->dmap = fg_xcalloc(cap, sizeof *kw->dmap);
+    kw->dmap_cap = cap;
     for (uint32_t d = 0; d < ndocs; d++) {
-        char id[37];
+        struct doc *D = &kw->docs[d];
         unsigned char tt[2];
         uint32_t nc, nm;
-        if (rd(b, n, &off, id, 36) || rd(b, n, &off, tt, 2) || rd(b, n, &off, &nc, 4) ||
+        memset(D, 0, sizeof *D);
+        if (rd(b, n, &off, D->id, 36) || rd(b, n, &off, tt, 2) || rd(b, n, &off, &nc, 4) ||
             rd(b, n, &off, &nm, 4))
             goto bad;
-        id[36] = '\0';
-        if (strlen(id) != 36 || nc > FG_KW_DOC_TOKENS_MAX || nm > FG_KW_DOC_TOKENS_MAX ||
-            ((size_t)nc + nm) * 4 > n - off || doc_find(kw, id) != NONE)
+        D->id[36] = '\0';
+        if (strlen(D->id) != 36 || nc > FG_KW_DOC_TOKENS_MAX || nm > FG_KW_DOC_TOKENS_MAX ||
+            ((size_t)nc + nm) * 4 > n - off || doc_find(kw, D->id) != NONE)
             goto bad;
         size_t cnt = (size_t)nc + nm;
-        uint32_t *fwd = fg_xmalloc((cnt ? cnt : 1) * sizeof *fwd);
-        memcpy(fwd, b + off, cnt * 4);
+        D->fwd = fg_xmalloc((cnt ? cnt : 1) * sizeof *D->fwd);
+        memcpy(D->fwd, b + off, cnt * 4);
         off += cnt * 4;
-        for (size_t i = 0; i < cnt; i++) {
-            if (fwd[i] >= nterms) {
-                free(fwd);
+        kw->ndocs = d + 1; /* owned from here (reset_locked frees it) */
+        for (size_t i = 0; i < cnt; i++)
+            if (D->fwd[i] >= nterms)
                 goto bad;
-            }
-            fwd[i] = ids[fwd[i]];
+        D->type = tt[0];
+        D->trust = tt[1];
+        D->live = 1;
+        D->nc = nc;
+        D->nm = nm;
+        dmap_put_raw(kw->dmap, kw->dmap_cap, kw->docs, d);
+        kw->dmap_n++;
+        kw->live++;
+        kw->total_len += cnt;
+    }
+    /* Score bounds from the postings and the document lengths. */
+    for (size_t t = 0; t < kw->nterms; t++) {
+        struct term *T = &kw->terms[t];
+        for (uint32_t i = 0; i < T->n; i++) {
+            float wtf = (float)(T->p[i].tfc * FG_KW_W_CONTENT + T->p[i].tfm * FG_KW_W_META);
+            const struct doc *D = &kw->docs[T->p[i].doc];
+            if (wtf > T->max_wtf)
+                T->max_wtf = wtf;
+            if (D->nc + D->nm < T->min_dl)
+                T->min_dl = D->nc + D->nm;
         }
-        doc_add(kw, id, tt[0], tt[1], nc, nm, fwd);
     }
     if (off != n)
         goto bad;
@@ -1291,7 +1367,6 @@ bad:
     e = FG_EINVAL;
 done:
     pthread_rwlock_unlock(&kw->lock);
-    free(ids);
     free(b);
     return e;
 }
