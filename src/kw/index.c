@@ -1326,7 +1326,7 @@ enum fg_err fg_kw_load(struct fg_kw *kw, const char *path)
             goto bad;
         D->id[36] = '\0';
         if (strlen(D->id) != 36 || nc > FG_KW_DOC_TOKENS_MAX || nm > FG_KW_DOC_TOKENS_MAX ||
-            ((size_t)nc + nm) * 4 > n - off || doc_find(kw, D->id) != NONE)
+            ((size_t)nc + nm) * 4 > n - off)
             goto bad;
         size_t cnt = (size_t)nc + nm;
         D->fwd = fg_xmalloc((cnt ? cnt : 1) * sizeof *D->fwd);
@@ -1341,7 +1341,12 @@ enum fg_err fg_kw_load(struct fg_kw *kw, const char *path)
         D->live = 1;
         D->nc = nc;
         D->nm = nm;
-        dmap_put_raw(kw->dmap, kw->dmap_cap, kw->docs, d);
+        /* Insert, refusing a duplicate id on the way (one probe sequence). */
+        size_t m = kw->dmap_cap - 1, slot = hash_bytes(D->id, 36) & m;
+        for (; kw->dmap[slot]; slot = (slot + 1) & m)
+            if (memcmp(kw->docs[kw->dmap[slot] - 1].id, D->id, 36) == 0)
+                goto bad;
+        kw->dmap[slot] = d + 1;
         kw->dmap_n++;
         kw->live++;
         kw->total_len += cnt;
