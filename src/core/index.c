@@ -1256,6 +1256,7 @@ static enum fg_err load_checkpoint(struct fg_index *ix, char *why, size_t whylen
     char kwp[PATH_MAX_LEN];
     kw_path(ix, h.gen, kwp, sizeof kwp);
     enum fg_err ke = fg_kw_load(ix->kw, kwp);
+    int kw_rebuilt = ke != FG_OK;
     if (ke != FG_OK) {
         fg_log(FG_LOG_WARN, "index_keyword_checkpoint_unusable", FG_LF_STR("path", kwp),
                FG_LF_STR("error", fg_err_name(ke)), FG_LF_END);
@@ -1266,7 +1267,7 @@ static enum fg_err load_checkpoint(struct fg_index *ix, char *why, size_t whylen
     ix->ckpt_seq = (long long)h.seq;
     atomic_store(&ix->applied_seq, (long long)h.seq);
     snprintf(ix->applied_id, sizeof ix->applied_id, "%s", h.seq_capsule_id);
-    ix->dirty = 0;
+    ix->dirty = kw_rebuilt; /* the next checkpoint brings a keyword file again */
     ix->changes_since_ckpt = 0;
     update_gauge(ix);
     return FG_OK;

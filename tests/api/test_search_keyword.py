@@ -155,9 +155,15 @@ def test_keyword_index_checkpoint(f):
             os.unlink(os.path.join(f.dir, n))
     f.start()
     assert ids(f, tok, "uplink quasar") == [cid]
-    assert "index_keyword_rebuilt" in f.log()
+    assert f.log().count("index_keyword_rebuilt") == 1
     ready = [line for line in f.log().splitlines() if '"index_ready"' in line]
     assert '"source":"checkpoint"' in ready[-1], ready[-1]
+    # The rebuilt keyword index is saved at the next checkpoint: the following start loads it.
+    f.stop()
+    assert any(n.endswith(".kw") for n in os.listdir(f.dir)), os.listdir(f.dir)
+    f.start()
+    assert ids(f, tok, "quasar") == [cid]
+    assert f.log().count("index_keyword_rebuilt") == 1
 
 
 if __name__ == "__main__":
