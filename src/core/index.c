@@ -1184,6 +1184,40 @@ out:
 
 /* Loads the checkpoint if it is usable for this store and configuration. Called with apply_mu
  * held. */
+/* The keyword file of a checkpoint, loaded in a thread of its own while the graph loads. */
+struct kw_loader {
+    struct fg_kw *kw;
+    char path[PATH_MAX_LEN];
+    enum fg_err e;
+    pthread_t th;
+    int started;
+};
+
+static void *kw_loader_main(void *arg)
+{
+    struct kw_loader *l = arg;
+    l->e = fg_kw_load(l->kw, l->path);
+    return NULL;
+}
+
+static void kw_loader_start(struct fg_index *ix, struct kw_loader *l, uint64_t gen)
+{
+    kw_path(ix, gen, l->path, sizeof l->path);
+    if (!l->kw)
+        l->kw = fg_kw_new();
+    l->e = FG_EIO;
+    l->started = pthread_create(&l->th, NULL, kw_loader_main, l) == 0;
+    if (!l->started)
+        kw_loader_main(l);
+}
+
+static void kw_loader_join(struct kw_loader *l)
+{
+    if (l->started)
+        pthread_join(l->th, NULL);
+    l->started = 0;
+}
+
 static enum fg_err load_checkpoint(struct fg_index *ix, char *why, size_t whylen)
 {
     if (!ix->path) {
@@ -1194,11 +1228,13 @@ static enum fg_err load_checkpoint(struct fg_index *ix, char *why, size_t whylen
     struct ix_label *labels = NULL;
     enum fg_err e = FG_OK;
     hnsw_index_t *g = NULL;
+    struct kw_loader kl = {0};
     /* A writer in another process may replace the pair between our two reads: retry once. */
     for (int attempt = 0; attempt < 2; attempt++) {
         free(labels);
+        labels = NULL;
         if ((e = read_manifest(ix, &h, &labels, why, whylen)) != FG_OK)
-            return e;
+            goto fail;
         if (strcmp(h.space, ix->space) != 0 || h.dims != ix->dims) {
             snprintf(why, whylen, "checkpoint is for embedding space %s, configured %s", h.space,
                      ix->space);
@@ -1215,7 +1251,9 @@ static enum fg_err load_checkpoint(struct fg_index *ix, char *why, size_t whylen
         graph_path(ix, h.gen, graph, sizeof graph);
         struct hnsw_params lo = {.float_dir = ix->dir};
         enum fg_err le = FG_OK;
+        kw_loader_start(ix, &kl, h.gen); /* the two files load in parallel */
         g = hnsw_load_with(graph, &lo, &le);
+        kw_loader_join(&kl);
         if (g)
             break;
         snprintf(why, whylen, "graph file %.300s: %s", graph, fg_err_name(le));
@@ -1253,12 +1291,14 @@ static enum fg_err load_checkpoint(struct fg_index *ix, char *why, size_t whylen
         goto fail;
     }
     swap_in(ix, g, labels, h.n_labels);
-    char kwp[PATH_MAX_LEN];
-    kw_path(ix, h.gen, kwp, sizeof kwp);
-    enum fg_err ke = fg_kw_load(ix->kw, kwp);
+    enum fg_err ke = kl.e;
     int kw_rebuilt = ke != FG_OK;
+    if (ke == FG_OK)
+        fg_kw_swap(ix->kw, kl.kw);
+    fg_kw_free(kl.kw); /* the previous contents, or the failed load */
+    kl.kw = NULL;
     if (ke != FG_OK) {
-        fg_log(FG_LOG_WARN, "index_keyword_checkpoint_unusable", FG_LF_STR("path", kwp),
+        fg_log(FG_LOG_WARN, "index_keyword_checkpoint_unusable", FG_LF_STR("path", kl.path),
                FG_LF_STR("error", fg_err_name(ke)), FG_LF_END);
         if ((e = kw_rebuild(ix)) != FG_OK)
             return e; /* the caller fails the load; swap_in's state is replaced on retry */
@@ -1272,6 +1312,8 @@ static enum fg_err load_checkpoint(struct fg_index *ix, char *why, size_t whylen
     update_gauge(ix);
     return FG_OK;
 fail:
+    kw_loader_join(&kl);
+    fg_kw_free(kl.kw);
     hnsw_free(g);
     free(labels);
     return e;

@@ -58,7 +58,7 @@ struct doc {
 };
 
 struct fg_kw {
-    pthread_rwlock_t lock;
+    pthread_rwlock_t lock; /* first: fg_kw_swap exchanges everything after it */
     struct term *terms;
     size_t nterms, cap_terms;
     uint32_t *tmap; /* open addressing: term id + 1 */
@@ -431,6 +431,21 @@ void fg_kw_clear(struct fg_kw *kw)
     pthread_rwlock_wrlock(&kw->lock);
     reset_locked(kw);
     pthread_rwlock_unlock(&kw->lock);
+}
+
+void fg_kw_swap(struct fg_kw *a, struct fg_kw *b)
+{
+    if (a == b)
+        return;
+    pthread_rwlock_wrlock(&a->lock);
+    pthread_rwlock_wrlock(&b->lock);
+    struct fg_kw tmp;
+    size_t off = offsetof(struct fg_kw, terms), len = sizeof tmp - off;
+    memcpy((char *)&tmp + off, (char *)a + off, len);
+    memcpy((char *)a + off, (char *)b + off, len);
+    memcpy((char *)b + off, (char *)&tmp + off, len);
+    pthread_rwlock_unlock(&b->lock);
+    pthread_rwlock_unlock(&a->lock);
 }
 
 struct toks {

@@ -115,6 +115,9 @@ struct fg_kw *fg_kw_new(void);
 void fg_kw_free(struct fg_kw *kw);
 /** Removes every document. */
 void fg_kw_clear(struct fg_kw *kw);
+/** Exchanges the contents of two indexes (each under its write lock): a loaded index replaces
+ * a live one without invalidating pointers searches hold. */
+void fg_kw_swap(struct fg_kw *a, struct fg_kw *b);
 
 /** Indexes (or replaces) capsule `id` with its content and metadata text. type_code: index in
  * fg_capsule_types (FG_KW_TYPE_ANY never matches a type filter); trust: its trust level. */
