@@ -22,6 +22,8 @@ node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0
 if [ "$node_major" -lt 18 ] || ! command -v npm >/dev/null 2>&1; then
   BUILD_PKGS+=(nodejs npm)
 fi
+BUILD_PKGS+=(libstemmer-dev) # keyword index: Snowball English stemmer (src/kw)
+TEST_PKGS+=(libxapian-dev g++) # bench/keyword only (Xapian anchor through a C++ shim)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then

@@ -113,8 +113,13 @@ static void h_search(struct http_req *req, struct http_resp *resp)
     case FG_OK:
         break;
     case FG_EINVAL:
-        http_reply_invalid(resp, why.field ? why.field : "query", "%s",
-                           why.message[0] ? why.message : "invalid search");
+        if (why.position) /* query syntax: details name the character */
+            http_reply_error(resp, 422, "validation_error", why.message,
+                             json_pack("{sssssI}", "field", "query", "reason", why.message,
+                                       "position", (json_int_t)why.position));
+        else
+            http_reply_invalid(resp, why.field ? why.field : "query", "%s",
+                               why.message[0] ? why.message : "invalid search");
         return;
     case FG_ENOTFOUND:
         http_reply_not_found(resp, why.what ? why.what : "capsule");

@@ -47,6 +47,7 @@
 
 #include "core/capsule.h"
 #include "core/metrics.h"
+#include "kw/kw.h"
 #include "store/capsules.h"
 #include "store/search.h"
 #include "store/store.h"
@@ -105,6 +106,7 @@ struct fg_index {
     pthread_mutex_t apply_mu;
     pthread_rwlock_t meta_lock;
     hnsw_index_t *hnsw;
+    struct fg_kw *kw; /* keyword index: same capsules, same feed position (own lock) */
     struct ix_label *labels;
     size_t n_labels, cap_labels;
     uint32_t *free_labels;
@@ -637,6 +639,14 @@ static enum fg_err feed_id_at(struct store_conn *c, const struct store *st, long
     return e;
 }
 
+/* Keeps the keyword index in step with a live capsule (content and metadata text). */
+static void kw_upsert_cap(struct fg_index *ix, const struct store_capsule *cap)
+{
+    const char *meta = cap->metadata ? cap->metadata : "{}";
+    fg_kw_upsert(ix->kw, cap->id, fg_index_type_code(cap->type), cap->trust_level, cap->content,
+                 cap->content_len, meta, strlen(meta));
+}
+
 /* Applies the feed rows in (applied_seq, upto]. Called with apply_mu held. */
 static enum fg_err apply_until(struct fg_index *ix, long long upto)
 {
@@ -674,16 +684,19 @@ static enum fg_err apply_until(struct fg_index *ix, long long upto)
             e = ix->st->capsules->get(c, page.v[i].id, STORE_CAPSULE_WITH_EMBEDDING, &cap);
             if (e == FG_ENOTFOUND || (e == FG_OK && cap.is_deleted)) {
                 remove_id(ix, page.v[i].id);
+                fg_kw_remove(ix->kw, page.v[i].id);
                 e = FG_OK;
-            } else if (e == FG_OK && process_live(ix, cap.id, cap.content, cap.content_len,
-                                                  cap.content_hash, cap.type, cap.trust_level,
-                                                  cap.embedding, cap.embedding_len, &b)) {
-                store_release(ix->st, c); /* the flush writes on a connection of its own */
-                c = NULL;
-                ebatch_flush(ix, &b);
-                if (!(c = store_acquire(ix->st, &e))) {
-                    store_capsule_clear(&cap);
-                    goto out;
+            } else if (e == FG_OK) {
+                kw_upsert_cap(ix, &cap);
+                if (process_live(ix, cap.id, cap.content, cap.content_len, cap.content_hash,
+                                 cap.type, cap.trust_level, cap.embedding, cap.embedding_len, &b)) {
+                    store_release(ix->st, c); /* the flush writes on a connection of its own */
+                    c = NULL;
+                    ebatch_flush(ix, &b);
+                    if (!(c = store_acquire(ix->st, &e))) {
+                        store_capsule_clear(&cap);
+                        goto out;
+                    }
                 }
             }
             store_capsule_clear(&cap);
@@ -846,6 +859,8 @@ static int scan_cb(const struct store_search_doc *d, void *ctx)
     snprintf(p->last, sizeof p->last, "%s", d->id);
     it->type = (uint8_t)fg_index_type_code(d->type);
     it->trust = trust_u8(d->trust_level);
+    fg_kw_upsert(p->ix->kw, d->id, it->type, d->trust_level, d->content, d->content_len,
+                 d->metadata ? d->metadata : "{}", d->metadata ? d->metadata_len : 2);
     if (!p->ix->force_embed && blob_usable(d->embedding, d->embedding_len, p->ix->dims)) {
         it->vec = fg_xmalloc(d->embedding_len);
         memcpy(it->vec, d->embedding, d->embedding_len);
@@ -881,6 +896,7 @@ static enum fg_err rebuild(struct fg_index *ix, fg_index_progress_fn progress, v
         return FG_EIO;
     }
     swap_in(ix, h, NULL, 0);
+    fg_kw_clear(ix->kw);
     double t0 = fg_mono_s(), t_log = t0;
     struct scan_page p = {.ix = ix};
     struct ebatch b = {0};
@@ -945,6 +961,58 @@ static void graph_path(const struct fg_index *ix, uint64_t gen, char *out, size_
     snprintf(out, n, "%s.%llu.hnsw", ix->path, (unsigned long long)gen);
 }
 
+/* The keyword index of a checkpoint generation (fg_kw_save format). */
+static void kw_path(const struct fg_index *ix, uint64_t gen, char *out, size_t n)
+{
+    snprintf(out, n, "%s.%llu.kw", ix->path, (unsigned long long)gen);
+}
+
+/* Rebuilds only the keyword index from a scan of the live capsules (a checkpoint without a
+ * usable keyword file: written by an older version, or damaged). The change-feed replay that
+ * follows is state-based, so scanning a state newer than the checkpoint's seq is harmless.
+ * Called with apply_mu held. */
+struct kw_scan {
+    struct fg_index *ix;
+    char last[37];
+    size_t n;
+};
+
+static int kw_scan_cb(const struct store_search_doc *d, void *ctx)
+{
+    struct kw_scan *k = ctx;
+    fg_kw_upsert(k->ix->kw, d->id, fg_index_type_code(d->type), d->trust_level, d->content,
+                 d->content_len, d->metadata ? d->metadata : "{}",
+                 d->metadata ? d->metadata_len : 2);
+    snprintf(k->last, sizeof k->last, "%s", d->id);
+    k->n++;
+    return 0;
+}
+
+static enum fg_err kw_rebuild(struct fg_index *ix)
+{
+    double t0 = fg_mono_s();
+    struct kw_scan k = {.ix = ix};
+    enum fg_err e = FG_OK;
+    fg_kw_clear(ix->kw);
+    for (;;) {
+        if (stopping(ix))
+            return FG_EUNAVAIL;
+        size_t before = k.n;
+        struct store_conn *c = store_acquire(ix->st, &e);
+        if (!c)
+            return e;
+        char after[37];
+        snprintf(after, sizeof after, "%s", k.last);
+        e = ix->st->search->scan_live(c, after, FG_INDEX_SCAN_PAGE * 4, 0, kw_scan_cb, &k);
+        store_release(ix->st, c);
+        if (e != FG_OK || k.n == before)
+            break;
+    }
+    fg_log(FG_LOG_INFO, "index_keyword_rebuilt", FG_LF_INT("documents", k.n),
+           FG_LF_DBL("seconds", fg_mono_s() - t0), FG_LF_END);
+    return e;
+}
+
 static int write_all(int fd, const void *p, size_t n)
 {
     const char *c = p;
@@ -986,6 +1054,14 @@ static enum fg_err save_checkpoint(struct fg_index *ix)
                FG_LF_STR("error", fg_err_name(e)), FG_LF_END);
         return e;
     }
+    char kwp[PATH_MAX_LEN];
+    kw_path(ix, gen, kwp, sizeof kwp);
+    if ((e = fg_kw_save(ix->kw, kwp)) != FG_OK) {
+        fg_log(FG_LOG_ERROR, "index_checkpoint_failed", FG_LF_STR("step", "keyword"),
+               FG_LF_STR("error", fg_err_name(e)), FG_LF_END);
+        unlink(graph);
+        return e;
+    }
     struct ix_manifest h;
     memset(&h, 0, sizeof h);
     memcpy(h.magic, MANIFEST_MAGIC, 8);
@@ -1025,11 +1101,14 @@ static enum fg_err save_checkpoint(struct fg_index *ix)
                FG_LF_STR("error", strerror(errno)), FG_LF_END);
         unlink(tmp);
         unlink(graph);
+        unlink(kwp);
         return FG_EIO;
     }
     fsync_dir(ix->dir);
     if (ix->gen) {
         graph_path(ix, ix->gen, old, sizeof old);
+        unlink(old);
+        kw_path(ix, ix->gen, old, sizeof old);
         unlink(old);
     }
     ix->gen = gen;
@@ -1105,6 +1184,40 @@ out:
 
 /* Loads the checkpoint if it is usable for this store and configuration. Called with apply_mu
  * held. */
+/* The keyword file of a checkpoint, loaded in a thread of its own while the graph loads. */
+struct kw_loader {
+    struct fg_kw *kw;
+    char path[PATH_MAX_LEN];
+    enum fg_err e;
+    pthread_t th;
+    int started;
+};
+
+static void *kw_loader_main(void *arg)
+{
+    struct kw_loader *l = arg;
+    l->e = fg_kw_load(l->kw, l->path);
+    return NULL;
+}
+
+static void kw_loader_start(struct fg_index *ix, struct kw_loader *l, uint64_t gen)
+{
+    kw_path(ix, gen, l->path, sizeof l->path);
+    if (!l->kw)
+        l->kw = fg_kw_new();
+    l->e = FG_EIO;
+    l->started = pthread_create(&l->th, NULL, kw_loader_main, l) == 0;
+    if (!l->started)
+        kw_loader_main(l);
+}
+
+static void kw_loader_join(struct kw_loader *l)
+{
+    if (l->started)
+        pthread_join(l->th, NULL);
+    l->started = 0;
+}
+
 static enum fg_err load_checkpoint(struct fg_index *ix, char *why, size_t whylen)
 {
     if (!ix->path) {
@@ -1115,11 +1228,13 @@ static enum fg_err load_checkpoint(struct fg_index *ix, char *why, size_t whylen
     struct ix_label *labels = NULL;
     enum fg_err e = FG_OK;
     hnsw_index_t *g = NULL;
+    struct kw_loader kl = {0};
     /* A writer in another process may replace the pair between our two reads: retry once. */
     for (int attempt = 0; attempt < 2; attempt++) {
         free(labels);
+        labels = NULL;
         if ((e = read_manifest(ix, &h, &labels, why, whylen)) != FG_OK)
-            return e;
+            goto fail;
         if (strcmp(h.space, ix->space) != 0 || h.dims != ix->dims) {
             snprintf(why, whylen, "checkpoint is for embedding space %s, configured %s", h.space,
                      ix->space);
@@ -1136,7 +1251,9 @@ static enum fg_err load_checkpoint(struct fg_index *ix, char *why, size_t whylen
         graph_path(ix, h.gen, graph, sizeof graph);
         struct hnsw_params lo = {.float_dir = ix->dir};
         enum fg_err le = FG_OK;
+        kw_loader_start(ix, &kl, h.gen); /* the two files load in parallel */
         g = hnsw_load_with(graph, &lo, &le);
+        kw_loader_join(&kl);
         if (g)
             break;
         snprintf(why, whylen, "graph file %.300s: %s", graph, fg_err_name(le));
@@ -1174,15 +1291,29 @@ static enum fg_err load_checkpoint(struct fg_index *ix, char *why, size_t whylen
         goto fail;
     }
     swap_in(ix, g, labels, h.n_labels);
+    enum fg_err ke = kl.e;
+    int kw_rebuilt = ke != FG_OK;
+    if (ke == FG_OK)
+        fg_kw_swap(ix->kw, kl.kw);
+    fg_kw_free(kl.kw); /* the previous contents, or the failed load */
+    kl.kw = NULL;
+    if (ke != FG_OK) {
+        fg_log(FG_LOG_WARN, "index_keyword_checkpoint_unusable", FG_LF_STR("path", kl.path),
+               FG_LF_STR("error", fg_err_name(ke)), FG_LF_END);
+        if ((e = kw_rebuild(ix)) != FG_OK)
+            return e; /* the caller fails the load; swap_in's state is replaced on retry */
+    }
     ix->gen = h.gen;
     ix->ckpt_seq = (long long)h.seq;
     atomic_store(&ix->applied_seq, (long long)h.seq);
     snprintf(ix->applied_id, sizeof ix->applied_id, "%s", h.seq_capsule_id);
-    ix->dirty = 0;
+    ix->dirty = kw_rebuilt; /* the next checkpoint brings a keyword file again */
     ix->changes_since_ckpt = 0;
     update_gauge(ix);
     return FG_OK;
 fail:
+    kw_loader_join(&kl);
+    fg_kw_free(kl.kw);
     hnsw_free(g);
     free(labels);
     return e;
@@ -1199,6 +1330,8 @@ static void remove_stale_files(struct fg_index *ix)
     size_t bl = strlen(ix->base);
     char keep[64];
     snprintf(keep, sizeof keep, ".%llu.hnsw", (unsigned long long)ix->gen);
+    char keepkw[64];
+    snprintf(keepkw, sizeof keepkw, ".%llu.kw", (unsigned long long)ix->gen);
     struct dirent *de;
     while ((de = readdir(d))) {
         const char *n = de->d_name;
@@ -1207,8 +1340,10 @@ static void remove_stale_files(struct fg_index *ix)
             continue;
         const char *rest = n + bl;
         int graph = nl > bl + 5 && strcmp(n + nl - 5, ".hnsw") == 0 && rest[0] == '.';
-        int tmp = strcmp(rest, ".tmp") == 0;
-        if ((graph && (!ix->gen || strcmp(rest, keep) != 0)) || tmp) {
+        int kwf = nl > bl + 3 && strcmp(n + nl - 3, ".kw") == 0 && rest[0] == '.';
+        int tmp = strcmp(rest, ".tmp") == 0 || (nl > 7 && strcmp(n + nl - 7, ".kw.tmp") == 0);
+        if ((graph && (!ix->gen || strcmp(rest, keep) != 0)) ||
+            (kwf && (!ix->gen || strcmp(rest, keepkw) != 0)) || tmp) {
             char p[PATH_MAX_LEN];
             snprintf(p, sizeof p, "%s/%s", ix->dir, n);
             unlink(p);
@@ -1491,6 +1626,7 @@ struct fg_index *fg_index_new(struct store *st, embedder_t *emb, const struct fg
     } else {
         ix->dir = fg_xstrdup(".");
     }
+    ix->kw = fg_kw_new();
     pthread_mutex_init(&ix->apply_mu, NULL);
     pthread_rwlockattr_t ra;
     pthread_rwlockattr_init(&ra);
@@ -1531,6 +1667,7 @@ void fg_index_free(struct fg_index *ix)
         save_checkpoint(ix);
     pthread_mutex_unlock(&ix->apply_mu);
     hnsw_free(ix->hnsw);
+    fg_kw_free(ix->kw);
     free(ix->labels);
     free(ix->map);
     free(ix->free_labels);
@@ -1614,6 +1751,16 @@ size_t fg_index_search(struct fg_index *ix, const float *q, size_t k, int max_tr
     pthread_rwlock_unlock(&ix->meta_lock);
     free(hits);
     return n;
+}
+
+enum fg_err fg_index_keyword(struct fg_index *ix, const struct fg_kw_query *q, size_t k,
+                             int max_trust, unsigned type_code, struct fg_kw_hit *out, size_t *n)
+{
+    *n = 0;
+    if (atomic_load(&ix->state) != FG_INDEX_READY)
+        return FG_EUNAVAIL;
+    *n = fg_kw_search(ix->kw, q, k, max_trust, type_code, out);
+    return FG_OK;
 }
 
 enum fg_err fg_index_checkpoint(struct fg_index *ix)

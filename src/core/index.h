@@ -121,6 +121,16 @@ enum fg_err fg_index_sync(struct fg_index *ix);
 size_t fg_index_search(struct fg_index *ix, const float *q, size_t k, int max_trust,
                        unsigned type_code, struct fg_index_hit *out);
 
+struct fg_kw_query;
+struct fg_kw_hit;
+/** Keyword search (src/kw) over the same capsules, kept at the same feed position as the
+ * vectors and saved with the checkpoint ("<INDEX_PATH>.<gen>.kw"). Top-k by BM25 with
+ * trust_level <= max_trust and (type_code != ANY) the given type; *n hits written.
+ * FG_EUNAVAIL when the index is not ready (loading, reindex required): callers fall back to the
+ * store's full-text search. */
+enum fg_err fg_index_keyword(struct fg_index *ix, const struct fg_kw_query *q, size_t k,
+                             int max_trust, unsigned type_code, struct fg_kw_hit *out, size_t *n);
+
 /** Writes a checkpoint now (owner only; FG_EFORBIDDEN otherwise). */
 enum fg_err fg_index_checkpoint(struct fg_index *ix);
 

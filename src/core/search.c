@@ -21,6 +21,7 @@
 #include "core/index.h"
 #include "core/metrics.h"
 #include "embed/embedder.h"
+#include "kw/kw.h"
 #include "store/search.h"
 #include "store/store.h"
 #include "util/config.h"
@@ -517,6 +518,25 @@ static enum fg_err keyword_cands(struct fg_app *app, struct store_conn *c, const
     return e;
 }
 
+/* Keyword candidates from the in-memory keyword index (filters applied inside it), BM25 order;
+ * like keyword_cands otherwise. FG_EUNAVAIL when the index is not ready. */
+static enum fg_err kw_index_cands(struct fg_search *s, const struct fg_kw_query *q, int max_trust,
+                                  const char *type, size_t limit, struct cands *out, int merge)
+{
+    struct fg_kw_hit *h = fg_xmalloc(limit * sizeof *h);
+    size_t n = 0;
+    enum fg_err e = fg_index_keyword(s->ix, q, limit, max_trust, fg_index_type_code(type), h, &n);
+    for (size_t i = 0; e == FG_OK && i < n; i++) {
+        struct cand *x = merge ? cands_find(out, h[i].id) : NULL;
+        if (!x)
+            x = cands_add(out, h[i].id);
+        x->bm25 = h[i].score;
+        x->kw_rank = (int)i + 1;
+    }
+    free(h);
+    return e;
+}
+
 /* Hop distances from the context capsule: sorted (id, d) pairs. */
 struct hop {
     char id[37];
@@ -662,14 +682,17 @@ static enum fg_err run_semantic(struct fg_app *app, struct fg_search *s, struct 
     return e;
 }
 
-static enum fg_err run_keyword(struct fg_app *app, struct store_conn *c,
+static enum fg_err run_keyword(struct fg_app *app, struct fg_search *s, struct store_conn *c,
                                const struct fg_search_request *rq, int max_trust, const char *match,
-                               double min_score, struct fg_search_response *out)
+                               const struct fg_kw_query *kq, double min_score,
+                               struct fg_search_response *out)
 {
     struct cands cs = {0};
-    size_t used = 0;
-    enum fg_err e = keyword_cands(app, c, match, max_trust, rq->type,
-                                  (size_t)rq->limit + FG_SEARCH_OVERFETCH, &cs, 0);
+    size_t used = 0, k = (size_t)rq->limit + FG_SEARCH_OVERFETCH;
+    /* The in-memory index when it is ready; the store's full-text index while it loads. */
+    enum fg_err e = kq ? kw_index_cands(s, kq, max_trust, rq->type, k, &cs, 0) : FG_EUNAVAIL;
+    if (e == FG_EUNAVAIL)
+        e = keyword_cands(app, c, match, max_trust, rq->type, k, &cs, 0);
     if (e == FG_OK) {
         e = collect(app, c, max_trust, rq->type, &cs, 0, (size_t)rq->limit, NULL, 0, out, &used);
         /* Scores relative to the best visible result; ranks are positions among the results. */
@@ -693,7 +716,8 @@ static enum fg_err run_keyword(struct fg_app *app, struct store_conn *c,
 
 static enum fg_err run_hybrid(struct fg_app *app, struct fg_search *s, struct store_conn *c,
                               const struct fg_search_request *rq, int max_trust, const float *qv,
-                              const char *match, double min_score, struct fg_search_response *out)
+                              const char *match, const struct fg_kw_query *kq, double min_score,
+                              struct fg_search_response *out)
 {
     size_t w = (size_t)rq->limit * 3;
     w = w < FG_SEARCH_HYBRID_WINDOW_MIN   ? FG_SEARCH_HYBRID_WINDOW_MIN
@@ -704,7 +728,10 @@ static enum fg_err run_hybrid(struct fg_app *app, struct fg_search *s, struct st
     size_t raw = 0, used = 0;
     enum fg_err e = FG_OK;
     semantic_cands(s, qv, w, max_trust, fg_index_type_code(rq->type), min_score, &cs, &raw);
-    if ((e = keyword_cands(app, c, match, max_trust, rq->type, w, &cs, 1)) != FG_OK)
+    e = kw_index_cands(s, kq, max_trust, rq->type, w, &cs, 1);
+    if (e == FG_EUNAVAIL) /* the index left the ready state since the sync */
+        e = keyword_cands(app, c, match, max_trust, rq->type, w, &cs, 1);
+    if (e != FG_OK)
         goto out;
     if (rq->context_id) {
         int truncated = 0;
@@ -779,6 +806,8 @@ enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
     enum fg_err e = FG_OK;
     struct store_conn *c = NULL;
     float *qv = NULL;
+    struct fg_kw_query *kq = NULL;
+    int use_kw = 0;
     char match[FG_SEARCH_FTS_QUERY_MAX];
     int max_trust = fg_actor_read_trust(a);
     memset(out, 0, sizeof *out);
@@ -792,6 +821,19 @@ enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
                  "query must contain at least one word (letters or digits)");
         e = FG_EINVAL;
         goto done;
+    }
+    if (rq->mode != FG_SEARCH_SEMANTIC) {
+        /* Keyword syntax (phrases, prefix, +/-): a malformed query says where. */
+        struct fg_kw_parse_error pe;
+        kq = fg_xmalloc(sizeof *kq);
+        if (fg_kw_parse(rq->query, rq->query_len, kq, &pe) != FG_OK) {
+            why->field = "query";
+            why->position = pe.position;
+            snprintf(why->message, sizeof why->message, "query: %s (at character %zu)", pe.message,
+                     pe.position);
+            e = FG_EINVAL;
+            goto done;
+        }
     }
     if (!s || !app->store->search) {
         snprintf(why->message, sizeof why->message, "search is not available with this store");
@@ -826,6 +868,20 @@ enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
         if (e != FG_OK)
             goto done;
     }
+    if (rq->mode == FG_SEARCH_KEYWORD && s->ix) {
+        /* Read-your-writes for the in-memory keyword index; while it is not ready (loading,
+         * reindex required) the store's full-text index answers instead. */
+        store_release(app->store, c);
+        c = NULL;
+        e = fg_index_sync(s->ix);
+        use_kw = e == FG_OK;
+        if (e == FG_EUNAVAIL)
+            e = FG_OK;
+        if (e != FG_OK)
+            goto done;
+        if (!(c = store_acquire(app->store, &e)))
+            goto done;
+    }
     if (rq->mode != FG_SEARCH_KEYWORD) {
         /* Read-your-writes: apply what this (or any) process committed before the search. */
         store_release(app->store, c);
@@ -851,10 +907,10 @@ enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
         e = run_semantic(app, s, c, rq, max_trust, qv, out->min_score, out);
         break;
     case FG_SEARCH_KEYWORD:
-        e = run_keyword(app, c, rq, max_trust, match, out->min_score, out);
+        e = run_keyword(app, s, c, rq, max_trust, match, use_kw ? kq : NULL, out->min_score, out);
         break;
     case FG_SEARCH_HYBRID:
-        e = run_hybrid(app, s, c, rq, max_trust, qv, match, out->min_score, out);
+        e = run_hybrid(app, s, c, rq, max_trust, qv, match, kq, out->min_score, out);
         break;
     }
     if (e == FG_OK)
@@ -862,6 +918,7 @@ enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
 done:
     store_release(app->store, c);
     free(qv);
+    free(kq);
     if (e != FG_OK)
         fg_search_response_clear(out);
     if (e == FG_EINVAL && !why->field) {

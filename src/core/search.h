@@ -86,6 +86,7 @@ struct fg_search_why {
     const char *field;
     const char *what;
     char message[300];
+    size_t position; /* FG_EINVAL on query syntax: 1-based character position (0: none) */
 };
 
 /** Creates the embedder and the index manager from the configuration and starts loading the

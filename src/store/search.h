@@ -47,6 +47,8 @@ struct store_search_doc {
     int trust_level;
     const void *embedding; /* NULL when none is stored */
     size_t embedding_len;
+    const char *metadata; /* JSON object text (for the keyword index) */
+    size_t metadata_len;
 };
 
 typedef int (*store_keyword_cb)(const struct store_keyword_hit *h, void *ctx);

@@ -103,10 +103,10 @@ static enum fg_err scan_live(struct store_conn *c, const char *after_id, long lo
                              int with_embedding, store_doc_cb cb, void *ctx)
 {
     static const char sql[] =
-        "SELECT id, content, content_hash, type, trust_level, NULL FROM capsules"
+        "SELECT id, content, content_hash, type, trust_level, NULL, metadata FROM capsules"
         " WHERE id > $1 AND is_deleted = 0 ORDER BY id LIMIT $2";
     static const char sql_emb[] =
-        "SELECT id, content, content_hash, type, trust_level, embedding FROM capsules"
+        "SELECT id, content, content_hash, type, trust_level, embedding, metadata FROM capsules"
         " WHERE id > $1 AND is_deleted = 0 ORDER BY id LIMIT $2";
     struct pg_num lim = pg_num(limit);
     const char *p[] = {after_id ? after_id : "", lim.s};
@@ -123,6 +123,8 @@ static enum fg_err scan_live(struct store_conn *c, const char *after_id, long lo
             .content_hash = pg_get_opt(r, i, 2),
             .type = pg_get_opt(r, i, 3),
             .trust_level = (int)pg_get_i64(r, i, 4),
+            .metadata = pg_get_opt(r, i, 6),
+            .metadata_len = (size_t)PQgetlength(r, i, 6),
         };
         void *emb = NULL;
         if (!PQgetisnull(r, i, 5)) {

@@ -239,10 +239,10 @@ static enum fg_err scan_live(struct store_conn *c, const char *after_id, long lo
                              int with_embedding, store_doc_cb cb, void *ctx)
 {
     static const char sql[] =
-        "SELECT id, content, content_hash, type, trust_level, NULL FROM capsules"
+        "SELECT id, content, content_hash, type, trust_level, NULL, metadata FROM capsules"
         " WHERE id > ?1 AND is_deleted = 0 ORDER BY id LIMIT ?2";
     static const char sql_emb[] =
-        "SELECT id, content, content_hash, type, trust_level, embedding FROM capsules"
+        "SELECT id, content, content_hash, type, trust_level, embedding, metadata FROM capsules"
         " WHERE id > ?1 AND is_deleted = 0 ORDER BY id LIMIT ?2";
     sqlite3_stmt *st = sq_prepare(c, with_embedding ? sql_emb : sql);
     if (!st)
@@ -258,6 +258,8 @@ static enum fg_err scan_live(struct store_conn *c, const char *after_id, long lo
             .content_hash = (const char *)sqlite3_column_text(st, 2),
             .type = (const char *)sqlite3_column_text(st, 3),
             .trust_level = sqlite3_column_int(st, 4),
+            .metadata = (const char *)sqlite3_column_text(st, 6),
+            .metadata_len = (size_t)sqlite3_column_bytes(st, 6),
         };
         if (sqlite3_column_type(st, 5) == SQLITE_BLOB) {
             d.embedding = sqlite3_column_blob(st, 5);
