@@ -16,10 +16,9 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    if (argc >= 3 && strcmp(argv[1], "help") == 0)
+    if (argc >= 2 && strcmp(argv[1], "help") == 0)
         return cli_help_main(argc - 1, argv + 1);
-    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "-h") == 0) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
