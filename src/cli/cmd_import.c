@@ -38,6 +38,7 @@
 #define IMPORT_MAX_FILES 1000000
 #define IMPORT_RETRIES_DEFAULT 10
 #define FM_MAX_KEYS 200
+#define IMPORT_RECONCILE_MARGIN_S 120
 
 struct file_item {
     char *abs;    /* absolute path: the journal key */
@@ -71,6 +72,7 @@ struct import_run {
     int progress;
     double t0, last_draw;
     int first_error;
+    json_t *recent; /* source_path -> {id, content_sha256} of capsules created near the cut */
 };
 
 static volatile sig_atomic_t g_interrupted;
@@ -421,7 +423,13 @@ static void process(struct import_run *r, struct cli_ctx *c, struct file_item *f
         f->id = fg_xstrdup(je->id);
     } else {
         struct journal_entry *dup = journal_find_content(r, f->csha);
-        if (dup) {
+        json_t *rec = json_object_get(r->recent, f->rel);
+        const char *rid = json_string_value(json_object_get(rec, "id"));
+        const char *rsha = json_string_value(json_object_get(rec, "content_sha256"));
+        if (rid && rsha) { /* created by the interrupted run, not journaled: no second copy */
+            f->action = strcmp(rsha, f->csha) == 0 ? ACT_DUP : ACT_UPDATE;
+            f->id = fg_xstrdup(rid);
+        } else if (dup) {
             f->action = ACT_DUP;
             f->id = fg_xstrdup(dup->id);
         } else {
@@ -591,6 +599,62 @@ static const char *action_name(int a)
     }
 }
 
+/* A run killed between the server's commit and the journal line leaves capsules the journal
+ * does not know. Capsules of this user created since shortly before the journal's last write
+ * are read back, so resuming does not create them twice. */
+static int reconcile(struct import_run *r, const char *journal)
+{
+    struct stat st;
+    if (stat(journal, &st) != 0 || st.st_size == 0)
+        return CLI_EXIT_OK;
+    json_t *me = NULL;
+    int rc = cli_call(r->c, "GET", "/api/v1/auth/me", NULL, 0, &me, NULL);
+    const char *uid = json_string_value(json_object_get(json_object_get(me, "data"), "id"));
+    if (rc || !uid) {
+        json_decref(me);
+        return rc ? rc : CLI_EXIT_SERVER;
+    }
+    time_t since = st.st_mtime - IMPORT_RECONCILE_MARGIN_S;
+    struct tm tm;
+    char when[40];
+    gmtime_r(&since, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char *euid = cli_urlencode(uid);
+    r->recent = json_object();
+    for (long page = 1;; page++) {
+        char path[512];
+        snprintf(path, sizeof path,
+                 "/api/v1/capsules?owner_id=%s&created_after=%s&per_page=100&page=%ld", euid,
+                 when, page);
+        json_t *out = NULL;
+        rc = cli_call(r->c, "GET", path, NULL, 0, &out, NULL);
+        if (rc) {
+            json_decref(out);
+            break;
+        }
+        size_t i;
+        json_t *cap;
+        json_array_foreach(json_object_get(out, "data"), i, cap)
+        {
+            json_t *m = json_object_get(cap, "metadata");
+            const char *sp = json_string_value(json_object_get(m, "source_path"));
+            json_t *sha = json_object_get(m, "content_sha256");
+            if (sp && json_is_string(sha) && !json_object_get(r->recent, sp))
+                json_object_set_new(r->recent, sp,
+                                    json_pack("{sOsO}", "id", json_object_get(cap, "id"),
+                                              "content_sha256", sha));
+        }
+        json_int_t pages =
+            json_integer_value(json_object_get(json_object_get(out, "meta"), "pages"));
+        json_decref(out);
+        if (page >= pages)
+            break;
+    }
+    free(euid);
+    json_decref(me);
+    return rc;
+}
+
 int cli_import(struct cli_ctx *c, struct cli_args *a)
 {
     int rc = cli_need_login(c);
@@ -645,6 +709,11 @@ int cli_import(struct cli_ctx *c, struct cli_args *a)
     char *jp = journal_path(c, a);
     if (jp) {
         journal_load(&r, jp);
+        rc = reconcile(&r, jp);
+        if (rc != CLI_EXIT_OK) {
+            free(jp);
+            goto out;
+        }
         if (!a->v[O_DRY_RUN]) {
             int fd = open(jp, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
             r.journal = fd >= 0 ? fdopen(fd, "a") : NULL;
@@ -730,6 +799,7 @@ out:
         free(r.jr[i].id);
     }
     free(r.jr);
+    json_decref(r.recent);
     pthread_mutex_destroy(&r.mu);
     return rc;
 }
