@@ -10,7 +10,8 @@ BUILD_PKGS=(build-essential cmake pkg-config ca-certificates curl
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libargon2-dev
   libcurl4-openssl-dev liblua5.4-dev liboath-dev libpq-dev libhiredis-dev librdkafka-dev
   libcmocka-dev)
-TEST_PKGS=(python3 sqlite3 clang cppcheck clang-format postgresql redis-server wrk)
+TEST_PKGS=(python3 sqlite3 clang cppcheck clang-format postgresql redis-server wrk
+  tmux vim)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then
