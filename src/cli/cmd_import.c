@@ -38,7 +38,7 @@
 #define IMPORT_MAX_FILES 1000000
 #define IMPORT_RETRIES_DEFAULT 10
 #define FM_MAX_KEYS 200
-#define IMPORT_RECONCILE_MARGIN_S 120
+#define IMPORT_RECONCILE_MARGIN_S 300
 
 struct file_item {
     char *abs;    /* absolute path: the journal key */
@@ -73,6 +73,7 @@ struct import_run {
     double t0, last_draw;
     int first_error;
     json_t *recent; /* source_path -> {id, content_sha256} of capsules created near the cut */
+    long long unfinished_since; /* start (epoch s) of a run that did not end, 0 = none */
 };
 
 static volatile sig_atomic_t g_interrupted;
@@ -202,6 +203,14 @@ static void journal_load(struct import_run *r, const char *path)
     while ((n = getline(&line, &cap, f)) > 0) {
         if (line[n - 1] == '\n')
             line[--n] = 0;
+        if (strncmp(line, "# start ", 8) == 0) {
+            r->unfinished_since = strtoll(line + 8, NULL, 10);
+            continue;
+        }
+        if (strcmp(line, "# end") == 0) {
+            r->unfinished_since = 0;
+            continue;
+        }
         char *fs = line, *cs = strchr(fs, '\t'), *id = NULL, *abs = NULL;
         if (cs)
             *cs++ = 0;
@@ -426,8 +435,9 @@ static void process(struct import_run *r, struct cli_ctx *c, struct file_item *f
         json_t *rec = json_object_get(r->recent, f->rel);
         const char *rid = json_string_value(json_object_get(rec, "id"));
         const char *rsha = json_string_value(json_object_get(rec, "content_sha256"));
-        if (rid && rsha) { /* created by the interrupted run, not journaled: no second copy */
-            f->action = strcmp(rsha, f->csha) == 0 ? ACT_DUP : ACT_UPDATE;
+        if (rid && rsha && strcmp(rsha, f->csha) == 0) {
+            /* created by an interrupted run but not journaled: no second copy */
+            f->action = ACT_DUP;
             f->id = fg_xstrdup(rid);
         } else if (dup) {
             f->action = ACT_DUP;
@@ -600,12 +610,12 @@ static const char *action_name(int a)
 }
 
 /* A run killed between the server's commit and the journal line leaves capsules the journal
- * does not know. Capsules of this user created since shortly before the journal's last write
- * are read back, so resuming does not create them twice. */
-static int reconcile(struct import_run *r, const char *journal)
+ * does not know. When the journal shows a run that started and never ended (killed), the
+ * capsules of this user created since shortly before that start (margin for clock skew between
+ * client and server) are read back, so resuming does not create them twice. */
+static int reconcile(struct import_run *r)
 {
-    struct stat st;
-    if (stat(journal, &st) != 0 || st.st_size == 0)
+    if (!r->unfinished_since)
         return CLI_EXIT_OK;
     json_t *me = NULL;
     int rc = cli_call(r->c, "GET", "/api/v1/auth/me", NULL, 0, &me, NULL);
@@ -614,7 +624,7 @@ static int reconcile(struct import_run *r, const char *journal)
         json_decref(me);
         return rc ? rc : CLI_EXIT_SERVER;
     }
-    time_t since = st.st_mtime - IMPORT_RECONCILE_MARGIN_S;
+    time_t since = (time_t)(r->unfinished_since - IMPORT_RECONCILE_MARGIN_S);
     struct tm tm;
     char when[40];
     gmtime_r(&since, &tm);
@@ -709,7 +719,7 @@ int cli_import(struct cli_ctx *c, struct cli_args *a)
     char *jp = journal_path(c, a);
     if (jp) {
         journal_load(&r, jp);
-        rc = reconcile(&r, jp);
+        rc = reconcile(&r);
         if (rc != CLI_EXIT_OK) {
             free(jp);
             goto out;
@@ -729,6 +739,10 @@ int cli_import(struct cli_ctx *c, struct cli_args *a)
         }
         free(jp);
     }
+    if (r.journal) { /* a start without an end tells the next run to reconcile */
+        fprintf(r.journal, "# start %lld\n", (long long)time(NULL));
+        fflush(r.journal);
+    }
     r.progress = isatty(2) && !a->v[O_NO_PROGRESS] && !c->json && !c->quiet;
     r.t0 = now_s();
     struct sigaction sa, old;
@@ -747,8 +761,12 @@ int cli_import(struct cli_ctx *c, struct cli_args *a)
     sigaction(SIGINT, &old, NULL);
     double secs = now_s() - r.t0;
     draw_progress(&r, 1);
-    if (r.journal)
+    if (r.journal) {
+        if (!c->s->auth_failed)
+            fprintf(r.journal, "# end\n");
+        fflush(r.journal);
         fsync(fileno(r.journal));
+    }
     int interrupted = g_interrupted;
     if (c->json) {
         json_t *files = json_array();
