@@ -11,7 +11,7 @@
  * journal with the same file hash is skipped; with another hash the capsule is updated (PATCH);
  * a new path whose content hash is already in the journal is recorded, not created again.
  *
- * Throughput: --jobs worker threads (default 4), each with its own keep-alive connection; the
+ * Throughput: --jobs worker threads (default 8), each with its own keep-alive connection; the
  * server's create is bound by one durable commit per capsule, so a few requests in flight keep it
  * busy. 429/503 answers are retried after Retry-After by cli_call.
  */
@@ -32,7 +32,7 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-#define IMPORT_JOBS_DEFAULT 4
+#define IMPORT_JOBS_DEFAULT 8
 #define IMPORT_JOBS_MAX 32
 #define IMPORT_MAX_DEPTH 64
 #define IMPORT_MAX_FILES 1000000

@@ -1,4 +1,4 @@
-/* `forge login | logout | whoami | status`. */
+/* `forge register | login | logout | whoami | status`. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,14 +46,15 @@ static void roles_text(json_t *user, char *out, size_t n)
     }
 }
 
-int cli_login(struct cli_ctx *c, struct cli_args *a)
+static int do_login(struct cli_ctx *c, struct cli_args *a, int reg)
 {
     struct cli_session *s = c->s;
     char *email = NULL, *password = NULL, *code = NULL;
     json_t *out = NULL;
     int rc = CLI_EXIT_USAGE;
+    const char *me = reg ? "forge register" : "forge login";
     if (s->token_env) {
-        fprintf(stderr, "forge login: FORGE_TOKEN is set; unset it to log in\n");
+        fprintf(stderr, "%s: FORGE_TOKEN is set; unset it to log in\n", me);
         return CLI_EXIT_USAGE;
     }
     if (a->v[O_EMAIL]) {
@@ -70,23 +71,45 @@ int cli_login(struct cli_ctx *c, struct cli_args *a)
             email = fg_xstrdup(s->email);
         }
         if (!email || !*email) {
-            fprintf(stderr, "forge login: no email (use --email E when there is no terminal)\n");
+            fprintf(stderr, "%s: no email (use --email E when there is no terminal)\n", me);
             goto out;
         }
     }
     if (a->v[O_PASSWORD_STDIN]) {
         password = read_password_stdin();
         if (!password || !*password) {
-            fprintf(stderr, "forge login: --password-stdin: no password on stdin\n");
+            fprintf(stderr, "%s: --password-stdin: no password on stdin\n", me);
             goto out;
         }
     } else {
-        password = cli_prompt("Password: ", 1);
+        password = cli_prompt(reg ? "Choose a password: " : "Password: ", 1);
         if (!password || !*password) {
-            fprintf(stderr, "forge login: no password (use --password-stdin when there is no "
-                            "terminal)\n");
+            fprintf(stderr, "%s: no password (use --password-stdin when there is no terminal)\n",
+                    me);
             goto out;
         }
+        if (reg) {
+            char *again = cli_prompt("Repeat the password: ", 1);
+            int same = again && strcmp(again, password) == 0;
+            wipe_free(again);
+            if (!same) {
+                fprintf(stderr, "%s: the passwords differ\n", me);
+                goto out;
+            }
+        }
+    }
+    if (reg) {
+        json_t *body = json_pack("{ssss}", "email", email, "password", password);
+        long st = 0;
+        rc = cli_call(c, "POST", "/api/v1/auth/register", body, CLI_F_NOAUTH, &out, &st);
+        json_object_clear(body);
+        json_decref(body);
+        json_decref(out);
+        out = NULL;
+        if (rc != CLI_EXIT_OK)
+            goto out;
+        if (!c->json && !c->quiet)
+            printf("Registered %s on %s.\n", email, s->url);
     }
     if (a->v[O_MFA_CODE])
         code = fg_xstrdup(a->v[O_MFA_CODE]);
@@ -105,7 +128,7 @@ int cli_login(struct cli_ctx *c, struct cli_args *a)
             break;
         code = cli_prompt("MFA code: ", 0);
         if (!code || !*code) {
-            fprintf(stderr, "forge login: this account needs an MFA code (--mfa-code CODE)\n");
+            fprintf(stderr, "%s: this account needs an MFA code (--mfa-code CODE)\n", me);
             rc = CLI_EXIT_AUTH;
             goto out;
         }
@@ -114,7 +137,7 @@ int cli_login(struct cli_ctx *c, struct cli_args *a)
         if (status)
             cli_print_error(c, status, out);
         else
-            fprintf(stderr, "forge login: cannot reach %s\n", s->url);
+            fprintf(stderr, "%s: cannot reach %s\n", me, s->url);
         goto out;
     }
     json_t *d = json_object_get(out, "data");
@@ -122,7 +145,7 @@ int cli_login(struct cli_ctx *c, struct cli_args *a)
     const char *rt = json_string_value(json_object_get(d, "refresh_token"));
     json_t *user = json_object_get(d, "user");
     if (!at || !rt) {
-        fprintf(stderr, "forge login: the server's answer has no tokens\n");
+        fprintf(stderr, "%s: the server's answer has no tokens\n", me);
         rc = CLI_EXIT_SERVER;
         goto out;
     }
@@ -160,6 +183,16 @@ out:
     wipe_free(password);
     wipe_free(code);
     return rc;
+}
+
+int cli_login(struct cli_ctx *c, struct cli_args *a)
+{
+    return do_login(c, a, 0);
+}
+
+int cli_register(struct cli_ctx *c, struct cli_args *a)
+{
+    return do_login(c, a, 1);
 }
 
 int cli_logout(struct cli_ctx *c, struct cli_args *a)

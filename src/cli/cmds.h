@@ -5,6 +5,7 @@
 #include "cli/client.h"
 
 int cli_login(struct cli_ctx *c, struct cli_args *a);
+int cli_register(struct cli_ctx *c, struct cli_args *a);
 int cli_logout(struct cli_ctx *c, struct cli_args *a);
 int cli_whoami(struct cli_ctx *c, struct cli_args *a);
 int cli_status(struct cli_ctx *c, struct cli_args *a);

@@ -20,6 +20,7 @@ const struct cli_command cli_commands[] = {
      "reindex                        re-embed every capsule and rebuild the vector index"},
     {"version", cmd_version, "version                        print the version"},
     /* the client (src/cli/spec.c has their options and help) */
+    {"register", cli_client_main, "register [URL]                 create an account and log in"},
     {"login", cli_client_main, "login [URL]                    log in to a Forge server"},
     {"logout", cli_client_main, "logout                         end the session"},
     {"whoami", cli_client_main, "whoami                         the current account"},

@@ -46,7 +46,7 @@ const struct cli_optdef cli_optdefs[] = {
     {O_MIN_SCORE, "min-score", 0, "X", "lowest score kept, 0-1"},
     {O_CONTEXT, "context", 0, "ID", "hybrid mode: boost capsules near this one in the lineage"},
     {O_MAX_HOPS, "max-hops", 0, "N", "hybrid mode: lineage distance of the boost, 0-5"},
-    {O_JOBS, "jobs", 'j', "N", "requests in flight at once (default 4, max 32)"},
+    {O_JOBS, "jobs", 'j', "N", "requests in flight at once (default 8, max 32)"},
     {O_STATE, "state", 0, "FILE", "import journal (default: in the config directory)"},
     {O_DRY_RUN, "dry-run", 0, NULL, "show what would be done, change nothing"},
     {O_NO_PROGRESS, "no-progress", 0, NULL, "no progress bar"},
@@ -71,6 +71,10 @@ const struct cli_cmddef cli_cmddefs[] = {
      "code when the account has MFA. Scripts use --email and --password-stdin (and --mfa-code). "
      "The tokens are stored in the profile; the access token is refreshed transparently.",
      OPTS(O_EMAIL, O_PASSWORD_STDIN, O_MFA_CODE), 0, 1, cli_login},
+    {"register", "[URL]", "create an account on a Forge server, then log in",
+     "Prompts for the email and a password (twice, without echo); --email and --password-stdin "
+     "for scripts. New accounts have the role user and trust standard.",
+     OPTS(O_EMAIL, O_PASSWORD_STDIN), 0, 1, cli_register},
     {"logout", "", "revoke the session on the server and forget its tokens", NULL, OPTS(0), 0, 0,
      cli_logout},
     {"whoami", "", "show the account of the current session", NULL, OPTS(0), 0, 0, cli_whoami},
@@ -759,7 +763,7 @@ int cli_client_main(int argc, char **argv)
         goto out;
     }
     const char *url = a->v[O_URL];
-    if (d->run == cli_login && a->npos == 1)
+    if ((d->run == cli_login || d->run == cli_register) && a->npos == 1)
         url = a->pos[0];
     rc = cli_session_load(&s, a->v[O_PROFILE], url);
     if (rc == CLI_EXIT_OK) {

@@ -82,6 +82,23 @@ def test_login_whoami_status_logout(f: Forge):
     assert "not logged in" in c.ok("status").stdout
 
 
+def test_register_then_logged_in(f: Forge):
+    c = Client(f)
+    r = c.run("register", f.url, "--email", "New.User@forge.test", "--password-stdin",
+              input="Passw0rdPassw0rd\n", check=0)
+    assert r.stdout.splitlines() == [
+        "Registered New.User@forge.test on %s." % f.url,
+        "Logged in to %s as new.user@forge.test (user, trust standard)." % f.url], r.stdout
+    assert c.json("whoami")["data"]["email"] == "new.user@forge.test"
+    r = c.run("register", f.url, "--email", "x@forge.test", "--password-stdin", input="short\n",
+              check=1)
+    assert "field: password" in r.stderr, r.stderr
+    # an email that is taken is refused (409, or 401 once registration hides taken emails)
+    r = c.run("register", f.url, "--email", "new.user@forge.test", "--password-stdin",
+              input="Other0ne-Password\n")
+    assert r.returncode in (3, 4), r
+
+
 def test_bad_credentials_and_unreachable(f: Forge):
     c = Client(f)
     r = c.login(ADMIN[0], "Wr0ngPassword!")
