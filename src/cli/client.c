@@ -14,11 +14,11 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-#define CLI_RESPONSE_MAX (64u << 20)   /* largest response body accepted */
-#define CLI_RETRY_WAIT_MAX_S 60        /* one Retry-After wait is capped at this */
-#define CLI_RETRY_TOTAL_MAX_S 300      /* all waits of one request together */
+#define CLI_RESPONSE_MAX      (64u << 20) /* largest response body accepted */
+#define CLI_RETRY_WAIT_MAX_S  60          /* one Retry-After wait is capped at this */
+#define CLI_RETRY_TOTAL_MAX_S 300         /* all waits of one request together */
 #define CLI_CONNECT_TIMEOUT_S 10
-#define CLI_USER_AGENT "forge-cli/" FORGE_VERSION
+#define CLI_USER_AGENT        "forge-cli/" FORGE_VERSION
 
 struct resp {
     struct fg_buf body;
@@ -215,8 +215,8 @@ static char *token_snapshot(struct cli_session *s, unsigned *gen)
     return t;
 }
 
-int cli_call(struct cli_ctx *c, const char *method, const char *path, json_t *body,
-             unsigned flags, json_t **out, long *status_out)
+int cli_call(struct cli_ctx *c, const char *method, const char *path, json_t *body, unsigned flags,
+             json_t **out, long *status_out)
 {
     struct cli_session *s = c->s;
     *out = NULL;
@@ -242,8 +242,7 @@ int cli_call(struct cli_ctx *c, const char *method, const char *path, json_t *bo
             rc = CLI_EXIT_SERVER;
             goto out;
         }
-        if (status == 401 && !(flags & CLI_F_NOAUTH) && !refreshed && s->refresh &&
-            !s->token_env) {
+        if (status == 401 && !(flags & CLI_F_NOAUTH) && !refreshed && s->refresh && !s->token_env) {
             refreshed = 1;
             int e = cli_session_refresh(c, gen);
             if (e != CLI_EXIT_OK) {

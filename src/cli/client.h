@@ -133,16 +133,16 @@ struct cli_ctx {
 };
 
 /* ---- client.c ---------------------------------------------------------------------------- */
-#define CLI_F_NOAUTH 1u  /* do not send the access token */
+#define CLI_F_NOAUTH  1u /* do not send the access token */
 #define CLI_F_NOPRINT 2u /* do not print the error (caller handles it) */
-#define CLI_F_RAW 4u     /* response is not JSON: *out stays NULL, body in cli_last_body */
+#define CLI_F_RAW     4u /* response is not JSON: *out stays NULL, body in cli_last_body */
 
 /** Performs METHOD url+path with an optional JSON body (borrowed). On 2xx returns 0 and stores
  * the parsed response in *out (caller decrefs; NULL for an empty body). Otherwise prints the
  * error (unless CLI_F_NOPRINT), stores the error JSON in *out when there is one and returns the
  * exit code. *status gets the HTTP status (0 on a network error). */
-int cli_call(struct cli_ctx *c, const char *method, const char *path, json_t *body,
-             unsigned flags, json_t **out, long *status);
+int cli_call(struct cli_ctx *c, const char *method, const char *path, json_t *body, unsigned flags,
+             json_t **out, long *status);
 /** Initialises the per-thread HTTP handle of c (copying options from tmpl when given). */
 void cli_ctx_init_http(struct cli_ctx *c);
 void cli_ctx_free_http(struct cli_ctx *c);

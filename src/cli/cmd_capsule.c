@@ -114,9 +114,9 @@ static int get_metadata(struct cli_ctx *c, struct cli_args *a, json_t **meta)
 
 static void print_capsule(struct cli_ctx *c, json_t *cap)
 {
-    static const char *const keys[] = {"id",         "type",       "version",   "trust_level",
-                                       "owner_id",   "parent_id",  "created_at", "updated_at",
-                                       "deleted_at", "metadata",   NULL};
+    static const char *const keys[] = {"id",         "type",      "version",    "trust_level",
+                                       "owner_id",   "parent_id", "created_at", "updated_at",
+                                       "deleted_at", "metadata",  NULL};
     json_t *v = json_deep_copy(cap);
     json_t *m = json_object_get(v, "metadata");
     if (json_is_object(m) && json_object_size(m) == 0)
@@ -254,7 +254,8 @@ static void capsule_rows(struct cli_table *t, json_t *arr)
                                json_string_value(json_object_get(cap, "type")),
                                json_string_value(json_object_get(cap, "version")),
                                json_string_value(json_object_get(cap, "trust_level")),
-                               json_string_value(json_object_get(cap, "updated_at")), prev};
+                               json_string_value(json_object_get(cap, "updated_at")),
+                               prev};
         cli_table_add(t, cells);
         free(prev);
     }
@@ -262,8 +263,8 @@ static void capsule_rows(struct cli_table *t, json_t *arr)
 
 /* GET path (+ page params) once or, with --all, every page; prints per the output mode. */
 int cli_list_pages(struct cli_ctx *c, struct cli_args *a, const char *base,
-                      void (*rows)(struct cli_table *, json_t *), int ncols,
-                      const char *const *headers, const char *noun)
+                   void (*rows)(struct cli_table *, json_t *), int ncols,
+                   const char *const *headers, const char *noun)
 {
     long page = 1, per_page = 20;
     if (a->v[O_PAGE] && cli_int_opt(c, "page", a->v[O_PAGE], 1, 1000000, &page) != 0)
@@ -296,7 +297,8 @@ int cli_list_pages(struct cli_ctx *c, struct cli_args *a, const char *base,
         rows(t, data);
         json_decref(last);
         last = out;
-        json_int_t pages = json_integer_value(json_object_get(json_object_get(out, "meta"), "pages"));
+        json_int_t pages =
+            json_integer_value(json_object_get(json_object_get(out, "meta"), "pages"));
         if (!all || page >= pages || json_array_size(data) == 0)
             break;
         page++;
@@ -318,8 +320,7 @@ int cli_list_pages(struct cli_ctx *c, struct cli_args *a, const char *base,
             {
                 const char *id = json_string_value(json_object_get(it, "id"));
                 if (!id)
-                    id = json_string_value(
-                        json_object_get(json_object_get(it, "capsule"), "id"));
+                    id = json_string_value(json_object_get(json_object_get(it, "capsule"), "id"));
                 printf("%s\n", id ? id : "");
             }
         } else {
@@ -386,8 +387,8 @@ int cli_capsule_edit(struct cli_ctx *c, struct cli_args *a)
         rc = cli_call(c, "GET", path, NULL, 0, &cur, NULL);
         if (rc)
             goto out;
-        const char *old = json_string_value(json_object_get(json_object_get(cur, "data"),
-                                                            "content"));
+        const char *old =
+            json_string_value(json_object_get(json_object_get(cur, "data"), "content"));
         content = cli_edit_text(old, "Edit the capsule's content above.");
         if (!content) {
             rc = CLI_EXIT_USAGE;
@@ -521,8 +522,10 @@ int cli_capsule_lineage(struct cli_ctx *c, struct cli_args *a)
         printf("%s\n", id);
         size_t i;
         json_t *k;
-        json_array_foreach(children, i, k) printf("%s\n",
-                                                  json_string_value(json_object_get(k, "id")));
+        json_array_foreach(children, i, k)
+        {
+            printf("%s\n", json_string_value(json_object_get(k, "id")));
+        }
         goto out;
     }
     /* ancestors come nearest first: draw the oldest at the top */
@@ -539,19 +542,21 @@ int cli_capsule_lineage(struct cli_ctx *c, struct cli_args *a)
         if (i != na - 1)
             fg_buf_puts(&ind, "    ");
     }
-    const char *why = na ? json_string_value(json_object_get(json_array_get(anc, 0), "reason"))
-                         : NULL;
+    const char *why =
+        na ? json_string_value(json_object_get(json_array_get(anc, 0), "reason")) : NULL;
     tree_line(c, ind.p, na ? "└── " : "", self, why, 1);
     if (na)
         fg_buf_puts(&ind, "    ");
     size_t nk = json_array_size(children), i;
     json_t *k;
-    json_array_foreach(children, i, k) tree_line(c, ind.p, i + 1 == nk ? "└── " : "├── ", k,
-                                                 NULL, 0);
+    json_array_foreach(children, i, k)
+    {
+        tree_line(c, ind.p, i + 1 == nk ? "└── " : "├── ", k, NULL, 0);
+    }
     json_int_t total = json_integer_value(json_object_get(json_object_get(kids, "meta"), "total"));
     if ((json_int_t)nk < total)
-        printf("%s%s… %lld more children%s\n", ind.p, cli_dim(c), (long long)(total - (json_int_t)nk),
-               cli_reset(c));
+        printf("%s%s… %lld more children%s\n", ind.p, cli_dim(c),
+               (long long)(total - (json_int_t)nk), cli_reset(c));
     fg_buf_free(&ind);
 out:
     json_decref(lin);
@@ -580,8 +585,10 @@ int cli_capsule_revisions(struct cli_ctx *c, struct cli_args *a)
         } else if (c->quiet) {
             size_t i;
             json_t *r;
-            json_array_foreach(data, i, r) printf(
-                "%s\n", json_string_value(json_object_get(r, "version")));
+            json_array_foreach(data, i, r)
+            {
+                printf("%s\n", json_string_value(json_object_get(r, "version")));
+            }
         } else {
             static const char *const h[] = {"VERSION", "CURRENT", "AUTHOR", "CREATED", "CONTENT"};
             struct cli_table *t = cli_table_new(5, h);
@@ -650,8 +657,11 @@ int cli_search(struct cli_ctx *c, struct cli_args *a)
         } else if (c->quiet) {
             size_t i;
             json_t *r;
-            json_array_foreach(data, i, r) printf(
-                "%s\n", json_string_value(json_object_get(json_object_get(r, "capsule"), "id")));
+            json_array_foreach(data, i, r)
+            {
+                json_t *cap = json_object_get(r, "capsule");
+                printf("%s\n", json_string_value(json_object_get(cap, "id")));
+            }
         } else if (json_array_size(data) == 0) {
             printf("No results (mode %s).\n", json_string_value(json_object_get(meta, "mode")));
         } else {
@@ -664,7 +674,8 @@ int cli_search(struct cli_ctx *c, struct cli_args *a)
             {
                 json_t *cap = json_object_get(r, "capsule");
                 char score[32];
-                snprintf(score, sizeof score, "%.3f", json_number_value(json_object_get(r, "score")));
+                snprintf(score, sizeof score, "%.3f",
+                         json_number_value(json_object_get(r, "score")));
                 char *prev =
                     cli_preview(json_string_value(json_object_get(cap, "content")), PREVIEW_COLS);
                 const char *cells[] = {score, json_string_value(json_object_get(cap, "id")),

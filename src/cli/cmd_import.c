@@ -32,26 +32,35 @@
 #include "util/buf.h"
 #include "util/mem.h"
 
-#define IMPORT_JOBS_DEFAULT 8
-#define IMPORT_JOBS_MAX 32
-#define IMPORT_MAX_DEPTH 64
-#define IMPORT_MAX_FILES 1000000
-#define IMPORT_RETRIES_DEFAULT 10
-#define FM_MAX_KEYS 200
+#define IMPORT_JOBS_DEFAULT       8
+#define IMPORT_JOBS_MAX           32
+#define IMPORT_MAX_DEPTH          64
+#define IMPORT_MAX_FILES          1000000
+#define IMPORT_RETRIES_DEFAULT    10
+#define FM_MAX_KEYS               200
 #define IMPORT_RECONCILE_MARGIN_S 300
 
 struct file_item {
-    char *abs;    /* absolute path: the journal key */
-    char *rel;    /* source_path: relative to the PATH argument's directory */
-    int action;   /* enum below */
-    char *id;     /* capsule id (journal or result) */
+    char *abs;  /* absolute path: the journal key */
+    char *rel;  /* source_path: relative to the PATH argument's directory */
+    int action; /* enum below */
+    char *id;   /* capsule id (journal or result) */
     char fsha[65];
     char csha[65];
-    int rc;       /* exit code of a failure */
+    int rc; /* exit code of a failure */
 };
 
-enum { ACT_PENDING, ACT_CREATE, ACT_UPDATE, ACT_SAME, ACT_DUP, ACT_DONE_CREATE, ACT_DONE_UPDATE,
-       ACT_FAILED, ACT_EMPTY };
+enum {
+    ACT_PENDING,
+    ACT_CREATE,
+    ACT_UPDATE,
+    ACT_SAME,
+    ACT_DUP,
+    ACT_DONE_CREATE,
+    ACT_DONE_UPDATE,
+    ACT_FAILED,
+    ACT_EMPTY
+};
 
 struct journal_entry {
     char *abs, *id, fsha[65], csha[65];
@@ -387,8 +396,9 @@ static void draw_progress(struct import_run *r, int final)
         bar[i] = i < fill ? '#' : '.';
     bar[width] = 0;
     double rate = t > r->t0 ? (double)done / (t - r->t0) : 0;
-    fprintf(stderr, "\r\033[K[%s] %zu/%zu  %.0f files/s  new %zu  updated %zu  same %zu  failed %zu",
-            bar, done, total, rate, r->created, r->updated, r->unchanged, r->failed);
+    fprintf(stderr,
+            "\r\033[K[%s] %zu/%zu  %.0f files/s  new %zu  updated %zu  same %zu  failed %zu", bar,
+            done, total, rate, r->created, r->updated, r->unchanged, r->failed);
     if (final)
         fputc('\n', stderr);
     fflush(stderr);
@@ -530,7 +540,10 @@ static void process(struct import_run *r, struct cli_ctx *c, struct file_item *f
             const char *fld =
                 json_string_value(json_object_get(json_object_get(out, "details"), "field"));
             char msg[600];
-            snprintf(msg, sizeof msg, "%s%s%s%s", m ? m : status ? "request failed" : "network error",
+            snprintf(msg, sizeof msg, "%s%s%s%s",
+                     m        ? m
+                     : status ? "request failed"
+                              : "network error",
                      fld ? " (field " : "", fld ? fld : "", fld ? ")" : "");
             report(r, f->rel, msg);
         }
@@ -634,8 +647,8 @@ static int reconcile(struct import_run *r)
     for (long page = 1;; page++) {
         char path[512];
         snprintf(path, sizeof path,
-                 "/api/v1/capsules?owner_id=%s&created_after=%s&per_page=100&page=%ld", euid,
-                 when, page);
+                 "/api/v1/capsules?owner_id=%s&created_after=%s&per_page=100&page=%ld", euid, when,
+                 page);
         json_t *out = NULL;
         rc = cli_call(r->c, "GET", path, NULL, 0, &out, NULL);
         if (rc) {
@@ -650,9 +663,9 @@ static int reconcile(struct import_run *r)
             const char *sp = json_string_value(json_object_get(m, "source_path"));
             json_t *sha = json_object_get(m, "content_sha256");
             if (sp && json_is_string(sha) && !json_object_get(r->recent, sp))
-                json_object_set_new(r->recent, sp,
-                                    json_pack("{sOsO}", "id", json_object_get(cap, "id"),
-                                              "content_sha256", sha));
+                json_object_set_new(
+                    r->recent, sp,
+                    json_pack("{sOsO}", "id", json_object_get(cap, "id"), "content_sha256", sha));
         }
         json_int_t pages =
             json_integer_value(json_object_get(json_object_get(out, "meta"), "pages"));
@@ -771,16 +784,15 @@ int cli_import(struct cli_ctx *c, struct cli_args *a)
     if (c->json) {
         json_t *files = json_array();
         for (size_t i = 0; i < r.nfiles; i++)
-            json_array_append_new(files, json_pack("{sssssOss}", "path", r.files[i].rel, "action",
-                                                   action_name(r.files[i].action), "id",
-                                                   r.files[i].id ? json_string(r.files[i].id)
-                                                                 : json_null(),
-                                                   "content_sha256", r.files[i].csha));
+            json_array_append_new(
+                files, json_pack("{sssssOss}", "path", r.files[i].rel, "action",
+                                 action_name(r.files[i].action), "id",
+                                 r.files[i].id ? json_string(r.files[i].id) : json_null(),
+                                 "content_sha256", r.files[i].csha));
         json_t *o = json_pack("{s{sIsIsIsIsIsbsf}so}", "meta", "files", (json_int_t)r.nfiles,
                               "created", (json_int_t)r.created, "updated", (json_int_t)r.updated,
-                              "unchanged", (json_int_t)r.unchanged, "failed",
-                              (json_int_t)r.failed, "interrupted", interrupted, "seconds", secs,
-                              "data", files);
+                              "unchanged", (json_int_t)r.unchanged, "failed", (json_int_t)r.failed,
+                              "interrupted", interrupted, "seconds", secs, "data", files);
         cli_print_json(o);
         json_decref(o);
     } else if (c->quiet) {
@@ -794,8 +806,7 @@ int cli_import(struct cli_ctx *c, struct cli_args *a)
         printf("%s %zu of %zu files in %.1f s (%.1f files/s): %zu created, %zu updated, %zu "
                "unchanged, %zu failed.\n",
                interrupted ? "Interrupted after" : "Imported", r.done, r.nfiles, secs,
-               secs > 0 ? (double)r.done / secs : 0.0, r.created, r.updated, r.unchanged,
-               r.failed);
+               secs > 0 ? (double)r.done / secs : 0.0, r.created, r.updated, r.unchanged, r.failed);
         if (interrupted)
             printf("Run the same command again to continue.\n");
     }

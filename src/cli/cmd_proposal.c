@@ -47,11 +47,10 @@ static void proposal_rows(struct cli_table *t, json_t *arr)
 
 static void print_proposal(struct cli_ctx *c, json_t *p)
 {
-    static const char *const keys[] = {"id",          "title",          "type",
-                                       "status",      "result",         "proposer_id",
-                                       "created_at",  "activated_at",   "voting_ends_at",
-                                       "closed_at",   "executed_at",    "cancelled_at",
-                                       "payload",     "execution_result", NULL};
+    static const char *const keys[] = {
+        "id",          "title",        "type",         "status",           "result",
+        "proposer_id", "created_at",   "activated_at", "voting_ends_at",   "closed_at",
+        "executed_at", "cancelled_at", "payload",      "execution_result", NULL};
     json_t *v = json_deep_copy(p);
     const char *k;
     json_t *x;
@@ -71,9 +70,8 @@ static void print_proposal(struct cli_ctx *c, json_t *p)
     int qr = json_is_true(json_object_get(p, "quorum_reached"));
     int tr = json_is_true(json_object_get(p, "threshold_reached"));
     printf("\n%sTally%s (%s)\n", cli_bold(c), cli_reset(c),
-           strcmp(json_string_value(json_object_get(p, "status")) ?: "", "active") == 0
-               ? "so far"
-               : "final");
+           strcmp(json_string_value(json_object_get(p, "status")) ?: "", "active") == 0 ? "so far"
+                                                                                        : "final");
     printf("  for %g   against %g   abstain %g   (%lld voter%s, weights)\n",
            json_number_value(json_object_get(p, "votes_for")),
            json_number_value(json_object_get(p, "votes_against")),
@@ -110,7 +108,7 @@ int cli_proposal_list(struct cli_ctx *c, struct cli_args *a)
         fg_buf_printf(&b, "%ctype=%s", sep, e);
         free(e);
     }
-    static const char *const h[] = {"ID",       "STATUS",  "TYPE", "PARTICIPATION",
+    static const char *const h[] = {"ID",       "STATUS",      "TYPE", "PARTICIPATION",
                                     "APPROVAL", "VOTING ENDS", "TITLE"};
     rc = cli_list_pages(c, a, b.p, proposal_rows, 7, h, "proposals");
     fg_buf_free(&b);
@@ -163,8 +161,7 @@ int cli_proposal_vote(struct cli_ctx *c, struct cli_args *a)
 {
     const char *v = a->pos[1];
     if (strcmp(v, "for") != 0 && strcmp(v, "against") != 0 && strcmp(v, "abstain") != 0) {
-        fprintf(stderr, "forge proposal vote: the vote is for, against or abstain (got '%s')\n",
-                v);
+        fprintf(stderr, "forge proposal vote: the vote is for, against or abstain (got '%s')\n", v);
         return CLI_EXIT_USAGE;
     }
     int rc = cli_need_login(c);
@@ -243,7 +240,7 @@ int cli_proposal_create(struct cli_ctx *c, struct cli_args *a)
         double x = strtod(s, &end);
         if (end == s || *end) {
             fprintf(stderr, "forge proposal create: --%s must be a number\n",
-                    nums[i].key == O_HOURS ? "hours"
+                    nums[i].key == O_HOURS    ? "hours"
                     : nums[i].key == O_QUORUM ? "quorum"
                                               : "threshold");
             rc = CLI_EXIT_USAGE;

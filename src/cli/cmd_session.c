@@ -247,17 +247,17 @@ int cli_whoami(struct cli_ctx *c, struct cli_args *a)
         } else if (c->quiet) {
             printf("%s\n", json_string_value(json_object_get(u, "id")));
         } else {
-            static const char *const keys[] = {"email",       "id",          "display_name",
-                                               "roles",       "trust_level", "mfa_enabled",
-                                               "created_at",  "last_login_at", NULL};
+            static const char *const keys[] = {
+                "email",       "id",         "display_name",  "roles", "trust_level",
+                "mfa_enabled", "created_at", "last_login_at", NULL};
             char roles[256];
             roles_text(u, roles, sizeof roles);
             json_t *v = json_deep_copy(u);
             json_object_set_new(v, "roles", json_string(roles));
             cli_print_fields(c, v, keys);
             json_decref(v);
-            printf("%s%-13s%s  %s\n%s%-13s%s  %s\n", cli_dim(c), "server", cli_reset(c),
-                   c->s->url, cli_dim(c), "profile", cli_reset(c), c->s->profile);
+            printf("%s%-13s%s  %s\n%s%-13s%s  %s\n", cli_dim(c), "server", cli_reset(c), c->s->url,
+                   cli_dim(c), "profile", cli_reset(c), c->s->profile);
         }
     }
     json_decref(out);
@@ -310,8 +310,8 @@ int cli_status(struct cli_ctx *c, struct cli_args *a)
         }
         printf("%s%-9s%s  %s\n", cli_dim(c), "profile", cli_reset(c), s->profile);
         const char *em = json_string_value(json_object_get(user, "email"));
-        printf("%s%-9s%s  %s%s%s%s\n", cli_dim(c), "session", cli_reset(c), session,
-               em ? " (" : "", em ? em : "", em ? ")" : "");
+        printf("%s%-9s%s  %s%s%s%s\n", cli_dim(c), "session", cli_reset(c), session, em ? " (" : "",
+               em ? em : "", em ? ")" : "");
     }
     json_decref(health);
     json_decref(ready);

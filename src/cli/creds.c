@@ -19,9 +19,9 @@
 #include "cli/client.h"
 #include "util/mem.h"
 
-#define CLI_PROFILE_MAX 64
+#define CLI_PROFILE_MAX     64
 #define CLI_CREDS_MAX_BYTES (1u << 20)
-#define CLI_DEFAULT_URL "http://127.0.0.1:8000"
+#define CLI_DEFAULT_URL     "http://127.0.0.1:8000"
 
 static char *path_join(const char *a, const char *b)
 {
@@ -203,8 +203,7 @@ int cli_session_load(struct cli_session *s, const char *name, const char *url_ov
         pn = "default";
     s->profile = fg_xstrdup(pn);
     if (!valid_profile(pn)) {
-        fprintf(stderr, "forge: invalid profile name '%s' (letters, digits, '.', '_', '-')\n",
-                pn);
+        fprintf(stderr, "forge: invalid profile name '%s' (letters, digits, '.', '_', '-')\n", pn);
         return CLI_EXIT_USAGE;
     }
     char *dir = cli_config_dir();

@@ -15,7 +15,8 @@
 const struct cli_optdef cli_optdefs[] = {
     {O_HELP, "help", 'h', NULL, "show this help"},
     {O_PROFILE, "profile", 0, "NAME", "credentials profile (default: $FORGE_PROFILE or 'default')"},
-    {O_URL, "url", 0, "URL", "server URL (default: the profile's, $FORGE_URL, http://127.0.0.1:8000)"},
+    {O_URL, "url", 0, "URL",
+     "server URL (default: the profile's, $FORGE_URL, http://127.0.0.1:8000)"},
     {O_JSON, "json", 0, NULL, "print the API's JSON response unchanged"},
     {O_QUIET, "quiet", 'q', NULL, "print only ids (one per line)"},
     {O_NO_COLOR, "no-color", 0, NULL, "no colours (also: NO_COLOR set, or output not a terminal)"},
@@ -35,7 +36,8 @@ const struct cli_optdef cli_optdefs[] = {
     {O_PAGE, "page", 0, "N", "page number (default 1)"},
     {O_PER_PAGE, "per-page", 0, "N", "items per page, 1-100 (default 20)"},
     {O_ALL, "all", 'a', NULL, "fetch every page"},
-    {O_TRUST, "trust", 0, "LEVEL", "only this trust level (core trusted standard sandbox quarantine)"},
+    {O_TRUST, "trust", 0, "LEVEL",
+     "only this trust level (core trusted standard sandbox quarantine)"},
     {O_OWNER, "owner", 0, "USER_ID", "only capsules of this owner"},
     {O_AFTER, "after", 0, "TIME", "created after (RFC 3339)"},
     {O_BEFORE, "before", 0, "TIME", "created before (RFC 3339)"},
@@ -139,23 +141,30 @@ const struct cli_cmddef cli_cmddefs[] = {
 };
 
 static const char *const g_exit_codes[] = {
-    "0", "success",
-    "1", "usage error or input refused by the server (400, 413, 422)",
-    "2", "not found (404)",
-    "3", "authentication: not logged in, session expired or revoked (401), bad credentials file",
-    "4", "conflict or refused (409, 403)",
-    "5", "server or network error (5xx, unreachable, retries exhausted)",
+    "0",  "success",
+    "1",  "usage error or input refused by the server (400, 413, 422)",
+    "2",  "not found (404)",
+    "3",  "authentication: not logged in, session expired or revoked (401), bad credentials file",
+    "4",  "conflict or refused (409, 403)",
+    "5",  "server or network error (5xx, unreachable, retries exhausted)",
     NULL, NULL,
 };
 
 static const char *const g_env[] = {
-    "FORGE_PROFILE", "profile to use when --profile is not given",
-    "FORGE_URL", "server URL (tokens stored for another URL are not sent to it)",
-    "FORGE_TOKEN", "access token to use instead of the profile's (never refreshed nor stored)",
-    "XDG_CONFIG_HOME", "configuration directory base (default ~/.config)",
-    "VISUAL, EDITOR", "editor for capsule create/edit (default vi)",
-    "NO_COLOR", "no colours when set",
-    NULL, NULL,
+    "FORGE_PROFILE",
+    "profile to use when --profile is not given",
+    "FORGE_URL",
+    "server URL (tokens stored for another URL are not sent to it)",
+    "FORGE_TOKEN",
+    "access token to use instead of the profile's (never refreshed nor stored)",
+    "XDG_CONFIG_HOME",
+    "configuration directory base (default ~/.config)",
+    "VISUAL, EDITOR",
+    "editor for capsule create/edit (default vi)",
+    "NO_COLOR",
+    "no colours when set",
+    NULL,
+    NULL,
 };
 
 /* ---- lookup and parsing ------------------------------------------------------------------ */
