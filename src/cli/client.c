@@ -206,11 +206,12 @@ static long perform(struct cli_ctx *c, const char *method, const char *url, cons
     return status;
 }
 
-static char *token_snapshot(struct cli_session *s, unsigned *gen)
+static char *token_snapshot(struct cli_session *s, unsigned *gen, int *can_refresh)
 {
     pthread_mutex_lock(&s->mu);
     char *t = s->access ? fg_xstrdup(s->access) : NULL;
     *gen = s->gen;
+    *can_refresh = s->refresh != NULL && !s->token_env;
     pthread_mutex_unlock(&s->mu);
     return t;
 }
@@ -233,7 +234,8 @@ int cli_call(struct cli_ctx *c, const char *method, const char *path, json_t *bo
     long waited = 0, status = 0;
     for (;;) {
         unsigned gen = 0;
-        char *tok = (flags & CLI_F_NOAUTH) ? NULL : token_snapshot(s, &gen);
+        int can_refresh = 0;
+        char *tok = (flags & CLI_F_NOAUTH) ? NULL : token_snapshot(s, &gen, &can_refresh);
         status = perform(c, method, url, payload, tok, &r, errbuf);
         free(tok);
         if (status == 0) {
@@ -242,7 +244,7 @@ int cli_call(struct cli_ctx *c, const char *method, const char *path, json_t *bo
             rc = CLI_EXIT_SERVER;
             goto out;
         }
-        if (status == 401 && !(flags & CLI_F_NOAUTH) && !refreshed && s->refresh && !s->token_env) {
+        if (status == 401 && !(flags & CLI_F_NOAUTH) && !refreshed && can_refresh) {
             refreshed = 1;
             int e = cli_session_refresh(c, gen);
             if (e != CLI_EXIT_OK) {

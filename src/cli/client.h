@@ -72,6 +72,7 @@ enum cli_opt_key {
     O_REASONING,
     O_EDITOR_FLAG,
     O_FORCE,
+    O_WATCH,
     O__COUNT
 };
 

@@ -1,11 +1,16 @@
 /* `forge proposal list|show|create|activate|vote|cancel` (governance, docs/governance.md). */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cmds.h"
 #include "util/buf.h"
 #include "util/mem.h"
+
+#define PROPOSAL_WATCH_S 2
 
 static char *proposal_path(const char *id, const char *suffix)
 {
@@ -142,8 +147,82 @@ static int one(struct cli_ctx *c, const char *method, const char *id, const char
     return rc;
 }
 
+static volatile sig_atomic_t g_stop;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+/* --watch: poll the proposal; redraw on a terminal, else print when the tally changes. */
+static int watch(struct cli_ctx *c, const char *id)
+{
+    int rc = cli_need_login(c);
+    if (rc)
+        return rc;
+    char *path = proposal_path(id, "");
+    int tty = isatty(1);
+    char *last = NULL;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, &old);
+    g_stop = 0;
+    while (!g_stop) {
+        json_t *out = NULL;
+        rc = cli_call(c, "GET", path, NULL, 0, &out, NULL);
+        if (rc) {
+            json_decref(out);
+            break;
+        }
+        json_t *p = json_object_get(out, "data");
+        json_t *tally = json_pack("{sOsOsOsOsO}", "status", json_object_get(p, "status"), "for",
+                                  json_object_get(p, "votes_for"), "against",
+                                  json_object_get(p, "votes_against"), "abstain",
+                                  json_object_get(p, "votes_abstain"), "cast",
+                                  json_object_get(p, "votes_cast"));
+        char *key = json_dumps(tally, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(tally);
+        if (tty || !last || strcmp(last, key) != 0) {
+            if (c->json) {
+                char *s = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+                printf("%s\n", s ? s : "{}");
+                free(s);
+            } else {
+                if (tty)
+                    printf("\033[H\033[2J");
+                else if (last)
+                    printf("\n");
+                print_proposal(c, p);
+                if (tty)
+                    printf("\n%swatching: refreshed every %d s, Ctrl-C stops%s\n", cli_dim(c),
+                           PROPOSAL_WATCH_S, cli_reset(c));
+            }
+            fflush(stdout);
+        }
+        free(last);
+        last = key;
+        const char *st = json_string_value(json_object_get(p, "status"));
+        int open = st && (strcmp(st, "active") == 0 || strcmp(st, "draft") == 0);
+        json_decref(out);
+        if (!open)
+            break;
+        for (int i = 0; i < PROPOSAL_WATCH_S * 10 && !g_stop; i++) {
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    sigaction(SIGINT, &old, NULL);
+    free(last);
+    free(path);
+    return rc;
+}
+
 int cli_proposal_show(struct cli_ctx *c, struct cli_args *a)
 {
+    if (a->v[O_WATCH])
+        return watch(c, a->pos[0]);
     return one(c, "GET", a->pos[0], "", NULL, NULL);
 }
 

@@ -62,6 +62,8 @@ const struct cli_optdef cli_optdefs[] = {
     {O_REASONING, "reasoning", 0, "TEXT", "why you vote so"},
     {O_EDITOR_FLAG, "edit", 'e', NULL, "write the content in $VISUAL / $EDITOR"},
     {O_FORCE, "force", 0, NULL, "overwrite existing files"},
+    {O_WATCH, "watch", 'w', NULL,
+     "keep showing the tally as votes arrive (every 2 s) until voting closes or Ctrl-C"},
     {0, NULL, 0, NULL, NULL},
 };
 
@@ -122,8 +124,10 @@ const struct cli_cmddef cli_cmddefs[] = {
      OPTS(O_TYPE, O_OWNER, O_PARENT, O_FORCE), 1, 1, cli_export},
     {"proposal list", "", "list governance proposals", NULL,
      OPTS(O_STATUS, O_TYPE, O_PAGE, O_PER_PAGE, O_ALL), 0, 0, cli_proposal_list},
-    {"proposal show", "ID", "show a proposal with its tally so far", NULL, OPTS(0), 1, 1,
-     cli_proposal_show},
+    {"proposal show", "ID", "show a proposal with its tally so far",
+     "--watch redraws it live (on a terminal; otherwise prints it again whenever the tally "
+     "changes) and returns when the proposal is no longer active.",
+     OPTS(O_WATCH), 1, 1, cli_proposal_show},
     {"proposal create", "", "create a draft proposal",
      "Types: trust_adjustment, configuration, policy, overlay_registration, overlay_update, "
      "emergency; --payload is the JSON object of the type (docs/governance.md).",

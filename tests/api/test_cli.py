@@ -4,10 +4,12 @@ retries of 429. Every command is run in human and --json form."""
 import json
 import os
 import stat
+import subprocess
+import threading
 import time
 
 from clitest import Client, api_list, totp, wait_step_margin
-from forgetest import Forge, main
+from forgetest import FORGE_BIN, Forge, main
 
 ADMIN = (Forge.ADMIN_EMAIL, Forge.ADMIN_PASSWORD)
 
@@ -376,8 +378,23 @@ def test_proposals(f: Forge):
     assert c.ok("proposal", "list", "--status", "active", "-q").stdout.split() == []
     r = c.ok("proposal", "activate", pid)
     assert "voting is open" in r.stdout and "status" in r.stdout and "active" in r.stdout
+    # --watch shows the tally as votes arrive and returns when voting ends
+    watch = subprocess.Popen([FORGE_BIN, "proposal", "show", pid, "--watch"], env=c.env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             stdin=subprocess.DEVNULL)
+    seen = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(watch.stdout.readline, "")))
+    reader.start()
+    deadline = time.time() + 20
+    while not any("for 0   against 0" in x for x in seen) and time.time() < deadline:
+        time.sleep(0.05)
+    assert watch.poll() is None, watch.stderr.read()
     r = v.ok("proposal", "vote", pid, "for", "--reasoning", "good idea")
     assert "Voted for on %s" % pid in r.stdout and "for 1 " in r.stdout, r.stdout
+    deadline = time.time() + 20
+    while not any("for 1   against 0" in x for x in seen) and time.time() < deadline:
+        time.sleep(0.05)
+    assert any("for 1   against 0" in x for x in seen), "".join(seen)
     js = c.json("proposal", "vote", pid, "against")
     assert js["data"]["vote"] == "against"
     show = c.ok("proposal", "show", pid)
@@ -390,6 +407,11 @@ def test_proposals(f: Forge):
     r = v.run("proposal", "cancel", pid, check=4)  # only the proposer
     assert "403" in r.stderr
     assert c.json("proposal", "cancel", pid)["data"]["status"] == "cancelled"
+    assert watch.wait(timeout=20) == 0
+    reader.join()
+    out = "".join(seen)
+    assert "for 1   against 5" in out and out.rstrip().count("Tally") >= 3, out
+    assert "cancelled" in out.split("Tally")[-2], out
     assert "cancelled" in c.ok("proposal", "show", pid).stdout
     r = v.run("proposal", "create", "--title", "t", "--type", "policy", "--description", "d",
               check=4)
