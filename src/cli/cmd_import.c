@@ -244,7 +244,8 @@ static void journal_load(struct import_run *r, const char *path)
     /* later lines win: sort by (path, line), keep the last line of each path */
     for (size_t i = 0; i < r->njr; i++)
         r->jr[i].seq = i;
-    qsort(r->jr, r->njr, sizeof *r->jr, cmp_jr_seq);
+    if (r->njr)
+        qsort(r->jr, r->njr, sizeof *r->jr, cmp_jr_seq);
     size_t w = 0;
     for (size_t i = 0; i < r->njr; i++) {
         if (i + 1 < r->njr && strcmp(r->jr[i].abs, r->jr[i + 1].abs) == 0) {
@@ -712,7 +713,8 @@ int cli_import(struct cli_ctx *c, struct cli_args *a)
         }
         free(abs);
     }
-    qsort(r.files, r.nfiles, sizeof *r.files, cmp_files);
+    if (r.nfiles)
+        qsort(r.files, r.nfiles, sizeof *r.files, cmp_files);
     /* the same file named twice is imported once */
     size_t w = 0;
     for (size_t i = 0; i < r.nfiles; i++) {
@@ -785,7 +787,7 @@ int cli_import(struct cli_ctx *c, struct cli_args *a)
         json_t *files = json_array();
         for (size_t i = 0; i < r.nfiles; i++)
             json_array_append_new(
-                files, json_pack("{sssssOss}", "path", r.files[i].rel, "action",
+                files, json_pack("{sssssoss}", "path", r.files[i].rel, "action",
                                  action_name(r.files[i].action), "id",
                                  r.files[i].id ? json_string(r.files[i].id) : json_null(),
                                  "content_sha256", r.files[i].csha));

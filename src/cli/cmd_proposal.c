@@ -177,8 +177,8 @@ static int watch(struct cli_ctx *c, const char *id)
             break;
         }
         json_t *p = json_object_get(out, "data");
-        json_t *tally = json_pack("{sOsOsOsOsO}", "status", json_object_get(p, "status"), "for",
-                                  json_object_get(p, "votes_for"), "against",
+        json_t *tally = json_pack("{sO?sO?sO?sO?sO?}", "status", json_object_get(p, "status"),
+                                  "for", json_object_get(p, "votes_for"), "against",
                                   json_object_get(p, "votes_against"), "abstain",
                                   json_object_get(p, "votes_abstain"), "cast",
                                   json_object_get(p, "votes_cast"));
