@@ -3,6 +3,7 @@ matter, idempotence, updates, resume after an interrupt (SIGINT and SIGKILL), ex
 re-import."""
 import json
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -176,6 +177,32 @@ def test_import_resumes_after_interrupt(f: Forge):
     r = c.ok("import", wiki, "--state", state)
     assert "0 created" in r.stdout and "360 unchanged" in r.stdout, r.stdout
     assert len(api_list(f, tok, "/api/v1/capsules")) == 360
+
+
+def test_readme_three_commands(f: Forge):
+    """The README's three commands (register, import, search) take a new user from `make run` to
+    a searched 300-file wiki (the URL, the folder and the prompts adapted for a script)."""
+    readme = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+    with open(readme) as fh:
+        cmds = [line.split() for line in fh if line.strip().startswith("./build/forge ")]
+    assert [x[1] for x in cmds] == ["register", "import", "search"], cmds
+    c = Client(f)
+    wiki = os.path.join(c.home, "team-wiki")
+    make_wiki(wiki, 300, tag="team")
+    for argv in cmds:
+        args = [a.replace("http://127.0.0.1:8000", f.url).replace("~/team-wiki", wiki)
+                for a in argv[1:]]
+        args = " ".join(args)
+        if args.startswith("search"):
+            args = 'search "restart gateway 17"'
+        if args.startswith("register"):
+            r = c.run(*args.split(), "--email", "new@forge.test", "--password-stdin",
+                      input="Passw0rdPassw0rd\n", check=0)
+        else:
+            r = c.run(*shlex.split(args), check=0)
+    assert "Imported" not in r.stdout and "SCORE" in r.stdout, r.stdout
+    assert "Team page 17 " in r.stdout.splitlines()[1], r.stdout  # the best match first
+    assert c.json("capsule", "list")["meta"]["total"] == 300
 
 
 if __name__ == "__main__":
