@@ -114,6 +114,11 @@ def test_bad_credentials_and_unreachable(f: Forge):
     r = c.run("login", "http://127.0.0.1:9", "--email", "a@b.co", "--password-stdin",
               input="x\n", check=5)
     assert "cannot reach" in r.stderr
+    # TLS is verified and cannot be turned off; --cacert must be readable
+    r = c.run("status", "--url", "https://127.0.0.1:%d" % f.port, check=5)
+    assert "cannot reach https://127.0.0.1:%d" % f.port in r.stderr, r.stderr
+    r = c.run("status", "--cacert", "/nonexistent.pem", check=1)
+    assert "cannot read --cacert /nonexistent.pem" in r.stderr
 
 
 def test_credentials_file_readable_by_others_is_refused(f: Forge):
@@ -184,6 +189,13 @@ def test_login_with_mfa():
         f.close()
 
 
+def fresh_admin(f):
+    """An admin token issued now (the harness's cache compares expiry with the real clock, which
+    the test clock has left behind)."""
+    f._admin_token = None
+    return f.admin_token()
+
+
 def test_refresh_after_expiry_and_revoked_session():
     f = Forge(env={"FORGE_TEST_CLOCK": "1", "ACCESS_TOKEN_TTL_S": "10"})
     try:
@@ -192,7 +204,7 @@ def test_refresh_after_expiry_and_revoked_session():
         c.login(u["email"], u["password"]).check_returncode()
         old = c.creds()["profiles"]["default"]
         assert f.post("/api/v1/admin/test/clock", {"offset_ms": 60000},
-                      token=f.admin_token()).status == 200
+                      token=fresh_admin(f)).status == 200
         assert f.get("/api/v1/auth/me", token=old["access_token"]).status == 401  # expired
         assert c.json("whoami")["data"]["email"] == u["email"]  # refreshed transparently
         new = c.creds()["profiles"]["default"]
@@ -201,6 +213,28 @@ def test_refresh_after_expiry_and_revoked_session():
         assert stat.S_IMODE(os.stat(c.creds_path).st_mode) == 0o600
         assert [n for n in os.listdir(os.path.dirname(c.creds_path))
                 if n.startswith(".credentials")] == []  # no temp file left behind
+        # expiry again, then several processes at once: one refresh (under the file lock); the
+        # others adopt the rotated pair instead of replaying the spent refresh token (which
+        # the server would answer by revoking the session)
+        assert f.post("/api/v1/admin/test/clock", {"offset_ms": 120000},
+                      token=fresh_admin(f)).status == 200
+        procs = [subprocess.Popen([FORGE_BIN, "capsule", "list", "-q"], env=c.env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  stdin=subprocess.DEVNULL) for _ in range(4)]
+        for p in procs:
+            out, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+        # and the importer's threads share one refresh
+        assert f.post("/api/v1/admin/test/clock", {"offset_ms": 180000},
+                      token=fresh_admin(f)).status == 200
+        d = os.path.join(c.home, "w")
+        os.makedirs(d)
+        for i in range(40):
+            with open(os.path.join(d, "n%d.md" % i), "w") as fh:
+                fh.write("note %d\n" % i)
+        r = c.ok("import", d, "--jobs", "8")
+        assert "40 created" in r.stdout, r.stdout
+        new = c.creds()["profiles"]["default"]
         # the session is revoked elsewhere (logout with the current token): a clear message
         assert f.post("/api/v1/auth/logout", token=new["access_token"]).status == 204
         r = c.run("capsule", "list", check=3)
