@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import time
 
-from clitest import Client
+from clitest import Client, totp, wait_step_margin
 from forgetest import FORGE_BIN, Forge, main
 
 ADMIN = (Forge.ADMIN_EMAIL, Forge.ADMIN_PASSWORD)
@@ -131,6 +131,39 @@ def test_interactive_session_in_tmux(f: Forge):
         assert "ID" in scr and "\033[1m" not in scr, repr(scr)
     finally:
         t.close()
+
+
+def test_mfa_prompt_in_tmux():
+    f = Forge(env={"FORGE_TEST_CLOCK": "1"})
+    t = None
+    try:
+        u = f.make_user()
+        secret = f.post("/api/v1/auth/mfa/setup", token=u["access_token"]).json["data"]["secret"]
+        wait_step_margin(0)
+        assert f.post("/api/v1/auth/mfa/verify", {"code": totp(secret, time.time())},
+                      token=u["access_token"]).status == 200
+        # the next code must come from a later step (a code works once)
+        assert f.post("/api/v1/admin/test/clock", {"offset_ms": 30000},
+                      token=f.admin_token()).status == 200
+        c = Client(f)
+        t = Tmux({"PATH": "/usr/bin:/bin", "HOME": c.home, "XDG_CONFIG_HOME": c.cfg,
+                  "TERM": "xterm-256color", "LANG": "C.UTF-8"})
+        t.type("%s login %s --email %s" % (FORGE_BIN, f.url, u["email"]))
+        t.send("Enter")
+        t.wait_for("Password:")
+        t.type(u["password"])
+        t.send("Enter")
+        t.wait_for("MFA code:")
+        wait_step_margin(30)
+        t.type(totp(secret, time.time() + 30))
+        t.send("Enter")
+        s = t.wait_for("Logged in to")
+        assert u["password"] not in s and u["email"] in s, s
+        assert c.json("whoami")["data"]["mfa_enabled"] is True
+    finally:
+        if t:
+            t.close()
+        f.close()
 
 
 def test_bash_completion():
