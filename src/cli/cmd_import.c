@@ -176,8 +176,13 @@ static char *journal_path(struct cli_ctx *c, struct cli_args *a)
     char *dir = cli_config_dir();
     if (!dir)
         return NULL;
-    char h[65];
-    hex_sha256(c->s->url, strlen(c->s->url), h);
+    /* one journal per server and account: another account's imports are not "unchanged" */
+    char h[65], key[2048];
+    snprintf(key, sizeof key, "%s\n%s", c->s->url,
+             c->s->token_env ? "FORGE_TOKEN"
+             : c->s->email   ? c->s->email
+                             : "");
+    hex_sha256(key, strlen(key), h);
     h[16] = 0;
     size_t n = strlen(dir) + 64;
     char *p = fg_xmalloc(n);
@@ -936,10 +941,14 @@ int cli_export(struct cli_ctx *c, struct cli_args *a)
             const char *sp = json_string_value(json_object_get(meta, "source_path"));
             size_t n = strlen(dir) + (sp ? strlen(sp) : 0) + 128;
             char *file = fg_xmalloc(n);
-            if (safe_rel(sp))
+            char fallback[160];
+            snprintf(fallback, sizeof fallback, "%s/%s.md", type ? type : "capsule", id ? id : "x");
+            if (safe_rel(sp)) /* names from the server never leave DIR */
                 snprintf(file, n, "%s/%s", dir, sp);
+            else if (safe_rel(fallback))
+                snprintf(file, n, "%s/%s", dir, fallback);
             else
-                snprintf(file, n, "%s/%s/%s.md", dir, type ? type : "capsule", id ? id : "x");
+                snprintf(file, n, "%s/capsule-%zu-%ld.md", dir, i, page);
             struct stat st;
             if (!a->v[O_FORCE] && stat(file, &st) == 0) {
                 kept++;

@@ -111,6 +111,12 @@ def test_import_parent_type_and_errors(f: Forge):
     assert "1 created" in r.stdout and "1 failed" in r.stdout, r.stdout
     kids = api_list(f, tok, "/api/v1/capsules/%s/children" % parent)
     assert [(k["content"], k["type"]) for k in kids] == [("alpha\n", "code")]
+    # another account on the same server has its own journal: its import creates its capsules
+    u = f.make_user()
+    c.login(u["email"], u["password"], f.url, "--profile", "bob").check_returncode()
+    os.remove(os.path.join(d, "b.md"))
+    r = c.ok("import", d, "--profile", "bob")
+    assert "1 created" in r.stdout, r.stdout  # a.md (c.md is empty), not "unchanged"
     assert "no .md" in c.run("import", os.path.join(c.home, "cfg"), check=1).stderr
     assert "No such file" in c.run("import", "/nonexistent", check=1).stderr
 
