@@ -24,6 +24,7 @@ if [ "$node_major" -lt 18 ] || ! command -v npm >/dev/null 2>&1; then
 fi
 BUILD_PKGS+=(libstemmer-dev) # keyword index: Snowball English stemmer (src/kw)
 TEST_PKGS+=(libxapian-dev g++) # bench/keyword only (Xapian anchor through a C++ shim)
+TEST_PKGS+=(tmux vim) # the CLI tests drive a terminal (tmux) and $EDITOR (vim)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/client.h"
 #include "util/config.h"
 #include "util/log.h"
 
@@ -18,6 +19,18 @@ const struct cli_command cli_commands[] = {
     {"reindex", cmd_reindex,
      "reindex                        re-embed every capsule and rebuild the vector index"},
     {"version", cmd_version, "version                        print the version"},
+    /* the client (src/cli/spec.c has their options and help) */
+    {"register", cli_client_main, "register [URL]                 create an account and log in"},
+    {"login", cli_client_main, "login [URL]                    log in to a Forge server"},
+    {"logout", cli_client_main, "logout                         end the session"},
+    {"whoami", cli_client_main, "whoami                         the current account"},
+    {"status", cli_client_main, "status                         server and session state"},
+    {"capsule", cli_client_main, "capsule <command>              create, read, change capsules"},
+    {"search", cli_client_main, "search QUERY                   search capsules"},
+    {"import", cli_client_main, "import PATH...                 import Markdown/text files"},
+    {"export", cli_client_main, "export DIR                     write capsules as files"},
+    {"proposal", cli_client_main, "proposal <command>             governance proposals"},
+    {"completion", cli_client_main, "completion bash|zsh            shell completion script"},
     {NULL, NULL, NULL},
 };
 
