@@ -111,8 +111,17 @@ static int do_login(struct cli_ctx *c, struct cli_args *a, int reg)
         if (!c->json && !c->quiet)
             printf("Registered %s on %s.\n", email, s->url);
     }
-    if (a->v[O_MFA_CODE])
+    if (a->v[O_MFA_CODE]) {
         code = fg_xstrdup(a->v[O_MFA_CODE]);
+    } else if (!reg && !a->v[O_PASSWORD_STDIN]) {
+        /* The server answers every failed login alike (a right password without the code looks
+         * like a wrong one, docs/security.md), so the code is asked for up front, optionally. */
+        code = cli_prompt("Authentication code (empty if two-factor authentication is off): ", 0);
+        if (code && !*code) {
+            free(code);
+            code = NULL;
+        }
+    }
     long status = 0;
     for (int round = 0; round < 2; round++) {
         json_t *body = json_pack("{ssss}", "email", email, "password", password);

@@ -175,10 +175,11 @@ def test_login_with_mfa():
         assert r.status == 200, r
         c = Client(f)
         r = c.login(u["email"], u["password"])
+        # without the code: the same answer as a wrong password (issue 11 #14)
         assert r.returncode == 3, r
-        assert "needs an MFA code (--mfa-code CODE)" in r.stderr, r.stderr
+        assert "invalid email or password, or a missing or wrong mfa_code" in r.stderr, r.stderr
         r = c.login(u["email"], u["password"], f.url, "--mfa-code", "000000")
-        assert r.returncode == 3 and "invalid MFA code" in r.stderr, r.stderr
+        assert r.returncode == 3 and "missing or wrong mfa_code" in r.stderr, r.stderr
         shift(30)
         wait_step_margin(off[0])
         r = c.login(u["email"], u["password"], f.url, "--mfa-code",
