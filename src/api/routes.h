@@ -19,6 +19,7 @@ extern const struct http_route api_admin_audit_routes[];   /* api/admin_audit.c 
 extern const struct http_route api_governance_routes[];    /* governance.c */
 extern const struct http_route api_quarantine_routes[];    /* quarantine.c */
 extern const struct http_route api_search_routes[];        /* search.c */
+extern const struct http_route api_overlay_routes[];       /* overlays.c */
 
 /** NULL-terminated list of every table. */
 extern const struct http_route *const api_route_tables[];

@@ -29,6 +29,7 @@ struct fg_app {
     atomic_int ready;               /* 1 once the store is open and the index loaded */
     atomic_int draining;            /* 1 after SIGTERM: responses close their connection */
     double started_mono;
+    void *overlays; /* overlay subsystem (src/core/overlay.h) */
 };
 
 /** Opens the store (migrating it), builds the router and starts subsystems. -1 + message on error.

@@ -330,7 +330,18 @@ static void worker_main(int sock, int as_mb, pid_t parent)
     rl.rlim_cur = rl.rlim_max = SB_WORKER_FD + 1;
     setrlimit(RLIMIT_NOFILE, &rl);
     if (!SB_UNDER_ASAN && as_mb > 0) {
-        rl.rlim_cur = rl.rlim_max = (rlim_t)as_mb * 1024 * 1024;
+        /* the worker inherits the server's address space (thread stacks, mappings): the limit
+         * is what it has now plus as_mb */
+        rlim_t have = 0;
+        int sfd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+        if (sfd >= 0) {
+            char b[64] = "";
+            ssize_t k = read(sfd, b, sizeof b - 1);
+            close(sfd);
+            if (k > 0)
+                have = (rlim_t)strtoull(b, NULL, 10) * (rlim_t)sysconf(_SC_PAGESIZE);
+        }
+        rl.rlim_cur = rl.rlim_max = have + (rlim_t)as_mb * 1024 * 1024;
         setrlimit(RLIMIT_AS, &rl);
     }
     json_decref(json_object()); /* jansson seeds its hash from /dev/urandom once: before seccomp */

@@ -49,6 +49,7 @@ struct store_audit_ops;
 struct store_immune_ops;
 struct store_governance_ops;
 struct store_search_ops;
+struct store_overlay_ops;
 
 struct store {
     const struct store_ops *ops;
@@ -59,6 +60,7 @@ struct store {
     const struct store_governance_ops *governance;
     const struct store_search_ops *search; /* store/search.h (NULL: backend has no search) */
     void *impl;                            /* backend state */
+    const struct store_overlay_ops *overlays; /* store/overlays.h */
 };
 
 /**

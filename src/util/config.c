@@ -149,6 +149,8 @@ static const struct var vars[] = {
       "purge audit entries after N days (0: keep)"),
     I("RETENTION_OUTBOX_DAYS", retention_outbox_days, "7", 0, 36500,
       "purge delivered events after N days (0: keep)"),
+    I("OVERLAY_WORKERS", overlay_workers, "2", 1, 64,
+      "sandbox worker processes that run overlay calls (docs/overlays.md)"),
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 

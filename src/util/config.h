@@ -85,6 +85,8 @@ struct fg_config {
 
     /* derived, not read from the environment */
     int jwt_secret_ephemeral;
+    /* overlays (docs/overlays.md) */
+    long long overlay_workers;
 };
 
 /**
