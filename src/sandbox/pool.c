@@ -279,7 +279,7 @@ static int install_seccomp(void)
 #endif
     };
     enum { N = sizeof allowed / sizeof allowed[0] };
-    struct sock_filter f[4 + 2 * N + 2];
+    struct sock_filter f[4 + 2 * N + 4 + 2];
     size_t k = 0;
     f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
                                           offsetof(struct seccomp_data, arch));
@@ -291,6 +291,14 @@ static int install_seccomp(void)
         f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)allowed[i], 0, 1);
         f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
     }
+    /* glibc's malloc may read /proc/sys/vm/overcommit_memory when it shrinks a thread arena:
+     * opening files fails with EACCES instead of killing the worker */
+    f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 0, 1);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES);
+#ifdef SYS_open
+    f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_open, 0, 1);
+    f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES);
+#endif
     f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
     struct sock_fprog prog = {.len = (unsigned short)k, .filter = f};
     if (SB_UNDER_ASAN)
