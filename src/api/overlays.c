@@ -17,7 +17,9 @@
 #include "core/overlay.h"
 #include "http/reply.h"
 #include "store/store.h"
+#include "core/events.h"
 #include "util/config.h"
+#include "util/time.h"
 
 #define PAGE_MAX     100
 #define PAGE_DEFAULT 20
@@ -277,6 +279,13 @@ static void h_invoke(struct http_req *req, struct http_resp *resp)
     }
     struct lua_sb_result r;
     enum fg_err e = fg_overlay_run(req->app, &ov, fn, input, &r);
+    if (e == FG_OK && r.outcome != LUA_SB_NOT_ACTIVE) {
+        json_t *ev = json_pack("{ss ss ss sf ss}", "name", ov.name, "function", fn, "outcome",
+                               lua_sb_outcome_name(r.outcome), "execution_time_ms", r.elapsed_ms,
+                               "invoked_by", req->principal->user_id);
+        fg_event_emit(req->app, NULL, "overlay.invoked", ov.id, ev);
+        json_decref(ev);
+    }
     store_overlay_clear(&ov);
     if (e != FG_OK) {
         http_reply_unavailable(resp, "no sandbox worker became free in time; retry shortly");
@@ -294,6 +303,47 @@ static void h_invoke(struct http_req *req, struct http_resp *resp)
         json_object_set(d, "logs", r.logs);
     lua_sb_result_clear(&r);
     http_reply_data(resp, 200, d, NULL);
+}
+
+static int inv_cb(const struct store_overlay_invocation *v, void *ctx)
+{
+    char ts[40];
+    fg_time_iso(v->created_at, ts, sizeof ts);
+    json_array_append_new(
+        ctx, json_pack("{ss ss ss sI si ss ss* sf ss ss}", "id", v->id, "event_id", v->event_id,
+                       "event_type", v->event_type, "event_seq", (json_int_t)v->event_seq,
+                       "attempt", v->attempt, "outcome", v->outcome, "error",
+                       v->error[0] ? v->error : NULL, "elapsed_ms", v->elapsed_ms, "replica",
+                       v->holder, "created_at", ts));
+    return 0;
+}
+
+static void h_invocations(struct http_req *req, struct http_resp *resp)
+{
+    struct store_overlay ov;
+    if (load_or_reply(req, resp, "overlay:invoke", 0, &ov))
+        return;
+    long long page, per_page, total = 0;
+    if (q_int(req, resp, "page", 1, 1, 1000000, &page) < 0 ||
+        q_int(req, resp, "per_page", PAGE_DEFAULT, 1, PAGE_MAX, &per_page) < 0) {
+        store_overlay_clear(&ov);
+        return;
+    }
+    json_t *arr = json_array();
+    enum fg_err e;
+    struct store_conn *c = store_acquire(req->app->store, &e);
+    if (c) {
+        e = req->app->store->overlays->invocations(c, ov.id, (page - 1) * per_page, per_page,
+                                                   inv_cb, arr, &total);
+        store_release(req->app->store, c);
+    }
+    store_overlay_clear(&ov);
+    if (e != FG_OK) {
+        json_decref(arr);
+        store_error(resp, e);
+        return;
+    }
+    http_reply_page(resp, arr, total, page, per_page);
 }
 
 #define REG_BODY                                                                                   \
@@ -325,6 +375,9 @@ const struct http_route api_overlay_routes[] = {
      "overlays", "overlay:manage", 200, REASON_BODY, NULL, NULL},
     {"POST", "/api/v1/overlays/{id}/deprecate", h_deprecate, HTTP_AUTH_REQUIRED,
      "Deprecate an overlay version", "overlays", "overlay:manage", 200, REASON_BODY, NULL, NULL},
+    {"GET", "/api/v1/overlays/{id}/invocations", h_invocations, HTTP_AUTH_REQUIRED,
+     "Event-hook invocation log of an overlay, newest first (one row per attempt)", "overlays",
+     "overlay:invoke", 200, NULL, NULL, "page,per_page"},
     {"POST", "/api/v1/overlays/{id}/invoke", h_invoke, HTTP_AUTH_REQUIRED,
      "Run an entry point in the sandbox: {success, result, error, execution_time_ms, "
      "fuel_consumed, memory_peak_bytes}",

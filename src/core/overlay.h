@@ -37,7 +37,12 @@ struct fg_actor;
 #define FG_OVERLAY_WINDOW_MS       (3600LL * 1000) /* self-quarantine window */
 #define FG_OVERLAY_INPUT_MAX       (1024 * 1024)   /* bytes of invoke input (compact JSON) */
 
-/** Starts the worker pool (app->overlays). -1 + message on error. */
+struct fg_overlay_hooks;
+/** Starts the event-hook dispatcher thread (core/overlay_hooks.c); NULL when it cannot. */
+struct fg_overlay_hooks *fg_overlay_hooks_start(struct fg_app *app);
+void fg_overlay_hooks_stop(struct fg_overlay_hooks *h);
+
+/** Starts the worker pool and the event-hook dispatcher (app->overlays). -1 + message on error. */
 int fg_overlay_start(struct fg_app *app, char *err, size_t errlen);
 void fg_overlay_stop(struct fg_app *app);
 

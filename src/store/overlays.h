@@ -40,6 +40,29 @@ static inline void store_overlay_clear(struct store_overlay *o)
 
 typedef int (*store_overlay_cb)(const struct store_overlay *o, void *ctx);
 
+struct store_overlay_invocation {
+    char id[37];
+    char overlay_id[37];
+    char event_id[37];
+    char event_type[64];
+    long long event_seq;
+    int attempt;
+    char outcome[32];
+    char error[501];
+    double elapsed_ms;
+    char holder[64];
+    int64_t created_at;
+};
+typedef int (*store_invocation_cb)(const struct store_overlay_invocation *v, void *ctx);
+
+/* An outbox row for hooks (borrowed for the callback). */
+struct store_hook_event {
+    long long seq;
+    const char *id, *type, *resource_id, *payload;
+    int64_t created_at;
+};
+typedef int (*store_hook_event_cb)(const struct store_hook_event *ev, void *ctx);
+
 struct store_overlay_ops {
     /** Inserts a new overlay (stats zero). FG_ECONFLICT when name+version exists. */
     enum fg_err (*insert)(struct store_conn *c, const struct store_overlay *o);
@@ -64,6 +87,24 @@ struct store_overlay_ops {
                           long long *win_fail);
     /** Every active overlay, with source (hooks). */
     enum fg_err (*active)(struct store_conn *c, store_overlay_cb cb, void *ctx);
+
+    /**
+     * Takes or renews the event-hook lease for `holder` until now + ttl_ms when it is free,
+     * expired or already held by `holder`. *got = 1 when held; *last_seq = the cursor.
+     */
+    enum fg_err (*hook_lease)(struct store_conn *c, const char *holder, int64_t now,
+                              int64_t ttl_ms, int *got, long long *last_seq);
+    /** Moves the cursor to `seq` when `holder` still holds the lease (*ok = 0 otherwise). */
+    enum fg_err (*hook_advance)(struct store_conn *c, const char *holder, long long seq, int *ok);
+    /** Outbox events with seq > after (delivered or not), in seq order, at most `limit`. */
+    enum fg_err (*hook_events)(struct store_conn *c, long long after, long long limit,
+                               store_hook_event_cb cb, void *ctx);
+    /** Appends to the invocation log. */
+    enum fg_err (*log_invocation)(struct store_conn *c, const struct store_overlay_invocation *v);
+    /** The log of one overlay, newest first. */
+    enum fg_err (*invocations)(struct store_conn *c, const char *overlay_id, long long offset,
+                               long long limit, store_invocation_cb cb, void *ctx,
+                               long long *total);
 };
 
 #endif

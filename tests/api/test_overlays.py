@@ -319,6 +319,83 @@ def test_auto_tagger_rules_via_invoke(f: Forge):
     assert d["success"] and d["result"] == ["database", "incident", "ops"], d
 
 
+def wait_for(fn, timeout=20):
+    t_end = time.time() + timeout
+    while time.time() < t_end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("condition not met within %ss" % timeout)
+
+
+def test_event_hook_auto_tagger(f: Forge):
+    admin = f.admin_token()
+    user = f.make_user(trust="sandbox")  # the tagger (trust sandbox) sees these capsules
+    m, src = example("auto-tagger")
+    ov = active(f, admin, m, src)
+    ids = []
+    for text in ["postgres outage during deploy", "notes on lua", "nothing in particular"]:
+        r = f.post(C, {"content": text}, token=user["access_token"])
+        assert r.status == 201, r
+        ids.append(r.json["data"]["id"])
+
+    def tagged():
+        caps = [f.get("%s/%s" % (C, i), token=admin).json["data"] for i in ids]
+        return caps if all("auto_tags" in c["metadata"] for c in caps) else None
+    caps = wait_for(tagged)
+    assert caps[0]["metadata"]["auto_tags"] == ["database", "incident", "ops"]
+    assert caps[1]["metadata"]["auto_tags"] == ["overlays"]
+    assert caps[2]["metadata"]["auto_tags"] == ["untagged"]
+    # the invocation log: one successful attempt per event, in outbox order
+    r = f.get("%s/%s/invocations" % (O, ov["id"]), token=admin)
+    assert r.status == 200, r
+    rows = r.json["data"]
+    assert len(rows) == 3 and all(x["outcome"] == "ok" and x["attempt"] == 1 for x in rows), rows
+    seqs = [x["event_seq"] for x in reversed(rows)]
+    assert seqs == sorted(seqs)
+    # a failing hook is retried and logged per attempt
+    bad = active(f, admin, manifest(name="bad-hook", entry_points=["on_event"],
+                                    events=["capsule.created"]),
+                 "function on_event(e) error('nope') end")
+    f.post(C, {"content": "one more"}, token=user["access_token"])
+    rows = wait_for(lambda: (lambda d: d if len(d) >= 3 else None)(
+        f.get("%s/%s/invocations" % (O, bad["id"]), token=admin).json["data"]))
+    assert sorted(x["attempt"] for x in rows) == [1, 2, 3], rows
+    assert all(x["outcome"] == "runtime_error" for x in rows)
+
+
+def test_event_hooks_once_across_replicas():
+    """Two replicas on one store: every event runs its hook once (the lease holder)."""
+    a = Forge()
+    env = {"DATABASE_URL": a.env["DATABASE_URL"]}
+    if env["DATABASE_URL"].startswith("sqlite"):
+        env["INDEX_PATH"] = os.path.join(a.dir, "b.index")
+    b = Forge(env=env)
+    try:
+        admin = a.admin_token()
+        ov = active(a, admin, manifest(name="counter", entry_points=["on_event"],
+                                       events=["capsule.created"]),
+                    "function on_event(e) return e.resource_id end")
+        n = 8
+        for i in range(n):
+            srv = a if i % 2 else b
+            r = srv.post(C, {"content": "replica event %d" % i}, token=srv.admin_token())
+            assert r.status == 201, r
+
+        def logged():
+            d = a.get("%s/%s/invocations?per_page=100" % (O, ov["id"]), token=admin).json
+            return d if d["meta"]["total"] >= n else None
+        d = wait_for(logged)
+        time.sleep(1.0)  # give a duplicate the chance to appear
+        d = a.get("%s/%s/invocations?per_page=100" % (O, ov["id"]), token=admin).json
+        events = [x["event_id"] for x in d["data"]]
+        assert len(events) == n and len(set(events)) == n, d
+    finally:
+        b.close()
+        a.close()
+
+
 def test_feature_flag_off():
     f = Forge(env={"FEATURE_OVERLAYS_ENABLED": "false"})
     try:

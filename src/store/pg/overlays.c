@@ -181,6 +181,124 @@ static enum fg_err ov_active(struct store_conn *c, store_overlay_cb cb, void *ct
     return FG_OK;
 }
 
+static enum fg_err ov_hook_lease(struct store_conn *c, const char *holder, int64_t now,
+                                int64_t ttl_ms, int *got, long long *last_seq)
+{
+    /* one statement: the row lock serialises replicas; the loser re-evaluates the WHERE */
+    static const char upd[] =
+        "UPDATE overlay_hook_state SET holder = $1, lease_until = $2::bigint + $3::bigint "
+        "WHERE id = 1 AND (holder IS NULL OR holder = $1 OR lease_until < $2::bigint)";
+    static const char sel[] = "SELECT last_seq FROM overlay_hook_state WHERE id = 1";
+    struct pg_num n = pg_num(now), t = pg_num(ttl_ms);
+    const char *p[] = {holder, n.s, t.s};
+    long long ch = 0;
+    enum fg_err e = pg_run(c, upd, 3, p, &ch);
+    if (e != FG_OK)
+        return e;
+    *got = ch > 0;
+    PGresult *r = pg_exec(c, sel, 0, NULL, &e);
+    if (!r)
+        return e;
+    *last_seq = PQntuples(r) ? pg_get_i64(r, 0, 0) : 0;
+    PQclear(r);
+    return FG_OK;
+}
+
+static enum fg_err ov_hook_advance(struct store_conn *c, const char *holder, long long seq, int *ok)
+{
+    static const char sql[] = "UPDATE overlay_hook_state SET last_seq = $1::bigint WHERE id = 1 "
+                              "AND holder = $2 AND last_seq < $1::bigint";
+    struct pg_num s = pg_num(seq);
+    const char *p[] = {s.s, holder};
+    long long ch = 0;
+    enum fg_err e = pg_run(c, sql, 2, p, &ch);
+    *ok = ch > 0;
+    return e;
+}
+
+static enum fg_err ov_hook_events(struct store_conn *c, long long after, long long limit,
+                                  store_hook_event_cb cb, void *ctx)
+{
+    static const char sql[] = "SELECT seq, id, type, resource_id, payload, created_at FROM outbox "
+                              "WHERE seq > $1::bigint ORDER BY seq LIMIT $2::bigint";
+    struct pg_num a = pg_num(after), l = pg_num(limit);
+    const char *p[] = {a.s, l.s};
+    enum fg_err e;
+    PGresult *r = pg_exec(c, sql, 2, p, &e);
+    if (!r)
+        return e;
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct store_hook_event ev = {
+            .seq = pg_get_i64(r, i, 0),
+            .id = PQgetvalue(r, i, 1),
+            .type = PQgetvalue(r, i, 2),
+            .resource_id = pg_get_opt(r, i, 3),
+            .payload = PQgetvalue(r, i, 4),
+            .created_at = pg_get_i64(r, i, 5),
+        };
+        if (cb(&ev, ctx))
+            break;
+    }
+    PQclear(r);
+    return FG_OK;
+}
+
+static enum fg_err ov_log_invocation(struct store_conn *c, const struct store_overlay_invocation *v)
+{
+    static const char sql[] =
+        "INSERT INTO overlay_invocations (id, overlay_id, event_id, event_type, event_seq, attempt, "
+        "outcome, error, elapsed_ms, holder, created_at) VALUES ($1, $2, $3, $4, $5::bigint, "
+        "$6::integer, $7, $8, $9::double precision, $10, $11::bigint)";
+    struct pg_num seq = pg_num(v->event_seq), at = pg_num(v->attempt), ca = pg_num(v->created_at);
+    char ms[40];
+    snprintf(ms, sizeof ms, "%.6f", v->elapsed_ms);
+    const char *p[] = {v->id,    v->overlay_id, v->event_id, v->event_type,
+                       seq.s,    at.s,          v->outcome,  v->error[0] ? v->error : NULL,
+                       ms,       v->holder,     ca.s};
+    return pg_run(c, sql, 11, p, NULL);
+}
+
+static enum fg_err ov_invocations(struct store_conn *c, const char *overlay_id, long long offset,
+                                  long long limit, store_invocation_cb cb, void *ctx,
+                                  long long *total)
+{
+    static const char cnt[] = "SELECT count(*) FROM overlay_invocations WHERE overlay_id = $1";
+    static const char sql[] =
+        "SELECT id, overlay_id, event_id, event_type, event_seq, attempt, outcome, "
+        "coalesce(error, ''), elapsed_ms, holder, created_at FROM overlay_invocations "
+        "WHERE overlay_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2::bigint OFFSET $3::bigint";
+    struct pg_num l = pg_num(limit), o = pg_num(offset < 0 ? 0 : offset);
+    const char *p[] = {overlay_id, l.s, o.s};
+    enum fg_err e;
+    PGresult *r = pg_exec(c, cnt, 1, p, &e);
+    if (!r)
+        return e;
+    *total = pg_get_i64(r, 0, 0);
+    PQclear(r);
+    r = pg_exec(c, sql, 3, p, &e);
+    if (!r)
+        return e;
+    for (int i = 0; i < PQntuples(r); i++) {
+        struct store_overlay_invocation v;
+        memset(&v, 0, sizeof v);
+        pg_get_text(r, i, 0, v.id, sizeof v.id);
+        pg_get_text(r, i, 1, v.overlay_id, sizeof v.overlay_id);
+        pg_get_text(r, i, 2, v.event_id, sizeof v.event_id);
+        pg_get_text(r, i, 3, v.event_type, sizeof v.event_type);
+        v.event_seq = pg_get_i64(r, i, 4);
+        v.attempt = (int)pg_get_i64(r, i, 5);
+        pg_get_text(r, i, 6, v.outcome, sizeof v.outcome);
+        pg_get_text(r, i, 7, v.error, sizeof v.error);
+        v.elapsed_ms = strtod(PQgetvalue(r, i, 8), NULL);
+        pg_get_text(r, i, 9, v.holder, sizeof v.holder);
+        v.created_at = pg_get_i64(r, i, 10);
+        if (cb(&v, ctx))
+            break;
+    }
+    PQclear(r);
+    return FG_OK;
+}
+
 const struct store_overlay_ops pg_overlay_ops = {
     .insert = ov_insert,
     .get = ov_get,
@@ -189,4 +307,9 @@ const struct store_overlay_ops pg_overlay_ops = {
     .set_trust = ov_set_trust,
     .record = ov_record,
     .active = ov_active,
+    .hook_lease = ov_hook_lease,
+    .hook_advance = ov_hook_advance,
+    .hook_events = ov_hook_events,
+    .log_invocation = ov_log_invocation,
+    .invocations = ov_invocations,
 };

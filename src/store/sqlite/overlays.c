@@ -219,6 +219,146 @@ static enum fg_err ov_active(struct store_conn *c, store_overlay_cb cb, void *ct
     return rc == SQLITE_DONE ? FG_OK : sq_err(c, rc, "overlays.active");
 }
 
+static enum fg_err ov_hook_lease(struct store_conn *c, const char *holder, int64_t now,
+                                int64_t ttl_ms, int *got, long long *last_seq)
+{
+    static const char upd[] = "UPDATE overlay_hook_state SET holder = ?1, lease_until = ?2 + ?3 "
+                              "WHERE id = 1 AND (holder IS NULL OR holder = ?1 OR lease_until < ?2)";
+    static const char sel[] = "SELECT last_seq, holder FROM overlay_hook_state WHERE id = 1";
+    sqlite3_stmt *st = sq_prepare(c, upd);
+    if (!st)
+        return FG_EDB;
+    sq_bind_text(st, 1, holder);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int64(st, 3, ttl_ms);
+    int n = 0;
+    enum fg_err e = sq_step_done(c, st, "overlays.hook_lease", &n);
+    if (e != FG_OK)
+        return e;
+    *got = n > 0;
+    st = sq_prepare(c, sel);
+    if (!st)
+        return FG_EDB;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *last_seq = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? FG_OK : sq_err(c, rc, "overlays.hook_state");
+}
+
+static enum fg_err ov_hook_advance(struct store_conn *c, const char *holder, long long seq, int *ok)
+{
+    static const char sql[] =
+        "UPDATE overlay_hook_state SET last_seq = ?1 WHERE id = 1 AND holder = ?2 AND last_seq < ?1";
+    sqlite3_stmt *st = sq_prepare(c, sql);
+    if (!st)
+        return FG_EDB;
+    sqlite3_bind_int64(st, 1, seq);
+    sq_bind_text(st, 2, holder);
+    int n = 0;
+    enum fg_err e = sq_step_done(c, st, "overlays.hook_advance", &n);
+    *ok = n > 0;
+    return e;
+}
+
+static enum fg_err ov_hook_events(struct store_conn *c, long long after, long long limit,
+                                  store_hook_event_cb cb, void *ctx)
+{
+    static const char sql[] = "SELECT seq, id, type, resource_id, payload, created_at FROM outbox "
+                              "WHERE seq > ? ORDER BY seq LIMIT ?";
+    sqlite3_stmt *st = sq_prepare(c, sql);
+    if (!st)
+        return FG_EDB;
+    sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_hook_event ev = {
+            .seq = sqlite3_column_int64(st, 0),
+            .id = (const char *)sqlite3_column_text(st, 1),
+            .type = (const char *)sqlite3_column_text(st, 2),
+            .resource_id = (const char *)sqlite3_column_text(st, 3),
+            .payload = (const char *)sqlite3_column_text(st, 4),
+            .created_at = sqlite3_column_int64(st, 5),
+        };
+        if (cb(&ev, ctx)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? FG_OK : sq_err(c, rc, "overlays.hook_events");
+}
+
+static enum fg_err ov_log_invocation(struct store_conn *c, const struct store_overlay_invocation *v)
+{
+    static const char sql[] =
+        "INSERT INTO overlay_invocations (id, overlay_id, event_id, event_type, event_seq, attempt, "
+        "outcome, error, elapsed_ms, holder, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    sqlite3_stmt *st = sq_prepare(c, sql);
+    if (!st)
+        return FG_EDB;
+    sq_bind_text(st, 1, v->id);
+    sq_bind_text(st, 2, v->overlay_id);
+    sq_bind_text(st, 3, v->event_id);
+    sq_bind_text(st, 4, v->event_type);
+    sqlite3_bind_int64(st, 5, v->event_seq);
+    sqlite3_bind_int(st, 6, v->attempt);
+    sq_bind_text(st, 7, v->outcome);
+    sq_bind_text(st, 8, v->error[0] ? v->error : NULL);
+    sqlite3_bind_double(st, 9, v->elapsed_ms);
+    sq_bind_text(st, 10, v->holder);
+    sqlite3_bind_int64(st, 11, v->created_at);
+    return sq_step_done(c, st, "overlays.log_invocation", NULL);
+}
+
+static enum fg_err ov_invocations(struct store_conn *c, const char *overlay_id, long long offset,
+                                  long long limit, store_invocation_cb cb, void *ctx,
+                                  long long *total)
+{
+    static const char cnt[] = "SELECT count(*) FROM overlay_invocations WHERE overlay_id = ?";
+    static const char sql[] =
+        "SELECT id, overlay_id, event_id, event_type, event_seq, attempt, outcome, "
+        "coalesce(error, ''), elapsed_ms, holder, created_at FROM overlay_invocations "
+        "WHERE overlay_id = ? ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?";
+    sqlite3_stmt *st = sq_prepare(c, cnt);
+    if (!st)
+        return FG_EDB;
+    sq_bind_text(st, 1, overlay_id);
+    int rc = sqlite3_step(st);
+    *total = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return sq_err(c, rc, "overlays.invocations_count");
+    st = sq_prepare(c, sql);
+    if (!st)
+        return FG_EDB;
+    sq_bind_text(st, 1, overlay_id);
+    sqlite3_bind_int64(st, 2, limit);
+    sqlite3_bind_int64(st, 3, offset);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_overlay_invocation v;
+        memset(&v, 0, sizeof v);
+        sq_col_text(st, 0, v.id, sizeof v.id);
+        sq_col_text(st, 1, v.overlay_id, sizeof v.overlay_id);
+        sq_col_text(st, 2, v.event_id, sizeof v.event_id);
+        sq_col_text(st, 3, v.event_type, sizeof v.event_type);
+        v.event_seq = sqlite3_column_int64(st, 4);
+        v.attempt = sqlite3_column_int(st, 5);
+        sq_col_text(st, 6, v.outcome, sizeof v.outcome);
+        sq_col_text(st, 7, v.error, sizeof v.error);
+        v.elapsed_ms = sqlite3_column_double(st, 8);
+        sq_col_text(st, 9, v.holder, sizeof v.holder);
+        v.created_at = sqlite3_column_int64(st, 10);
+        if (cb(&v, ctx)) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? FG_OK : sq_err(c, rc, "overlays.invocations");
+}
+
 const struct store_overlay_ops sqlite_overlay_ops = {
     .insert = ov_insert,
     .get = ov_get,
@@ -227,4 +367,9 @@ const struct store_overlay_ops sqlite_overlay_ops = {
     .set_trust = ov_set_trust,
     .record = ov_record,
     .active = ov_active,
+    .hook_lease = ov_hook_lease,
+    .hook_advance = ov_hook_advance,
+    .hook_events = ov_hook_events,
+    .log_invocation = ov_log_invocation,
+    .invocations = ov_invocations,
 };
