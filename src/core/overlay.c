@@ -472,6 +472,98 @@ out:
     return e;
 }
 
+struct same_name {
+    char (*ids)[37];
+    size_t n;
+};
+
+static int same_name_cb(const struct store_overlay *o, void *ctx)
+{
+    struct same_name *s = ctx;
+    if (s->n < 64)
+        snprintf(s->ids[s->n++], 37, "%s", o->id);
+    return 0;
+}
+
+enum fg_err fg_overlay_govern_in(struct fg_app *app, struct store_conn *c, const char *kind,
+                                 const char *id, const char *name, const char *version, int trust,
+                                 json_t *source, json_t **res, char *why, size_t whylen)
+{
+    *res = NULL;
+    if (!app->store->overlays)
+        return FG_EUNAVAIL;
+    if (!id || !fg_uuid_valid(id)) {
+        snprintf(why, whylen, "overlay %s does not exist (overlay_id must be its UUID)",
+                 id ? id : "(none)");
+        return FG_ENOTFOUND;
+    }
+    struct store_overlay ov;
+    memset(&ov, 0, sizeof ov);
+    enum fg_err e = app->store->overlays->get(c, id, 0, &ov);
+    if (e == FG_ENOTFOUND) {
+        snprintf(why, whylen, "overlay %s does not exist", id);
+        return e;
+    }
+    if (e != FG_OK)
+        return e;
+    if ((name && strcmp(name, ov.name) != 0) || (version && strcmp(version, ov.version) != 0)) {
+        snprintf(why, whylen, "overlay %s is %s %s, not the name/version the proposal names", id,
+                 ov.name, ov.version);
+        store_overlay_clear(&ov);
+        return FG_ECONFLICT;
+    }
+    if (strcmp(kind, "trust") == 0) {
+        e = app->store->overlays->set_trust(c, id, trust, fg_now_ms());
+        if (e == FG_OK) {
+            json_t *d = json_pack("{ss ss ss}", "name", ov.name, "from",
+                                  fg_trust_name(ov.trust_level), "to", fg_trust_name(trust));
+            if (source)
+                json_object_update(d, source);
+            audit(app, c, NULL, "overlay.trust_change", id, "success", d);
+            *res = json_pack("{ss ss ss ss}", "action", "overlay_trust", "overlay_id", id, "from",
+                             fg_trust_name(ov.trust_level), "to", fg_trust_name(trust));
+            json_decref(d);
+        }
+        store_overlay_clear(&ov);
+        return e;
+    }
+    int changed = 0;
+    e = transition_in(app, c, NULL, &ov, &transitions[0], "approved proposal", source, NULL,
+                      &changed);
+    if (e == FG_OK && !changed) {
+        snprintf(why, whylen, "overlay %s is %s: only a pending or suspended overlay is activated",
+                 id, ov.status);
+        e = FG_ECONFLICT;
+    }
+    json_t *deprecated = json_array();
+    if (e == FG_OK && strcmp(kind, "update") == 0) {
+        char ids[64][37];
+        struct same_name sn = {ids, 0};
+        long long total = 0;
+        e = app->store->overlays->list(c, ov.name, "active", 0, 64, same_name_cb, &sn, &total);
+        for (size_t i = 0; e == FG_OK && i < sn.n; i++) {
+            if (strcmp(ids[i], id) == 0)
+                continue;
+            struct store_overlay old;
+            memset(&old, 0, sizeof old);
+            e = app->store->overlays->get(c, ids[i], 0, &old);
+            int ch = 0;
+            if (e == FG_OK)
+                e = transition_in(app, c, NULL, &old, &transitions[2], "superseded by an update",
+                                  source, NULL, &ch);
+            if (e == FG_OK && ch)
+                json_array_append_new(deprecated, json_string(ids[i]));
+            store_overlay_clear(&old);
+        }
+    }
+    if (e == FG_OK)
+        *res = json_pack("{ss ss ss ss sO}", "action", "overlay_activate", "overlay_id", id, "name",
+                         ov.name, "version", ov.version, "deprecated", deprecated);
+    json_decref(deprecated);
+    store_overlay_clear(&ov);
+    return e;
+}
+
 /* ---- invocation ---- */
 struct host_ctx {
     struct fg_app *app;

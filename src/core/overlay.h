@@ -82,6 +82,20 @@ enum fg_err fg_overlay_transition(struct fg_app *app, struct http_req *req, cons
 enum fg_err fg_overlay_run(struct fg_app *app, const struct store_overlay *ov, const char *entry,
                            json_t *input, struct lua_sb_result *res);
 
+/**
+ * Governance (SPEC §6), inside the caller's transaction `c`:
+ *   "registration": activates overlay `id` (pending|suspended → active);
+ *   "update": activates overlay `id` (a newer version) and deprecates the other active versions
+ *             of its name;
+ *   "trust": sets the overlay's trust to `trust`.
+ * `name`/`version` (may be NULL) must match the overlay when given. `source` (borrowed) is added
+ * to the audit details. *res receives a result object. FG_ENOTFOUND / FG_ECONFLICT / FG_EINVAL
+ * with `why` (the proposal fails); store errors otherwise.
+ */
+enum fg_err fg_overlay_govern_in(struct fg_app *app, struct store_conn *c, const char *kind,
+                                 const char *id, const char *name, const char *version, int trust,
+                                 json_t *source, json_t **res, char *why, size_t whylen);
+
 /** JSON of an overlay with stats (new reference); the source only when with_source. */
 json_t *fg_overlay_json(const struct store_overlay *o, int with_source);
 

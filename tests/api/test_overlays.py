@@ -396,6 +396,44 @@ def test_event_hooks_once_across_replicas():
         a.close()
 
 
+def test_governance_executes_overlay_proposals():
+    from test_governance import community, propose, activate as gactivate, approve
+    c = community()
+    f = c.f
+    src = "function process(x) return x end"
+    v1 = register(f, c.t, manifest(name="gov-ov", version="1.0.0"), src)
+    v2 = register(f, c.t, manifest(name="gov-ov", version="1.1.0"), src)
+    pid = propose(c, c.t, "overlay_registration", {"overlay_id": v1["id"], "name": "gov-ov",
+                                                   "version": "1.0.0", "reason": "useful"})
+    gactivate(c, c.t, pid)
+    p = approve(c, pid)
+    assert p["status"] == "executed", p
+    assert p["execution_result"]["overlay_id"] == v1["id"]
+    assert f.get("%s/%s" % (O, v1["id"]), token=c.admin).json["data"]["status"] == "active"
+    # overlay_update activates the new version and deprecates the old one
+    pid = propose(c, c.t, "overlay_update", {"overlay_id": v2["id"], "version": "1.1.0"})
+    gactivate(c, c.t, pid)
+    p = approve(c, pid)
+    assert p["status"] == "executed" and p["execution_result"]["deprecated"] == [v1["id"]], p
+    assert f.get("%s/%s" % (O, v2["id"]), token=c.admin).json["data"]["status"] == "active"
+    assert f.get("%s/%s" % (O, v1["id"]), token=c.admin).json["data"]["status"] == "deprecated"
+    # a mismatching name fails the proposal; trust_adjustment of an overlay is real
+    pid = propose(c, c.t, "overlay_update", {"overlay_id": v1["id"], "version": "9.9.9"})
+    gactivate(c, c.t, pid)
+    p = approve(c, pid)
+    assert p["status"] == "failed" and "not the name/version" in p["execution_result"]["reason"]
+    pid = propose(c, c.t, "trust_adjustment", {"target_type": "overlay", "target_id": v2["id"],
+                                               "proposed_trust": "standard",
+                                               "reason": "reviewed and stable for months"})
+    gactivate(c, c.t, pid)
+    p = approve(c, pid)
+    assert p["status"] == "executed", p
+    assert f.get("%s/%s" % (O, v2["id"]), token=c.admin).json["data"]["trust_level"] == "standard"
+    au = f.get("/api/v1/admin/audit?resource_type=overlay&action=overlay.activate",
+               token=c.admin).json["data"]
+    assert any(e["details"].get("proposal_id") for e in au), au
+
+
 def test_feature_flag_off():
     f = Forge(env={"FEATURE_OVERLAYS_ENABLED": "false"})
     try:
