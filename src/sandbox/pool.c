@@ -62,6 +62,8 @@
 
 struct worker {
     pid_t pid;
+    pid_t dead; /* killed, not yet reaped (reaped before the next spawn: the caller of a
+                   timed-out call does not wait for the kernel to tear the worker down) */
     int fd;
     int busy;
     int seccomp;
@@ -359,12 +361,21 @@ static void worker_main(int sock, int as_mb, pid_t parent)
     _exit(0);
 }
 
+static void reap_dead(struct worker *w)
+{
+    if (w->dead > 0) {
+        while (waitpid(w->dead, NULL, 0) < 0 && errno == EINTR)
+            ;
+        w->dead = 0;
+    }
+}
+
 static void worker_reap(struct worker *w)
 {
     if (w->pid > 0) {
         kill(w->pid, SIGKILL);
-        while (waitpid(w->pid, NULL, 0) < 0 && errno == EINTR)
-            ;
+        reap_dead(w);
+        w->dead = w->pid;
     }
     if (w->fd >= 0)
         close(w->fd);
@@ -374,6 +385,7 @@ static void worker_reap(struct worker *w)
 
 static int worker_spawn(struct lua_sb_pool *p, struct worker *w)
 {
+    reap_dead(w);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return -1;
@@ -424,8 +436,10 @@ void lua_sb_pool_free(struct lua_sb_pool *p)
 {
     if (!p)
         return;
-    for (int i = 0; i < p->n; i++)
+    for (int i = 0; i < p->n; i++) {
         worker_reap(&p->w[i]);
+        reap_dead(&p->w[i]);
+    }
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);

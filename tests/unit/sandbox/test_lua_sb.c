@@ -324,7 +324,8 @@ struct hostile {
     enum lua_sb_outcome also; /* a memory bomb may hit the clock first on a slow machine */
 };
 
-/* Each hostile case runs in a worker with a 200 ms limit; the kill must come within 2x. */
+/* Each hostile case runs in a worker with a HOSTILE_MS limit; the answer must come within 2x. */
+#define HOSTILE_MS 500
 static void t_pool_hostile(void **st)
 {
     (void)st;
@@ -376,21 +377,21 @@ static void t_pool_hostile(void **st)
             .entry = "process",
             .max_memory = 16 * MB,
             .max_fuel = 1000000000000LL,
-            .max_ms = 200,
+            .max_ms = HOSTILE_MS,
         };
         struct lua_sb_result r;
         double t0 = now_ms();
         assert_int_equal(lua_sb_pool_run(pool, &c, NULL, NULL, &r), FG_OK);
         double t = now_ms() - t0;
-        fprintf(stderr, "hostile | %-36s | %-16s | %7.1f ms | limit 200 ms\n", cases[i].name,
-                lua_sb_outcome_name(r.outcome), t);
+        fprintf(stderr, "hostile | %-38s | %-16s | %7.1f ms | limit %d ms\n", cases[i].name,
+                lua_sb_outcome_name(r.outcome), t, HOSTILE_MS);
         if (r.outcome != cases[i].want && r.outcome != cases[i].also)
             fprintf(stderr, "  error: %s\n", r.error);
         /* on a loaded machine any failing case may reach the clock first: still held */
         assert_true(r.outcome == cases[i].want ||
                     (cases[i].also != LUA_SB_OK && r.outcome == cases[i].also) ||
                     (cases[i].want != LUA_SB_OK && r.outcome == LUA_SB_TIMEOUT));
-        assert_true(t < 400.0);
+        assert_true(t < 2.0 * HOSTILE_MS);
         lua_sb_result_clear(&r);
     }
     /* the pool still serves after every kill */
