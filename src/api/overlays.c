@@ -69,9 +69,9 @@ static void h_register(struct http_req *req, struct http_resp *resp)
     }
     struct store_overlay ov;
     char field[64] = "", msg[400] = "";
-    enum fg_err e = fg_overlay_register(req->app, req, m, json_string_value(src),
-                                        json_string_length(src), &ov, field, sizeof field, msg,
-                                        sizeof msg);
+    enum fg_err e =
+        fg_overlay_register(req->app, req, m, json_string_value(src), json_string_length(src), &ov,
+                            field, sizeof field, msg, sizeof msg);
     if (e == FG_EINVAL) {
         http_reply_invalid(resp, field, "%s", msg);
         return;
@@ -291,10 +291,10 @@ static void h_invoke(struct http_req *req, struct http_resp *resp)
         http_reply_unavailable(resp, "no sandbox worker became free in time; retry shortly");
         return;
     }
-    json_t *err = r.outcome == LUA_SB_OK
-                      ? json_null()
-                      : json_pack("{ssss}", "kind", lua_sb_outcome_name(r.outcome), "message",
-                                  r.error);
+    json_t *err =
+        r.outcome == LUA_SB_OK
+            ? json_null()
+            : json_pack("{ssss}", "kind", lua_sb_outcome_name(r.outcome), "message", r.error);
     json_t *d = json_pack("{sbsOsosfsIsI}", "success", r.outcome == LUA_SB_OK, "result",
                           r.result ? r.result : json_null(), "error", err, "execution_time_ms",
                           r.elapsed_ms, "fuel_consumed", (json_int_t)r.fuel_used,
@@ -309,12 +309,12 @@ static int inv_cb(const struct store_overlay_invocation *v, void *ctx)
 {
     char ts[40];
     fg_time_iso(v->created_at, ts, sizeof ts);
-    json_array_append_new(
-        ctx, json_pack("{ss ss ss sI si ss ss* sf ss ss}", "id", v->id, "event_id", v->event_id,
-                       "event_type", v->event_type, "event_seq", (json_int_t)v->event_seq,
-                       "attempt", v->attempt, "outcome", v->outcome, "error",
-                       v->error[0] ? v->error : NULL, "elapsed_ms", v->elapsed_ms, "replica",
-                       v->holder, "created_at", ts));
+    json_array_append_new(ctx, json_pack("{ss ss ss sI si ss ss* sf ss ss}", "id", v->id,
+                                         "event_id", v->event_id, "event_type", v->event_type,
+                                         "event_seq", (json_int_t)v->event_seq, "attempt",
+                                         v->attempt, "outcome", v->outcome, "error",
+                                         v->error[0] ? v->error : NULL, "elapsed_ms", v->elapsed_ms,
+                                         "replica", v->holder, "created_at", ts));
     return 0;
 }
 

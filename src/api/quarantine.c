@@ -42,8 +42,8 @@ static void handle(struct http_req *req, struct http_resp *resp, int release)
             http_reply_not_found(resp, "overlay");
             return;
         }
-        enum fg_err oe = fg_overlay_transition(req->app, req, id, release ? "release" : "quarantine",
-                                               reason, NULL, why, sizeof why);
+        enum fg_err oe = fg_overlay_transition(
+            req->app, req, id, release ? "release" : "quarantine", reason, NULL, why, sizeof why);
         if (oe == FG_OK)
             http_reply_data(resp, release ? 200 : 201,
                             json_pack("{ssssss}", "target_type", "overlay", "target_id", id,
@@ -52,7 +52,8 @@ static void handle(struct http_req *req, struct http_resp *resp, int release)
         else if (oe == FG_ENOTFOUND)
             http_reply_not_found(resp, "overlay");
         else if (oe == FG_ECONFLICT)
-            http_reply_conflict(resp, why, json_pack("{ssss}", "target_type", type, "target_id", id));
+            http_reply_conflict(resp, why,
+                                json_pack("{ssss}", "target_type", type, "target_id", id));
         else if (oe == FG_EUNAVAIL)
             http_reply_unavailable(resp, "the store is busy; retry shortly");
         else

@@ -12,6 +12,6 @@ const struct http_route *const api_route_tables[] = {
     api_governance_routes,
     api_quarantine_routes,
     api_search_routes,
-    api_overlay_routes,
+    api_overlay_routes, /* api/overlays.c */
     NULL,
 };

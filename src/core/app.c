@@ -45,7 +45,8 @@ int fg_app_start(struct fg_app *app, struct fg_config *cfg, char *err, size_t er
     if (fg_search_start(app, err, errlen) != 0) /* embedder; index loads in the background */
         return -1;
     fg_events_start(app); /* outbox backlog gauge */
-    if (fg_overlay_start(app, err, errlen) != 0) /* sandbox pool; workers start on first use */
+    /* overlays: sandbox pool (workers start on first use) and the event-hook dispatcher */
+    if (fg_overlay_start(app, err, errlen) != 0)
         return -1;
     if (cfg->kafka_bootstrap_servers[0]) {
         struct fg_delivery_config dc = {0};
@@ -66,7 +67,8 @@ void fg_app_stop(struct fg_app *app)
         fg_delivery_stop(app->events, 5000); /* flush what is in flight */
         app->events = NULL;
     }
-    fg_overlay_stop(app); /* kills the sandbox workers */
+    /* overlays: the event-hook dispatcher stops, the sandbox workers are killed */
+    fg_overlay_stop(app);
     fg_search_stop(app); /* follower stops, final index checkpoint */
     fg_identity_stop(app);
     store_close(app->store);

@@ -292,15 +292,14 @@ static enum fg_err capsule_update_in(struct fg_app *app, const struct fg_actor *
  * field "overlay" and a message naming the overlay. Metadata annotations are merged into a copy
  * of the input (*copy, its metadata text in *meta_out; the caller frees it). */
 static enum fg_err overlay_hooks(struct fg_app *app, const char *op, const char *id,
-                                 const struct fg_capsule_input **in,
-                                 struct fg_capsule_input *copy, char **meta_out,
-                                 struct fg_capsule_why *why)
+                                 const struct fg_capsule_input **in, struct fg_capsule_input *copy,
+                                 char **meta_out, struct fg_capsule_why *why)
 {
     *meta_out = NULL;
     const struct fg_capsule_input *i = *in;
     json_t *m = i->metadata ? json_loads(i->metadata, 0, NULL) : NULL;
-    json_t *cap = json_pack("{s:s?,s:s?,s:s?}", "id", id, "type", i->type, "parent_id",
-                            i->parent_id);
+    json_t *cap =
+        json_pack("{s:s?,s:s?,s:s?}", "id", id, "type", i->type, "parent_id", i->parent_id);
     if (i->content)
         json_object_set_new(cap, "content", json_stringn(i->content, i->content_len));
     json_object_set(cap, "metadata", m ? m : json_object());

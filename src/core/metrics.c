@@ -35,10 +35,11 @@ void fg_core_metrics_init(const char *provider)
         fg_metric_new(FG_COUNTER, "forge_embeddings_total", "Texts embedded.", "provider", NULL, 0);
     fgm.embedding_errors = fg_metric_new(FG_COUNTER, "forge_embedding_errors_total",
                                          "Embedding calls that failed.", "provider", NULL, 0);
-    fgm.overlay_invocations = fg_metric_new(FG_COUNTER, "forge_overlay_invocations_total",
-                                            "Overlay invocations by overlay, outcome (ok, timeout, ...) and status "
-                                            "(success|failure).",
-                                            "overlay,outcome,status", NULL, 0);
+    fgm.overlay_invocations =
+        fg_metric_new(FG_COUNTER, "forge_overlay_invocations_total",
+                      "Overlay invocations by overlay, outcome (ok, timeout, ...) and status "
+                      "(success|failure).",
+                      "overlay,outcome,status", NULL, 0);
     fgm.immune_responses =
         fg_metric_new(FG_COUNTER, "forge_immune_responses_total",
                       "Immune system responses by threat type.", "threat_type", NULL, 0);

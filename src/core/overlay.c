@@ -93,10 +93,17 @@ static int ident_ok(const char *s)
     return 1;
 }
 
-static const char *const event_types[] = {
-    "capsule.created",   "capsule.updated",   "capsule.deleted", "user.registered",
-    "user.trust_changed", "proposal.created", "proposal.executed", "overlay.registered",
-    "overlay.activated", "overlay.quarantined", NULL};
+static const char *const event_types[] = {"capsule.created",
+                                          "capsule.updated",
+                                          "capsule.deleted",
+                                          "user.registered",
+                                          "user.trust_changed",
+                                          "proposal.created",
+                                          "proposal.executed",
+                                          "overlay.registered",
+                                          "overlay.activated",
+                                          "overlay.quarantined",
+                                          NULL};
 
 static int in_list(const char *s, const char *const *l)
 {
@@ -188,9 +195,9 @@ enum fg_err fg_overlay_manifest_check(json_t *m, json_t **out, char *field, size
                                       char *msg, size_t msglen)
 {
     static const char *const known[] = {
-        "name",        "version",     "description",     "author",         "capabilities",
-        "max_memory_mb", "max_execution_ms", "max_fuel", "entry_points", "events",
-        "validates",   "failure_policy", NULL};
+        "name",          "version",          "description", "author",       "capabilities",
+        "max_memory_mb", "max_execution_ms", "max_fuel",    "entry_points", "events",
+        "validates",     "failure_policy",   NULL};
     static const char *const caps[] = {"capsule:read", "capsule:write", "capsule:search", "log",
                                        NULL};
     static const char *const validates[] = {"capsule.create", "capsule.update", NULL};
@@ -235,8 +242,8 @@ enum fg_err fg_overlay_manifest_check(json_t *m, json_t **out, char *field, size
         BAD("entry_points", "%s (Lua identifiers)", sub);
     if (json_array_size(entries) == 0)
         BAD("entry_points", "entry_points must name at least one function");
-    if (str_array(m, "events", FG_OVERLAY_EVENTS_MAX, NULL, event_types, json_array(), &events,
-                  sub, sizeof sub))
+    if (str_array(m, "events", FG_OVERLAY_EVENTS_MAX, NULL, event_types, json_array(), &events, sub,
+                  sizeof sub))
         BAD("events", "%s (event types such as capsule.created)", sub);
     if (str_array(m, "validates", 2, NULL, validates, json_array(), &vals, sub, sizeof sub))
         BAD("validates", "%s (capsule.create, capsule.update)", sub);
@@ -259,11 +266,11 @@ enum fg_err fg_overlay_manifest_check(json_t *m, json_t **out, char *field, size
         BAD("entry_points", "a manifest with validates must list the entry point validate");
     if (json_array_size(events) > 0 && !has_on_event)
         BAD("entry_points", "a manifest with events must list the entry point on_event");
-    *out = json_pack("{sssssssssOsIsIsIsOsOsOss}", "name", name, "version", version,
-                     "description", desc, "author", author, "capabilities", capsj,
-                     "max_memory_mb", (json_int_t)mem, "max_execution_ms", (json_int_t)ms,
-                     "max_fuel", (json_int_t)fuel, "entry_points", entries, "events", events,
-                     "validates", vals, "failure_policy", policy);
+    *out =
+        json_pack("{sssssssssOsIsIsIsOsOsOss}", "name", name, "version", version, "description",
+                  desc, "author", author, "capabilities", capsj, "max_memory_mb", (json_int_t)mem,
+                  "max_execution_ms", (json_int_t)ms, "max_fuel", (json_int_t)fuel, "entry_points",
+                  entries, "events", events, "validates", vals, "failure_policy", policy);
     json_decref(capsj);
     json_decref(entries);
     json_decref(events);
@@ -283,20 +290,19 @@ json_t *fg_overlay_json(const struct store_overlay *o, int with_source)
 {
     json_error_t je;
     json_t *m = json_loads(o->manifest ? o->manifest : "{}", 0, &je);
-    json_t *j = json_pack("{ss ss ss ss ss ss ss*}", "id", o->id, "name", o->name, "version",
-                          o->version, "status", o->status, "trust_level",
-                          fg_trust_name(o->trust_level), "sha256", o->sha256, "owner_id",
-                          o->owner_id[0] ? o->owner_id : NULL);
+    json_t *j =
+        json_pack("{ss ss ss ss ss ss ss*}", "id", o->id, "name", o->name, "version", o->version,
+                  "status", o->status, "trust_level", fg_trust_name(o->trust_level), "sha256",
+                  o->sha256, "owner_id", o->owner_id[0] ? o->owner_id : NULL);
     double inv = (double)o->invocations;
-    json_object_set_new(
-        j, "stats",
-        json_pack("{sI sI sf sf ss* sI sI}", "invocations", (json_int_t)o->invocations,
-                  "failures", (json_int_t)o->failures, "mean_ms",
-                  o->invocations ? o->total_ms / inv : 0.0, "failure_rate",
-                  o->invocations ? (double)o->failures / inv : 0.0, "last_error",
-                  o->last_error[0] ? o->last_error : NULL, "window_invocations",
-                  (json_int_t)o->window_invocations, "window_failures",
-                  (json_int_t)o->window_failures));
+    json_object_set_new(j, "stats",
+                        json_pack("{sI sI sf sf ss* sI sI}", "invocations",
+                                  (json_int_t)o->invocations, "failures", (json_int_t)o->failures,
+                                  "mean_ms", o->invocations ? o->total_ms / inv : 0.0,
+                                  "failure_rate", o->invocations ? (double)o->failures / inv : 0.0,
+                                  "last_error", o->last_error[0] ? o->last_error : NULL,
+                                  "window_invocations", (json_int_t)o->window_invocations,
+                                  "window_failures", (json_int_t)o->window_failures));
     json_object_set_new(j, "manifest", m ? m : json_object());
     char ts[40];
     fg_time_iso(o->created_at, ts, sizeof ts);
@@ -405,7 +411,8 @@ static enum fg_err transition_in(struct fg_app *app, struct store_conn *c, struc
                                  const char *reason, json_t *source, const char *threat,
                                  int *changed)
 {
-    enum fg_err e = app->store->overlays->set_status(c, ov->id, t->from, t->to, fg_now_ms(), changed);
+    enum fg_err e =
+        app->store->overlays->set_status(c, ov->id, t->from, t->to, fg_now_ms(), changed);
     if (e != FG_OK || !*changed)
         return e;
     json_t *d = json_pack("{ss ss ss ss ss?}", "name", ov->name, "version", ov->version, "from",
@@ -436,8 +443,8 @@ static enum fg_err transition_in(struct fg_app *app, struct store_conn *c, struc
 }
 
 enum fg_err fg_overlay_transition(struct fg_app *app, struct http_req *req, const char *id,
-                                  const char *action, const char *reason, json_t *source,
-                                  char *why, size_t whylen)
+                                  const char *action, const char *reason, json_t *source, char *why,
+                                  size_t whylen)
 {
     const struct transition *t = NULL;
     for (size_t i = 0; i < sizeof transitions / sizeof transitions[0]; i++)
@@ -626,7 +633,8 @@ static json_t *host_call(void *vctx, const char *fn, json_t *args, char *err, si
         memset(&why, 0, sizeof why);
         enum fg_err e = fg_search_run(h->app, &a, &rq, &res, &why);
         if (e != FG_OK) {
-            snprintf(err, errlen, "search failed (%s)", why.message[0] ? why.message : fg_err_name(e));
+            snprintf(err, errlen, "search failed (%s)",
+                     why.message[0] ? why.message : fg_err_name(e));
             return NULL;
         }
         json_t *arr = json_array();
@@ -647,8 +655,9 @@ static json_t *host_call(void *vctx, const char *fn, json_t *args, char *err, si
         json_t *fields = json_array_get(args, create ? 0 : 1);
         const char *id = create ? NULL : json_string_value(json_array_get(args, 0));
         if (!json_is_object(fields) || (!create && (!id || !fg_uuid_valid(id)))) {
-            snprintf(err, errlen, create ? "expects {content, type, metadata}"
-                                         : "expects (id, {content, type, metadata})");
+            snprintf(err, errlen,
+                     create ? "expects {content, type, metadata}"
+                            : "expects (id, {content, type, metadata})");
             return NULL;
         }
         json_t *content = json_object_get(fields, "content");
@@ -704,8 +713,8 @@ static void count(struct fg_app *app, const struct store_overlay *ov, struct lua
     }
     if (failed)
         fg_log(FG_LOG_WARN, "overlay_failure", FG_LF_STR("overlay", ov->name),
-               FG_LF_STR("overlay_id", ov->id), FG_LF_STR("kind", lua_sb_outcome_name(res->outcome)),
-               FG_LF_END);
+               FG_LF_STR("overlay_id", ov->id),
+               FG_LF_STR("kind", lua_sb_outcome_name(res->outcome)), FG_LF_END);
     enum fg_err e;
     struct store_conn *c = store_acquire(app->store, &e);
     if (!c)
@@ -841,8 +850,9 @@ static int validate_one(const struct store_overlay *ov, void *vc)
     if (!json_is_boolean(allow) && !open_policy) {
         v->refused = 1;
         snprintf(v->overlay, v->overlaylen, "%s", ov->name);
-        snprintf(v->msg, v->msglen, "validator returned no boolean allow; its failure policy is "
-                                    "closed");
+        snprintf(v->msg, v->msglen,
+                 "validator returned no boolean allow; its failure policy is "
+                 "closed");
     } else if (json_is_false(allow)) {
         v->refused = 1;
         snprintf(v->overlay, v->overlaylen, "%s", ov->name);
@@ -883,8 +893,7 @@ int fg_overlay_validate(struct fg_app *app, const char *op, json_t *capsule, jso
                         char *overlay, size_t overlaylen, char *msg, size_t msglen)
 {
     *metadata_add = NULL;
-    if (!app || !app->overlays || !app->cfg || !app->cfg->feature_overlays ||
-        !app->store->overlays)
+    if (!app || !app->overlays || !app->cfg || !app->cfg->feature_overlays || !app->store->overlays)
         return 0;
     struct vctx v = {.app = app,
                      .op = op,

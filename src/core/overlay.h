@@ -7,8 +7,8 @@
  * deprecate → deprecated; quarantine (immune system, automatic or manual) → quarantined, release →
  * active. Only active overlays run.
  *
- * Self-quarantine: every counted invocation updates a window (FG_OVERLAY_WINDOW_MS); when the window
- * holds ≥ FG_OVERLAY_QUARANTINE_MIN invocations and more than half failed, the overlay is
+ * Self-quarantine: every counted invocation updates a window (FG_OVERLAY_WINDOW_MS); when the
+ * window holds ≥ FG_OVERLAY_QUARANTINE_MIN invocations and more than half failed, the overlay is
  * quarantined (a conditional status change, so one replica wins), an immune response
  * (threat overlay_failure) is recorded and overlay.quarantined is emitted.
  */
@@ -50,8 +50,8 @@ void fg_overlay_stop(struct fg_app *app);
  * Validates a manifest; on success *out is the normalised manifest (defaults filled; new
  * reference). FG_EINVAL with the field ("manifest.name", ...) and a message.
  */
-enum fg_err fg_overlay_manifest_check(json_t *manifest, json_t **out, char *field,
-                                      size_t fieldlen, char *msg, size_t msglen);
+enum fg_err fg_overlay_manifest_check(json_t *manifest, json_t **out, char *field, size_t fieldlen,
+                                      char *msg, size_t msglen);
 
 /**
  * Registers an overlay (status pending, trust sandbox) with its source compiled and hashed;
@@ -70,8 +70,8 @@ enum fg_err fg_overlay_register(struct fg_app *app, struct http_req *req, json_t
  * release are recorded as immune responses. FG_ENOTFOUND, FG_ECONFLICT (wrong status; why).
  */
 enum fg_err fg_overlay_transition(struct fg_app *app, struct http_req *req, const char *id,
-                                  const char *action, const char *reason, json_t *source,
-                                  char *why, size_t whylen);
+                                  const char *action, const char *reason, json_t *source, char *why,
+                                  size_t whylen);
 
 /**
  * Runs an entry point of an overlay (a row with source). Not active → LUA_SB_NOT_ACTIVE; an entry

@@ -40,8 +40,15 @@ struct sb_state {
 };
 
 static const char *const outcome_names[] = {
-    "ok",        "timeout",          "fuel_exhausted",      "memory_exceeded", "runtime_error",
-    "capability_denied", "not_active", "no_such_entry_point", "bad_result",
+    "ok",
+    "timeout",
+    "fuel_exhausted",
+    "memory_exceeded",
+    "runtime_error",
+    "capability_denied",
+    "not_active",
+    "no_such_entry_point",
+    "bad_result",
 };
 
 const char *lua_sb_outcome_name(enum lua_sb_outcome o)
@@ -330,9 +337,9 @@ static int sb_readonly(lua_State *L)
 /* Replaces the table at the top with a read-only proxy of it. */
 static void make_proxy(lua_State *L)
 {
-    lua_newtable(L);             /* real proxy */
-    lua_createtable(L, 0, 4);    /* real proxy mt */
-    lua_pushvalue(L, -3);        /* real proxy mt real */
+    lua_newtable(L);          /* real proxy */
+    lua_createtable(L, 0, 4); /* real proxy mt */
+    lua_pushvalue(L, -3);     /* real proxy mt real */
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, sb_readonly);
     lua_setfield(L, -2, "__newindex");
@@ -592,7 +599,7 @@ static void setup_env(lua_State *L, const struct lua_sb_call *call)
     }
     lua_pushglobaltable(L);
     int g = lua_gettop(L);
-    static const char *const drop[] = {"load",  "loadfile",       "dofile",  "require",
+    static const char *const drop[] = {"load",  "loadfile",       "dofile",     "require",
                                        "print", "collectgarbage", "loadstring", NULL};
     for (const char *const *d = drop; *d; d++)
         drop_field(L, g, *d);

@@ -2,10 +2,10 @@
  * The sandbox worker pool (sandbox.h): overlay calls run in forked worker processes.
  *
  * A worker is forked from the server, then, before it reads any request: closes every inherited
- * descriptor except its socket, resets signals, sets rlimits (RLIMIT_AS, RLIMIT_NOFILE, RLIMIT_FSIZE,
- * RLIMIT_CORE; RLIMIT_CPU per call), sets no_new_privs and installs a seccomp allow-list (read,
- * write, memory management, clocks, exit — any other system call kills it). It then serves calls
- * one at a time with lua_sb_run (a fresh lua_State each).
+ * descriptor except its socket, resets signals, sets rlimits (RLIMIT_AS, RLIMIT_NOFILE,
+ * RLIMIT_FSIZE, RLIMIT_CORE; RLIMIT_CPU per call), sets no_new_privs and installs a seccomp
+ * allow-list (read, write, memory management, clocks, exit — any other system call kills it). It
+ * then serves calls one at a time with lua_sb_run (a fresh lua_State each).
  *
  * Protocol over a socketpair: frames of a 4-byte big-endian length and a JSON object.
  *   worker → parent  {"t":"hello","seccomp":0|1}                 once, at start
@@ -55,10 +55,10 @@
 #define SB_UNDER_ASAN 0
 #endif
 
-#define SB_WORKER_FD      3
-#define SB_HELLO_MS       5000
-#define SB_MAX_WORKERS    64
-#define SB_KILL_GRACE_MS  0
+#define SB_WORKER_FD     3
+#define SB_HELLO_MS      5000
+#define SB_MAX_WORKERS   64
+#define SB_KILL_GRACE_MS 0
 
 struct worker {
     pid_t pid;
@@ -244,10 +244,10 @@ static void worker_loop(int fd, int seccomp_on)
         worker_cpu_limit(call.max_ms);
         struct lua_sb_result res;
         lua_sb_run(&call, worker_host, &fd, &res);
-        json_t *done = json_pack("{sssssIsIsI}", "t", "done", "outcome",
-                                 lua_sb_outcome_name(res.outcome), "fuel",
-                                 (json_int_t)res.fuel_used, "mem", (json_int_t)res.memory_peak,
-                                 "elapsed_us", (json_int_t)(res.elapsed_ms * 1000.0));
+        json_t *done =
+            json_pack("{sssssIsIsI}", "t", "done", "outcome", lua_sb_outcome_name(res.outcome),
+                      "fuel", (json_int_t)res.fuel_used, "mem", (json_int_t)res.memory_peak,
+                      "elapsed_us", (json_int_t)(res.elapsed_ms * 1000.0));
         json_object_set_new(done, "error", json_string(res.error));
         if (res.result)
             json_object_set(done, "result", res.result);
@@ -272,10 +272,10 @@ static int install_seccomp(void)
 {
 #if defined(SB_AUDIT_ARCH)
     static const int allowed[] = {
-        SYS_read,         SYS_write,       SYS_exit,        SYS_exit_group, SYS_brk,
-        SYS_mmap,         SYS_munmap,      SYS_mremap,      SYS_madvise,    SYS_mprotect,
-        SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_clock_gettime, SYS_getrusage, SYS_prlimit64,
-        SYS_futex,        SYS_sendto,      SYS_recvfrom,    SYS_poll,       SYS_getrandom,
+        SYS_read,         SYS_write,          SYS_exit,          SYS_exit_group, SYS_brk,
+        SYS_mmap,         SYS_munmap,         SYS_mremap,        SYS_madvise,    SYS_mprotect,
+        SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_clock_gettime, SYS_getrusage,  SYS_prlimit64,
+        SYS_futex,        SYS_sendto,         SYS_recvfrom,      SYS_poll,       SYS_getrandom,
 #ifdef SYS_setrlimit
         SYS_setrlimit,
 #endif
@@ -283,14 +283,15 @@ static int install_seccomp(void)
     enum { N = sizeof allowed / sizeof allowed[0] };
     struct sock_filter f[4 + 2 * N + 4 + 2];
     size_t k = 0;
-    f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                                          offsetof(struct seccomp_data, arch));
+    f[k++] =
+        (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
     f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SB_AUDIT_ARCH, 1, 0);
     f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-    f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                                          offsetof(struct seccomp_data, nr));
+    f[k++] =
+        (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
     for (size_t i = 0; i < N; i++) {
-        f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)allowed[i], 0, 1);
+        f[k++] =
+            (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)allowed[i], 0, 1);
         f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
     }
     /* glibc's malloc may read /proc/sys/vm/overcommit_memory when it shrinks a thread arena:
@@ -592,9 +593,9 @@ enum fg_err lua_sb_pool_run(struct lua_sb_pool *p, const struct lua_sb_call *cal
                 r = host(ctx, fn, args, err, sizeof err, &denied);
             else
                 snprintf(err, sizeof err, "host functions are unavailable");
-            json_t *reply = r ? json_pack("{so}", "ok", r)
-                              : json_pack("{sssb}", "error", err[0] ? err : "failed", "denied",
-                                          denied);
+            json_t *reply =
+                r ? json_pack("{so}", "ok", r)
+                  : json_pack("{sssb}", "error", err[0] ? err : "failed", "denied", denied);
             json_decref(m);
             int src = send_frame(w->fd, reply);
             json_decref(reply);

@@ -27,14 +27,14 @@
 
 #include "util/err.h"
 
-#define LUA_SB_MAX_SOURCE     (256 * 1024)      /* bytes of overlay source */
-#define LUA_SB_MAX_RESULT     (1024 * 1024)     /* bytes of a JSON result */
-#define LUA_SB_MAX_DEPTH      64                /* nesting of a result / host value */
-#define LUA_SB_MAX_LOG_LINES  50                /* forge.log lines kept per call */
-#define LUA_SB_MAX_LOG_LINE   1000              /* bytes per forge.log line */
-#define LUA_SB_MAX_FRAME      (8 * 1024 * 1024) /* bytes of one worker message */
-#define LUA_SB_FUEL_STEP      1000              /* instructions between fuel checks */
-#define LUA_SB_MAX_ERROR      500               /* bytes of an error message */
+#define LUA_SB_MAX_SOURCE    (256 * 1024)      /* bytes of overlay source */
+#define LUA_SB_MAX_RESULT    (1024 * 1024)     /* bytes of a JSON result */
+#define LUA_SB_MAX_DEPTH     64                /* nesting of a result / host value */
+#define LUA_SB_MAX_LOG_LINES 50                /* forge.log lines kept per call */
+#define LUA_SB_MAX_LOG_LINE  1000              /* bytes per forge.log line */
+#define LUA_SB_MAX_FRAME     (8 * 1024 * 1024) /* bytes of one worker message */
+#define LUA_SB_FUEL_STEP     1000              /* instructions between fuel checks */
+#define LUA_SB_MAX_ERROR     500               /* bytes of an error message */
 
 /* Failure kinds, reported distinctly (SPEC §8). */
 enum lua_sb_outcome {
@@ -64,13 +64,13 @@ int lua_sb_cap_bit(const char *name);
 struct lua_sb_call {
     const char *source; /* Lua text (binary chunks are refused) */
     size_t source_len;
-    const char *chunkname;  /* "=name" shown in error messages */
-    const char *entry;      /* global function to call */
-    json_t *input;          /* borrowed; passed as the single argument (NULL: nil) */
-    size_t max_memory;      /* bytes */
-    long long max_fuel;     /* instructions */
-    long long max_ms;       /* wall clock */
-    int caps;               /* LUA_SB_CAP_* */
+    const char *chunkname;   /* "=name" shown in error messages */
+    const char *entry;       /* global function to call */
+    json_t *input;           /* borrowed; passed as the single argument (NULL: nil) */
+    size_t max_memory;       /* bytes */
+    long long max_fuel;      /* instructions */
+    long long max_ms;        /* wall clock */
+    int caps;                /* LUA_SB_CAP_* */
     unsigned long long seed; /* math.random seed for this call */
 };
 

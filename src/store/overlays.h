@@ -92,8 +92,8 @@ struct store_overlay_ops {
      * Takes or renews the event-hook lease for `holder` until now + ttl_ms when it is free,
      * expired or already held by `holder`. *got = 1 when held; *last_seq = the cursor.
      */
-    enum fg_err (*hook_lease)(struct store_conn *c, const char *holder, int64_t now,
-                              int64_t ttl_ms, int *got, long long *last_seq);
+    enum fg_err (*hook_lease)(struct store_conn *c, const char *holder, int64_t now, int64_t ttl_ms,
+                              int *got, long long *last_seq);
     /** Moves the cursor to `seq` when `holder` still holds the lease (*ok = 0 otherwise). */
     enum fg_err (*hook_advance)(struct store_conn *c, const char *holder, long long seq, int *ok);
     /** Outbox events with seq > after (delivered or not), in seq order, at most `limit`. */

@@ -60,7 +60,9 @@ struct store {
     const struct store_governance_ops *governance;
     const struct store_search_ops *search; /* store/search.h (NULL: backend has no search) */
     void *impl;                            /* backend state */
-    const struct store_overlay_ops *overlays; /* store/overlays.h */
+
+    /* store/overlays.h */
+    const struct store_overlay_ops *overlays;
 };
 
 /**

@@ -42,9 +42,10 @@ static enum fg_err ov_insert(struct store_conn *c, const struct store_overlay *o
         "$8, $9, $10::bigint, $11::bigint)";
     struct pg_num t = pg_num(o->trust_level), ca = pg_num(o->created_at),
                   ua = pg_num(o->updated_at);
-    const char *p[] = {o->id,       o->name,   o->version, o->status,
-                       t.s,         o->manifest, o->source, o->sha256,
-                       o->owner_id[0] ? o->owner_id : NULL, ca.s, ua.s};
+    const char *p[] = {o->id,     o->name,   o->version,
+                       o->status, t.s,       o->manifest,
+                       o->source, o->sha256, o->owner_id[0] ? o->owner_id : NULL,
+                       ca.s,      ua.s};
     return pg_run_locked(c, sql, 11, p, NULL);
 }
 
@@ -72,10 +73,12 @@ static enum fg_err ov_list(struct store_conn *c, const char *name, const char *s
                            long long offset, long long limit, store_overlay_cb cb, void *ctx,
                            long long *total)
 {
-#define WHERE " WHERE ($1::text IS NULL OR name = $1::text) AND ($2::text IS NULL OR status = $2::text)"
+#define WHERE                                                                                      \
+    " WHERE ($1::text IS NULL OR name = $1::text) AND ($2::text IS NULL OR status = $2::text)"
     static const char count_sql[] = "SELECT count(*) FROM overlays" WHERE;
-    static const char sql[] = "SELECT " OV_COLS " FROM overlays" WHERE
-                              " ORDER BY created_at DESC, id DESC LIMIT $3::bigint OFFSET $4::bigint";
+    static const char sql[] =
+        "SELECT " OV_COLS " FROM overlays" WHERE
+        " ORDER BY created_at DESC, id DESC LIMIT $3::bigint OFFSET $4::bigint";
 #undef WHERE
     struct pg_num l = pg_num(limit), o = pg_num(offset < 0 ? 0 : offset);
     const char *p[] = {name, status, l.s, o.s};
@@ -127,8 +130,8 @@ static enum fg_err ov_set_trust(struct store_conn *c, const char *id, int trust,
 }
 
 static enum fg_err ov_record(struct store_conn *c, const char *id, int failed, double ms,
-                            const char *error, int64_t now, int64_t window_ms, long long *win_inv,
-                            long long *win_fail)
+                             const char *error, int64_t now, int64_t window_ms, long long *win_inv,
+                             long long *win_fail)
 {
     static const char sql[] =
         "UPDATE overlays SET invocations = invocations + 1, failures = failures + $1::bigint, "
@@ -182,7 +185,7 @@ static enum fg_err ov_active(struct store_conn *c, store_overlay_cb cb, void *ct
 }
 
 static enum fg_err ov_hook_lease(struct store_conn *c, const char *holder, int64_t now,
-                                int64_t ttl_ms, int *got, long long *last_seq)
+                                 int64_t ttl_ms, int *got, long long *last_seq)
 {
     /* one statement: the row lock serialises replicas; the loser re-evaluates the WHERE */
     static const char upd[] =
@@ -246,15 +249,16 @@ static enum fg_err ov_hook_events(struct store_conn *c, long long after, long lo
 static enum fg_err ov_log_invocation(struct store_conn *c, const struct store_overlay_invocation *v)
 {
     static const char sql[] =
-        "INSERT INTO overlay_invocations (id, overlay_id, event_id, event_type, event_seq, attempt, "
+        "INSERT INTO overlay_invocations (id, overlay_id, event_id, event_type, event_seq, "
+        "attempt, "
         "outcome, error, elapsed_ms, holder, created_at) VALUES ($1, $2, $3, $4, $5::bigint, "
         "$6::integer, $7, $8, $9::double precision, $10, $11::bigint)";
     struct pg_num seq = pg_num(v->event_seq), at = pg_num(v->attempt), ca = pg_num(v->created_at);
     char ms[40];
     snprintf(ms, sizeof ms, "%.6f", v->elapsed_ms);
-    const char *p[] = {v->id,    v->overlay_id, v->event_id, v->event_type,
-                       seq.s,    at.s,          v->outcome,  v->error[0] ? v->error : NULL,
-                       ms,       v->holder,     ca.s};
+    const char *p[] = {v->id, v->overlay_id, v->event_id, v->event_type,
+                       seq.s, at.s,          v->outcome,  v->error[0] ? v->error : NULL,
+                       ms,    v->holder,     ca.s};
     return pg_run(c, sql, 11, p, NULL);
 }
 
@@ -266,7 +270,8 @@ static enum fg_err ov_invocations(struct store_conn *c, const char *overlay_id, 
     static const char sql[] =
         "SELECT id, overlay_id, event_id, event_type, event_seq, attempt, outcome, "
         "coalesce(error, ''), elapsed_ms, holder, created_at FROM overlay_invocations "
-        "WHERE overlay_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2::bigint OFFSET $3::bigint";
+        "WHERE overlay_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2::bigint OFFSET "
+        "$3::bigint";
     struct pg_num l = pg_num(limit), o = pg_num(offset < 0 ? 0 : offset);
     const char *p[] = {overlay_id, l.s, o.s};
     enum fg_err e;

@@ -128,9 +128,8 @@ static enum fg_err ov_list(struct store_conn *c, const char *name, const char *s
 static enum fg_err ov_set_status(struct store_conn *c, const char *id, const char *from,
                                  const char *status, int64_t now, int *changed)
 {
-    static const char sql[] =
-        "UPDATE overlays SET status = ?1, updated_at = ?2 WHERE id = ?3 AND "
-        "(?4 IS NULL OR instr('|' || ?4 || '|', '|' || status || '|') > 0)";
+    static const char sql[] = "UPDATE overlays SET status = ?1, updated_at = ?2 WHERE id = ?3 AND "
+                              "(?4 IS NULL OR instr('|' || ?4 || '|', '|' || status || '|') > 0)";
     sqlite3_stmt *st = sq_prepare(c, sql);
     if (!st)
         return FG_EDB;
@@ -160,8 +159,8 @@ static enum fg_err ov_set_trust(struct store_conn *c, const char *id, int trust,
 }
 
 static enum fg_err ov_record(struct store_conn *c, const char *id, int failed, double ms,
-                            const char *error, int64_t now, int64_t window_ms, long long *win_inv,
-                            long long *win_fail)
+                             const char *error, int64_t now, int64_t window_ms, long long *win_inv,
+                             long long *win_fail)
 {
     static const char sql[] =
         "UPDATE overlays SET invocations = invocations + 1, failures = failures + ?1, "
@@ -220,10 +219,11 @@ static enum fg_err ov_active(struct store_conn *c, store_overlay_cb cb, void *ct
 }
 
 static enum fg_err ov_hook_lease(struct store_conn *c, const char *holder, int64_t now,
-                                int64_t ttl_ms, int *got, long long *last_seq)
+                                 int64_t ttl_ms, int *got, long long *last_seq)
 {
-    static const char upd[] = "UPDATE overlay_hook_state SET holder = ?1, lease_until = ?2 + ?3 "
-                              "WHERE id = 1 AND (holder IS NULL OR holder = ?1 OR lease_until < ?2)";
+    static const char upd[] =
+        "UPDATE overlay_hook_state SET holder = ?1, lease_until = ?2 + ?3 "
+        "WHERE id = 1 AND (holder IS NULL OR holder = ?1 OR lease_until < ?2)";
     static const char sel[] = "SELECT last_seq, holder FROM overlay_hook_state WHERE id = 1";
     sqlite3_stmt *st = sq_prepare(c, upd);
     if (!st)
@@ -248,8 +248,8 @@ static enum fg_err ov_hook_lease(struct store_conn *c, const char *holder, int64
 
 static enum fg_err ov_hook_advance(struct store_conn *c, const char *holder, long long seq, int *ok)
 {
-    static const char sql[] =
-        "UPDATE overlay_hook_state SET last_seq = ?1 WHERE id = 1 AND holder = ?2 AND last_seq < ?1";
+    static const char sql[] = "UPDATE overlay_hook_state SET last_seq = ?1 WHERE id = 1 AND holder "
+                              "= ?2 AND last_seq < ?1";
     sqlite3_stmt *st = sq_prepare(c, sql);
     if (!st)
         return FG_EDB;
@@ -293,7 +293,8 @@ static enum fg_err ov_hook_events(struct store_conn *c, long long after, long lo
 static enum fg_err ov_log_invocation(struct store_conn *c, const struct store_overlay_invocation *v)
 {
     static const char sql[] =
-        "INSERT INTO overlay_invocations (id, overlay_id, event_id, event_type, event_seq, attempt, "
+        "INSERT INTO overlay_invocations (id, overlay_id, event_id, event_type, event_seq, "
+        "attempt, "
         "outcome, error, elapsed_ms, holder, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     sqlite3_stmt *st = sq_prepare(c, sql);
     if (!st)

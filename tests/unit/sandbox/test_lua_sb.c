@@ -117,8 +117,7 @@ static void t_environment(void **st)
     expect_outcome("function process() setmetatable(string, {}) end", LUA_SB_RUNTIME_ERROR);
     expect_outcome("function process() forge.x = 1 end", LUA_SB_RUNTIME_ERROR);
     expect_outcome("function process() rawset(forge, 'log', print) end", LUA_SB_RUNTIME_ERROR);
-    expect_outcome("function process() rawset(forge.json, 'encode', 1) end",
-                   LUA_SB_RUNTIME_ERROR);
+    expect_outcome("function process() rawset(forge.json, 'encode', 1) end", LUA_SB_RUNTIME_ERROR);
     /* _ENV tricks reach nothing new */
     expect_ok("function process() local _ENV = {g = _G} ; return g.os == nil and g.io == nil end",
               "true");
@@ -286,8 +285,8 @@ static void t_capabilities(void **st)
     lua_sb_result_clear(&r);
     json_decref(in);
     /* logs are kept, bounded */
-    run_caps("function process() for i = 1, 100 do forge.log('line ' .. i) end return 1 end",
-             NULL, NULL, LUA_SB_CAP_LOG, &r);
+    run_caps("function process() for i = 1, 100 do forge.log('line ' .. i) end return 1 end", NULL,
+             NULL, LUA_SB_CAP_LOG, &r);
     assert_int_equal(r.outcome, LUA_SB_OK);
     assert_int_equal(json_array_size(r.logs), LUA_SB_MAX_LOG_LINES);
     lua_sb_result_clear(&r);
@@ -367,7 +366,8 @@ static void t_pool_hostile(void **st)
          "function process() local t = setmetatable({}, {__index = function(t, k)"
          " return t[k .. 'x'] end}) return t.a end",
          LUA_SB_RUNTIME_ERROR, LUA_SB_MEMORY_EXCEEDED},
-        {"huge result", "function process() local t = {} for i = 1, 3e5 do t[i] = i end return t end",
+        {"huge result",
+         "function process() local t = {} for i = 1, 3e5 do t[i] = i end return t end",
          LUA_SB_BAD_RESULT, LUA_SB_MEMORY_EXCEEDED},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -480,12 +480,9 @@ static void t_pool_isolation(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_json_roundtrip),
-        cmocka_unit_test(t_environment),
-        cmocka_unit_test(t_fresh_per_call),
-        cmocka_unit_test(t_failure_kinds),
-        cmocka_unit_test(t_wall_clock_in_process),
-        cmocka_unit_test(t_capabilities),
+        cmocka_unit_test(t_json_roundtrip),        cmocka_unit_test(t_environment),
+        cmocka_unit_test(t_fresh_per_call),        cmocka_unit_test(t_failure_kinds),
+        cmocka_unit_test(t_wall_clock_in_process), cmocka_unit_test(t_capabilities),
     };
     const struct CMUnitTest pool_tests[] = {
         cmocka_unit_test(t_pool_hostile),
