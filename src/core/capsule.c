@@ -310,8 +310,8 @@ static enum fg_err overlay_hooks(struct fg_app *app, const char *op, const char 
     if (refused) {
         json_decref(m);
         why->field = "overlay";
-        snprintf(why->message, sizeof why->message, "overlay %s refused the capsule: %s", name,
-                 msg);
+        snprintf(why->message, sizeof why->message, "overlay %.60s refused the capsule: %.105s",
+                 name, msg);
         return FG_EINVAL;
     }
     if (add) {
