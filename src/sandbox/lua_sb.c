@@ -454,7 +454,7 @@ static int sb_host_call(lua_State *L)
     if (!r) {
         if (denied) {
             s->denied = 1;
-            snprintf(s->denied_msg, sizeof s->denied_msg, "forge.%s: %s", fn, err);
+            snprintf(s->denied_msg, sizeof s->denied_msg, "forge.%.20s: %.150s", fn, err);
             lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
         }
         return luaL_error(L, "forge.%s: %s", fn, err[0] ? err : "failed");
