@@ -302,7 +302,7 @@ static enum fg_err overlay_hooks(struct fg_app *app, const char *op, const char 
         json_pack("{s:s?,s:s?,s:s?}", "id", id, "type", i->type, "parent_id", i->parent_id);
     if (i->content)
         json_object_set_new(cap, "content", json_stringn(i->content, i->content_len));
-    json_object_set(cap, "metadata", m ? m : json_object());
+    json_object_set_new(cap, "metadata", m ? json_incref(m) : json_object());
     json_t *add = NULL;
     char name[128] = "", msg[160] = "";
     int refused = fg_overlay_validate(app, op, cap, &add, name, sizeof name, msg, sizeof msg);
