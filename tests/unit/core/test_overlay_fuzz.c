@@ -38,17 +38,27 @@ static long iterations(long dflt)
     return n > 0 ? n : dflt;
 }
 
-static const char *const keys[] = {
-    "name",         "version",          "description", "author",    "capabilities",
-    "max_memory_mb", "max_execution_ms", "max_fuel",   "entry_points", "events",
-    "validates",    "failure_policy",   "extra",       ""};
+static const char *const keys[] = {"name",
+                                   "version",
+                                   "description",
+                                   "author",
+                                   "capabilities",
+                                   "max_memory_mb",
+                                   "max_execution_ms",
+                                   "max_fuel",
+                                   "entry_points",
+                                   "events",
+                                   "validates",
+                                   "failure_policy",
+                                   "extra",
+                                   ""};
 
 static json_t *random_value(int depth)
 {
-    static const char *const strs[] = {"",         "a",        "process",        "on_event",
-                                       "validate", "1.0.0",    "capsule:read",   "log",
-                                       "open",     "closed",   "capsule.create", "Ünï",
-                                       "a-b-c",    "01.2.3",   "x y",            "\xc3\x28"};
+    static const char *const strs[] = {
+        "",    "a",       "process", "on_event",       "validate", "1.0.0", "capsule:read",
+        "log", "open",    "closed",  "capsule.create", "Ünï",      "a-b-c", "01.2.3",
+        "x y", "\xc3\x28"};
     switch (next() % (depth > 3 ? 5 : 7)) {
     case 0:
         return json_integer((json_int_t)(next() % 5) == 0 ? (json_int_t)next()
@@ -84,10 +94,10 @@ static json_t *random_value(int depth)
 
 static json_t *valid_manifest(void)
 {
-    return json_pack("{ss ss s[s] s[ss] s[s] s[s] si si si ss}", "name", "fuzz", "version",
-                     "1.2.3", "capabilities", "log", "entry_points", "validate", "on_event",
-                     "events", "capsule.created", "validates", "capsule.create", "max_memory_mb",
-                     8, "max_execution_ms", 100, "max_fuel", 5000, "failure_policy", "open");
+    return json_pack("{ss ss s[s] s[ss] s[s] s[s] si si si ss}", "name", "fuzz", "version", "1.2.3",
+                     "capabilities", "log", "entry_points", "validate", "on_event", "events",
+                     "capsule.created", "validates", "capsule.create", "max_memory_mb", 8,
+                     "max_execution_ms", 100, "max_fuel", 5000, "failure_policy", "open");
 }
 
 static void t_manifests(void **st)
@@ -207,8 +217,8 @@ static void t_sources(void **st)
         lua_sb_result_clear(&r);
         json_decref(in);
     }
-    fprintf(stderr, "sources: %ld run: ok %d runtime_error %d no_such_entry_point %d other %d\n",
-            n, seen[LUA_SB_OK], seen[LUA_SB_RUNTIME_ERROR], seen[LUA_SB_NO_SUCH_ENTRY_POINT],
+    fprintf(stderr, "sources: %ld run: ok %d runtime_error %d no_such_entry_point %d other %d\n", n,
+            seen[LUA_SB_OK], seen[LUA_SB_RUNTIME_ERROR], seen[LUA_SB_NO_SUCH_ENTRY_POINT],
             (int)n - seen[LUA_SB_OK] - seen[LUA_SB_RUNTIME_ERROR] -
                 seen[LUA_SB_NO_SUCH_ENTRY_POINT]);
     assert_true(seen[LUA_SB_OK] > 0 && seen[LUA_SB_RUNTIME_ERROR] > 0);
