@@ -2,8 +2,7 @@
  * /api/v1/immune/quarantine and /api/v1/immune/release (SPEC §7.3): manual quarantine of a user
  * (trust → quarantine) and its release (the previous trust restored), admins only (admin:users).
  * Both are recorded as immune responses (threat_type "manual"; GET /api/v1/immune/responses),
- * audited and counted. Overlays are accepted by the schema but answer 422 (field target_type)
- * until overlays exist.
+ * audited and counted. An overlay target quarantines / releases the overlay (core/overlay.h).
  *
  * Errors: 404 no such user; 409 already quarantined / not quarantined / no record of the
  * previous trust / own account; 422 validation.
@@ -15,6 +14,7 @@
 #include "api/validate.h"
 #include "core/app.h"
 #include "core/authz.h"
+#include "core/overlay.h"
 #include "core/quarantine.h"
 #include "http/reply.h"
 #include "util/uuid.h"
@@ -36,7 +36,28 @@ static void handle(struct http_req *req, struct http_resp *resp, int release)
         (!release && v_enum(resp, b, "level", 0, levels, &level) < 0))
         return;
     if (strcmp(type, "overlay") == 0) {
-        http_reply_invalid(resp, "target_type", "overlays are not available yet");
+        const char *id = target;
+        char why[240] = "";
+        if (!fg_uuid_valid(id)) {
+            http_reply_not_found(resp, "overlay");
+            return;
+        }
+        enum fg_err oe = fg_overlay_transition(
+            req->app, req, id, release ? "release" : "quarantine", reason, NULL, why, sizeof why);
+        if (oe == FG_OK)
+            http_reply_data(resp, release ? 200 : 201,
+                            json_pack("{ssssss}", "target_type", "overlay", "target_id", id,
+                                      "status", release ? "active" : "quarantined"),
+                            NULL);
+        else if (oe == FG_ENOTFOUND)
+            http_reply_not_found(resp, "overlay");
+        else if (oe == FG_ECONFLICT)
+            http_reply_conflict(resp, why,
+                                json_pack("{ssss}", "target_type", type, "target_id", id));
+        else if (oe == FG_EUNAVAIL)
+            http_reply_unavailable(resp, "the store is busy; retry shortly");
+        else
+            http_reply_internal(resp);
         return;
     }
     if (!fg_uuid_valid(target)) {

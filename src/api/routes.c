@@ -17,6 +17,7 @@ const struct http_route *const api_route_tables[] = {
     api_admin_retention_routes,
     api_graph_routes,
     api_history_routes,
+    api_overlay_routes, /* api/overlays.c */
     NULL,
 };
 // clang-format on

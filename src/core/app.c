@@ -15,6 +15,7 @@
 #include "core/identity.h"
 #include "core/metrics.h"
 #include "core/retention.h"
+#include "core/overlay.h"
 #include "core/search.h"
 #include "http/router.h"
 #include "store/store.h"
@@ -47,6 +48,9 @@ int fg_app_start(struct fg_app *app, struct fg_config *cfg, char *err, size_t er
     fg_events_start(app);                          /* outbox backlog gauge */
     if (fg_retention_start(app, err, errlen) != 0) /* RETENTION_* purges, when any is set */
         return -1;
+    /* overlays: sandbox pool (workers start on first use) and the event-hook dispatcher */
+    if (fg_overlay_start(app, err, errlen) != 0)
+        return -1;
     if (cfg->kafka_bootstrap_servers[0]) {
         struct fg_delivery_config dc = {0};
         dc.bootstrap_servers = cfg->kafka_bootstrap_servers;
@@ -67,6 +71,8 @@ void fg_app_stop(struct fg_app *app)
         fg_delivery_stop(app->events, 5000); /* flush what is in flight */
         app->events = NULL;
     }
+    /* overlays: the event-hook dispatcher stops, the sandbox workers are killed */
+    fg_overlay_stop(app);
     fg_search_stop(app); /* follower stops, final index checkpoint */
     fg_identity_stop(app);
     store_close(app->store);

@@ -31,6 +31,7 @@ struct fg_app {
     atomic_int draining;            /* 1 after SIGTERM: responses close their connection */
     double started_mono;
     struct fg_retention *retention; /* retention job or NULL (src/core/retention.h) */
+    void *overlays;                 /* overlay subsystem (src/core/overlay.h) */
 };
 
 /** Opens the store (migrating it), builds the router and starts subsystems. -1 + message on error.

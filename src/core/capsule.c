@@ -20,6 +20,7 @@
 #include "core/authz.h"
 #include "core/events.h"
 #include "core/graph.h"
+#include "core/overlay.h"
 #include "core/metrics.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -279,6 +280,55 @@ static enum fg_err need_store(struct fg_app *app)
     return (app && app->store && app->store->capsules) ? FG_OK : FG_EUNAVAIL;
 }
 
+static enum fg_err capsule_create_in(struct fg_app *app, const struct fg_actor *a,
+                                     const struct fg_capsule_input *in, struct store_capsule *out,
+                                     struct fg_capsule_why *why);
+static enum fg_err capsule_update_in(struct fg_app *app, const struct fg_actor *a, const char *id,
+                                     const struct fg_capsule_input *in, struct store_capsule *out,
+                                     struct fg_capsule_why *why);
+
+/* ---- overlay validation hooks (core/overlay.h, docs/overlays.md) ------------------------ */
+
+/* Runs the validators of `op` on the input (before the transaction). A refusal is FG_EINVAL with
+ * field "overlay" and a message naming the overlay. Metadata annotations are merged into a copy
+ * of the input (*copy, its metadata text in *meta_out; the caller frees it). */
+static enum fg_err overlay_hooks(struct fg_app *app, const char *op, const char *id,
+                                 const struct fg_capsule_input **in, struct fg_capsule_input *copy,
+                                 char **meta_out, struct fg_capsule_why *why)
+{
+    *meta_out = NULL;
+    const struct fg_capsule_input *i = *in;
+    json_t *m = i->metadata ? json_loads(i->metadata, 0, NULL) : NULL;
+    json_t *cap =
+        json_pack("{s:s?,s:s?,s:s?}", "id", id, "type", i->type, "parent_id", i->parent_id);
+    if (i->content)
+        json_object_set_new(cap, "content", json_stringn(i->content, i->content_len));
+    json_object_set_new(cap, "metadata", m ? json_incref(m) : json_object());
+    json_t *add = NULL;
+    char name[128] = "", msg[160] = "";
+    int refused = fg_overlay_validate(app, op, cap, &add, name, sizeof name, msg, sizeof msg);
+    json_decref(cap);
+    if (refused) {
+        json_decref(m);
+        why->field = "overlay";
+        snprintf(why->message, sizeof why->message, "overlay %.60s refused the capsule: %.105s",
+                 name, msg);
+        return FG_EINVAL;
+    }
+    if (add) {
+        if (!m)
+            m = json_object();
+        json_object_update(m, add);
+        json_decref(add);
+        *copy = *i;
+        *meta_out = json_dumps(m, JSON_COMPACT);
+        copy->metadata = *meta_out;
+        *in = copy;
+    }
+    json_decref(m);
+    return FG_OK;
+}
+
 /* ---- operations ------------------------------------------------------------------------ */
 
 enum fg_err fg_capsule_create(struct fg_app *app, const struct fg_actor *a,
@@ -294,6 +344,24 @@ enum fg_err fg_capsule_create(struct fg_app *app, const struct fg_actor *a,
         return invalid(why, "owner_id", "a capsule needs an owning user");
     if ((e = fg_capsule_validate(in, why)) != FG_OK)
         return e;
+    struct fg_capsule_input hooked;
+    char *hook_meta = NULL;
+    if ((e = overlay_hooks(app, "capsule.create", NULL, &in, &hooked, &hook_meta, why)) != FG_OK)
+        return e;
+    if (hook_meta && (e = fg_capsule_validate(in, why)) != FG_OK) {
+        free(hook_meta);
+        return e;
+    }
+    e = capsule_create_in(app, a, in, out, why);
+    free(hook_meta);
+    return e;
+}
+
+static enum fg_err capsule_create_in(struct fg_app *app, const struct fg_actor *a,
+                                     const struct fg_capsule_input *in, struct store_capsule *out,
+                                     struct fg_capsule_why *why)
+{
+    enum fg_err e;
     const struct store_capsule_ops *ops = app->store->capsules;
     int trust = fg_actor_read_trust(a);
     struct store_capsule cap, parent;
@@ -424,6 +492,24 @@ enum fg_err fg_capsule_update(struct fg_app *app, const struct fg_actor *a, cons
         return e;
     if ((e = fg_capsule_validate(in, why)) != FG_OK)
         return e;
+    struct fg_capsule_input hooked;
+    char *hook_meta = NULL;
+    if ((e = overlay_hooks(app, "capsule.update", id, &in, &hooked, &hook_meta, why)) != FG_OK)
+        return e;
+    if (hook_meta && (e = fg_capsule_validate(in, why)) != FG_OK) {
+        free(hook_meta);
+        return e;
+    }
+    e = capsule_update_in(app, a, id, in, out, why);
+    free(hook_meta);
+    return e;
+}
+
+static enum fg_err capsule_update_in(struct fg_app *app, const struct fg_actor *a, const char *id,
+                                     const struct fg_capsule_input *in, struct store_capsule *out,
+                                     struct fg_capsule_why *why)
+{
+    enum fg_err e;
     struct store_capsule cur;
     memset(&cur, 0, sizeof cur);
     struct store_conn *c = tx_open(app, &e);

@@ -141,8 +141,8 @@ static void trust_rules(struct review *r, const struct fg_review_input *in)
     if (strlen(reason) < 20)
         risk(r, TR, SEV_LOW, "short_reason", "the reason for the trust change is very short");
     if (strcmp(tt, "overlay") == 0) {
-        risk(r, SE, SEV_MEDIUM, "overlay_unavailable",
-             "overlays are not available yet: the proposal will fail when executed");
+        risk(r, SE, SEV_MEDIUM, "overlay_trust",
+             "an overlay's trust bounds what its code reads and writes (docs/overlays.md)");
         return;
     }
     if (to < 0)
@@ -291,8 +291,9 @@ static void overlay_rules(struct review *r, const struct fg_review_input *in)
 {
     (void)in;
     risk(r, SE, SEV_MEDIUM, "runs_code", "overlays run extension code in the sandbox");
-    risk(r, TR, SEV_LOW, "overlay_unavailable",
-         "overlays are not available yet: the proposal will fail when executed");
+    risk(r, TR, SEV_LOW, "overlay_activation",
+         "approval activates the named overlay version (overlay_update also deprecates the "
+         "other active versions of its name)");
 }
 
 static void emergency_rules(struct review *r, const struct fg_review_input *in)

@@ -21,6 +21,7 @@
 #include "core/events.h"
 #include "core/immune.h"
 #include "core/metrics.h"
+#include "core/overlay.h"
 #include "core/quarantine.h"
 #include "core/shared_state.h"
 #include "store/capsules.h"
@@ -845,18 +846,22 @@ static enum fg_err execute(struct fg_app *app, struct store_conn *c, const struc
         } else if (strcmp(tt, "capsule") == 0) {
             e = exec_capsule_trust(app, c, p, tid, to, res, why, wl);
         } else {
-            e = FG_ECONFLICT;
-            why_msg(why, wl, "overlays are not available yet");
+            json_t *src = source_json(p);
+            e = fg_overlay_govern_in(app, c, "trust", tid, NULL, NULL, to, src, res, why, wl);
+            json_decref(src);
         }
     } else if (strcmp(t, "configuration") == 0) {
         e = exec_config(app, c, p, pl, pc, res, why, wl);
     } else if (strcmp(t, "policy") == 0) {
         e = exec_policy(app, c, p, pl, pc, res);
     } else if (strncmp(t, "overlay_", 8) == 0) {
-        e = FG_ECONFLICT;
-        why_msg(why, wl, "overlays are not available yet: the %s of overlay %s cannot be executed",
-                t[8] == 'r' ? "registration" : "update",
-                json_string_value(json_object_get(pl, "overlay_id")));
+        json_t *src = source_json(p);
+        e = fg_overlay_govern_in(app, c, t[8] == 'r' ? "registration" : "update",
+                                 json_string_value(json_object_get(pl, "overlay_id")),
+                                 json_string_value(json_object_get(pl, "name")),
+                                 json_string_value(json_object_get(pl, "version")), 0, src, res,
+                                 why, wl);
+        json_decref(src);
     } else if (strcmp(t, "emergency") == 0) {
         const char *action = json_string_value(json_object_get(pl, "action"));
         const char *target = json_string_value(json_object_get(pl, "target"));

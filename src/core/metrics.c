@@ -35,8 +35,11 @@ void fg_core_metrics_init(const char *provider)
         fg_metric_new(FG_COUNTER, "forge_embeddings_total", "Texts embedded.", "provider", NULL, 0);
     fgm.embedding_errors = fg_metric_new(FG_COUNTER, "forge_embedding_errors_total",
                                          "Embedding calls that failed.", "provider", NULL, 0);
-    fgm.overlay_invocations = fg_metric_new(FG_COUNTER, "forge_overlay_invocations_total",
-                                            "Overlay invocations by outcome.", "status", NULL, 0);
+    fgm.overlay_invocations =
+        fg_metric_new(FG_COUNTER, "forge_overlay_invocations_total",
+                      "Overlay invocations by overlay, outcome (ok, timeout, ...) and status "
+                      "(success|failure).",
+                      "overlay,outcome,status", NULL, 0);
     fgm.immune_responses =
         fg_metric_new(FG_COUNTER, "forge_immune_responses_total",
                       "Immune system responses by threat type.", "threat_type", NULL, 0);
@@ -68,9 +71,6 @@ void fg_core_metrics_init(const char *provider)
     const char *pv[] = {provider};
     fg_metric_touch(fgm.embeddings, pv);
     fg_metric_touch(fgm.embedding_errors, pv);
-    static const char *const st[] = {"success", "failure"};
-    for (size_t i = 0; i < 2; i++)
-        fg_metric_touch(fgm.overlay_invocations, &st[i]);
     static const char *const threats[] = {"brute_force", "overlay_failure", "manual"};
     for (size_t i = 0; i < 3; i++)
         fg_metric_touch(fgm.immune_responses, &threats[i]);

@@ -16,7 +16,7 @@ struct fg_core_metrics {
     struct fg_metric *search_duration;     /* forge_search_duration_seconds{mode} */
     struct fg_metric *embeddings;          /* forge_embeddings_total{provider} */
     struct fg_metric *embedding_errors;    /* forge_embedding_errors_total{provider} */
-    struct fg_metric *overlay_invocations; /* forge_overlay_invocations_total{status} */
+    struct fg_metric *overlay_invocations; /* ..._total{overlay,outcome,status} */
     struct fg_metric *immune_responses;    /* forge_immune_responses_total{threat_type} */
     struct fg_metric *index_vectors;       /* forge_index_vectors gauge */
     struct fg_metric *store_size;          /* forge_store_size_bytes gauge */

@@ -52,6 +52,7 @@ struct store_governance_ops;
 struct store_search_ops;
 struct store_retention_ops;
 struct store_graph_ops;
+struct store_overlay_ops;
 
 struct store {
     const struct store_ops *ops;
@@ -64,6 +65,7 @@ struct store {
     void *impl;                                  /* backend state */
     const struct store_retention_ops *retention; /* store/retention.h */
     const struct store_graph_ops *graph;         /* store/graph.h: typed edges, time travel */
+    const struct store_overlay_ops *overlays;    /* store/overlays.h */
 };
 
 /**

@@ -160,7 +160,8 @@ static const struct var vars[] = {
     I("ARGON2_QUEUE_MAX", argon2_queue_max, "64", 1, 100000,
       "requests waiting for the Argon2 pool (register, login, password change); 503 above"),
     S("EMBEDDING_LOCAL_MODEL", embedding_local_model, "local-hash-v1",
-      "local embedder: local-hash-v1, or the experimental local-wordnet-v2 (a change needs forge reindex)"),
+      "local embedder: local-hash-v1, or the experimental local-wordnet-v2 (a change needs forge "
+      "reindex)"),
     D("SEARCH_HOP_WEIGHT_DERIVED_FROM", hop_weight_derived_from, "1", 0, 1,
       "hybrid hop boost: weight of derived_from (lineage) edges (0: not walked)"),
     D("SEARCH_HOP_WEIGHT_SUPPORTS", hop_weight_supports, "1", 0, 1,
@@ -173,6 +174,8 @@ static const struct var vars[] = {
       "hybrid hop boost: weight of related_to edges (0: not walked)"),
     D("SEARCH_HOP_WEIGHT_REFERENCES", hop_weight_references, "1", 0, 1,
       "hybrid hop boost: weight of references edges (0: not walked)"),
+    I("OVERLAY_WORKERS", overlay_workers, "2", 1, 64,
+      "sandbox worker processes that run overlay calls (docs/overlays.md)"),
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 

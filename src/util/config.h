@@ -95,6 +95,8 @@ struct fg_config {
     /* HTTP transport hardening (issue 11) */
     long long header_timeout_s;
     long long argon2_queue_max;
+    /* overlays (docs/overlays.md) */
+    long long overlay_workers;
 };
 
 /**

@@ -39,6 +39,7 @@ struct pg_store {
 /* Area vtables (store/pg/<area>.c). */
 extern const struct store_user_ops pg_user_ops;             /* users.c */
 extern const struct store_immune_ops pg_immune_ops;         /* immune.c */
+extern const struct store_overlay_ops pg_overlay_ops;       /* overlays.c */
 extern const struct store_governance_ops pg_governance_ops; /* governance.c */
 extern const struct store_capsule_ops pg_capsule_ops;       /* capsules.c */
 extern const struct store_audit_ops pg_audit_ops;           /* audit.c */
@@ -420,6 +421,7 @@ enum fg_err store_pg_open(const char *url, const struct fg_config *cfg, struct s
     s->base.search = &pg_search_ops;
     s->base.retention = &pg_retention_ops;
     s->base.graph = &pg_graph_ops;
+    s->base.overlays = &pg_overlay_ops;
     s->url = fg_xstrdup(url);
     s->busy_ms = (int)cfg->database_busy_timeout_ms;
     s->max_conns = (int)cfg->database_pool_size;

@@ -62,6 +62,7 @@ extern const struct store_user_ops sqlite_user_ops;
 extern const struct store_capsule_ops sqlite_capsule_ops; /* capsules.c */
 extern const struct store_audit_ops sqlite_audit_ops;     /* audit.c */
 extern const struct store_immune_ops sqlite_immune_ops;
+extern const struct store_overlay_ops sqlite_overlay_ops;
 extern const struct store_search_ops sqlite_search_ops;         /* search.c */
 extern const struct store_graph_ops sqlite_graph_ops;           /* graph.c */
 extern const struct store_governance_ops sqlite_governance_ops; /* governance.c */
@@ -524,6 +525,7 @@ enum fg_err store_sqlite_open(const char *path, const struct fg_config *cfg, str
     s->base.governance = &sqlite_governance_ops;
     s->base.retention = &sqlite_retention_ops;
     s->base.graph = &sqlite_graph_ops;
+    s->base.overlays = &sqlite_overlay_ops;
     s->path = fg_xstrdup(path);
     s->busy_ms = (int)cfg->database_busy_timeout_ms;
     s->max_conns = (int)cfg->database_pool_size;
