@@ -139,8 +139,8 @@ static const struct var vars[] = {
     B("FEATURE_GOVERNANCE_ENABLED", feature_governance, "true", "governance API"),
     B("FEATURE_OVERLAYS_ENABLED", feature_overlays, "true", "overlays API"),
     B("FEATURE_COMPLIANCE_LOGGING", feature_compliance_logging, "true", "audit log of all changes"),
-    D("GOVERNANCE_MIN_VOTING_HOURS", governance_min_voting_hours, "1", 0.0001, 168,
-      "lowest voting_duration_hours accepted"),
+    D("GOVERNANCE_MIN_VOTING_HOURS", governance_min_voting_hours, "1", 1, 168,
+      "lowest voting_duration_hours accepted (floor 1 h)"),
     I("GOVERNANCE_CLOSE_INTERVAL_S", governance_close_interval_s, "30", 1, 3600,
       "how often due proposals are closed"),
     I("RETENTION_DELETED_CAPSULES_DAYS", retention_deleted_capsules_days, "0", 0, 36500,
@@ -149,6 +149,10 @@ static const struct var vars[] = {
       "purge audit entries after N days (0: keep)"),
     I("RETENTION_OUTBOX_DAYS", retention_outbox_days, "7", 0, 36500,
       "purge delivered events after N days (0: keep)"),
+    D("GOVERNANCE_QUORUM", governance_quorum, "0.30", 0.10, 1,
+      "participation a proposal needs (floor 0.10; proposals may only ask for more)"),
+    D("GOVERNANCE_APPROVAL_THRESHOLD", governance_approval_threshold, "0.50", 0.50, 1,
+      "approval a proposal needs (floor 0.50; proposals may only ask for more)"),
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 

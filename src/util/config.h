@@ -82,6 +82,9 @@ struct fg_config {
     long long retention_deleted_capsules_days;
     long long retention_audit_days;
     long long retention_outbox_days;
+    /* governance floors (issue 11, docs/security.md) */
+    double governance_quorum;             /* community quorum, ≥ 0.10 */
+    double governance_approval_threshold; /* community approval threshold, ≥ 0.50 */
 
     /* derived, not read from the environment */
     int jwt_secret_ephemeral;
