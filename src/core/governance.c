@@ -813,6 +813,8 @@ static enum fg_err exec_policy(struct fg_app *app, struct store_conn *c,
     cap.trust_level = FG_TRUST_STANDARD;
     cap.created_at = cap.updated_at = cap.version_created_at = now;
     snprintf(cap.version_author_id, sizeof cap.version_author_id, "%s", p->proposer_id);
+    /* server-owned mark: no client can set it, so a governance policy is told apart (issue 11) */
+    snprintf(cap.origin_proposal_id, sizeof cap.origin_proposal_id, "%s", p->id);
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, (const unsigned char *)content, cap.content_len);
     sodium_bin2hex(cap.content_hash, sizeof cap.content_hash, h, sizeof h);
