@@ -363,8 +363,8 @@ static enum fg_err add_contents(struct http_req *req, const struct fg_actor *a, 
         }
         struct store_capsule cap;
         memset(&cap, 0, sizeof cap);
-        enum fg_err e = fg_capsule_get(req->app, a, json_string_value(json_object_get(o, "id")),
-                                       0, 0, &cap);
+        enum fg_err e =
+            fg_capsule_get(req->app, a, json_string_value(json_object_get(o, "id")), 0, 0, &cap);
         if (e == FG_ENOTFOUND) { /* deleted or hidden since the walk */
             json_object_set_new(o, "content", json_null());
             json_object_set_new(o, "content_omitted", json_true());

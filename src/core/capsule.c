@@ -264,8 +264,7 @@ static enum fg_err forbid_quarantined(const struct fg_actor *a, struct fg_capsul
 }
 
 /* The type `policy` is reserved for capsules an approved governance proposal made. */
-static enum fg_err forbid_policy_type(const struct fg_capsule_input *in,
-                                      struct fg_capsule_why *why)
+static enum fg_err forbid_policy_type(const struct fg_capsule_input *in, struct fg_capsule_why *why)
 {
     if (!in->type || strcmp(in->type, "policy") != 0)
         return FG_OK;
@@ -831,9 +830,9 @@ json_t *fg_capsule_json(const struct store_capsule *cap, int with_embedding)
     /* server-owned (issue 11): who made the capsule, a member or an approved proposal */
     json_object_set_new(o, "origin",
                         json_string(cap->origin_proposal_id[0] ? "governance" : "member"));
-    json_object_set_new(o, "origin_proposal_id", cap->origin_proposal_id[0]
-                                                     ? json_string(cap->origin_proposal_id)
-                                                     : json_null());
+    json_object_set_new(o, "origin_proposal_id",
+                        cap->origin_proposal_id[0] ? json_string(cap->origin_proposal_id)
+                                                   : json_null());
     if (cap->is_deleted)
         json_object_set_new(o, "deleted_at", iso(cap->deleted_at));
     if (with_embedding)

@@ -18,8 +18,9 @@
  * conditional in the store, so it happens exactly once.
  *
  * Errors: FG_EINVAL (why->field names the field), FG_ENOTFOUND, FG_EFORBIDDEN (why->rule:
- * "trust", "proposer_or_admin", "proposer", "quarantine", "electorate", "self_promotion"), FG_ECONFLICT (why->rule: "status",
- * "deadline"), FG_EUNAVAIL / FG_EDB from the store. why->message is a sentence for the reply.
+ * "trust", "proposer_or_admin", "proposer", "quarantine", "electorate", "self_promotion"),
+ * FG_ECONFLICT (why->rule: "status", "deadline"), FG_EUNAVAIL / FG_EDB from the store. why->message
+ * is a sentence for the reply.
  */
 #ifndef CORE_GOVERNANCE_H
 #define CORE_GOVERNANCE_H

@@ -141,7 +141,8 @@ struct store_capsule_ops {
                                store_id_cb cb, void *ctx);
     /** Ancestors of `id` nearest first, up to `max_depth` hops, through the DERIVED_FROM edges.
      * Deleted ancestors and those with trust_level > max_trust are walked through but not
-     * reported (the caller filters quarantined owners with cap->owner_trust). *truncated = 1 when the chain continues past max_depth. */
+     * reported (the caller filters quarantined owners with cap->owner_trust). *truncated = 1 when
+     * the chain continues past max_depth. */
     enum fg_err (*ancestors)(struct store_conn *c, const char *id, int max_depth, int max_trust,
                              store_ancestor_cb cb, void *ctx, int *truncated);
     /** Superseded versions of `id`, newest first; *total = their number. */

@@ -20,12 +20,12 @@
 #define LIST_SQL_MAX 4096
 
 /* Column list of a capsule row (alias c); row_read() relies on this order. */
-#define CAP_COLS CAP_COLS_HEAD "c.content, " CAP_COLS_TAIL
+#define CAP_COLS      CAP_COLS_HEAD "c.content, " CAP_COLS_TAIL
 #define CAP_COLS_HEAD "c.id, "
 #define CAP_COLS_TAIL                                                                              \
     "c.type, c.metadata, c.version, c.owner_id, c.trust_level, c.parent_id, "                      \
     "c.created_at, c.updated_at, c.is_deleted, c.deleted_at, c.content_hash, "                     \
-    "c.version_created_at, c.version_author_id, c.origin_proposal_id, "                             \
+    "c.version_created_at, c.version_author_id, c.origin_proposal_id, "                            \
     "coalesce((SELECT u.trust_level FROM users u WHERE u.id = c.owner_id), 0)"
 #define CAP_NCOLS 17
 
@@ -420,8 +420,8 @@ out:
     return e;
 }
 
-#define STR2(x)  #x
-#define STR(x)   STR2(x)
+#define STR2(x) #x
+#define STR(x)  STR2(x)
 #define PREVIEW STR(STORE_ANCESTOR_PREVIEW_CHARS)
 
 static enum fg_err cap_ancestors(struct store_conn *c, const char *id, int max_depth, int max_trust,
@@ -437,8 +437,8 @@ static enum fg_err cap_ancestors(struct store_conn *c, const char *id, int max_d
         " SELECT e.parent_id, a.depth + 1, e.reason, e.created_at FROM anc a"
         "  JOIN capsule_edges e ON e.child_id = a.id AND e.relation = 'DERIVED_FROM'"
         "  WHERE a.depth <= $2::int)"
-        " SELECT a.depth, a.reason, a.derived_at, " CAP_COLS_HEAD "substr(c.content, 1, "
-        PREVIEW "), " CAP_COLS_TAIL ", octet_length(c.content)"
+        " SELECT a.depth, a.reason, a.derived_at, " CAP_COLS_HEAD "substr(c.content, 1, " PREVIEW
+        "), " CAP_COLS_TAIL ", octet_length(c.content)"
         " FROM anc a JOIN capsules c ON c.id = a.id"
         " WHERE a.depth > $2::int OR (c.is_deleted = 0 AND c.trust_level <= $3::int)"
         " ORDER BY a.depth";
@@ -571,10 +571,12 @@ static enum fg_err cap_subtree_visibility(struct store_conn *c, const char *id, 
         "WITH RECURSIVE sub(id) AS (SELECT $1::text UNION "
         "SELECT e.child_id FROM capsule_edges e JOIN sub ON e.parent_id = sub.id) "
         "SELECT count(*) FROM capsules c WHERE c.id IN (SELECT id FROM sub) AND c.id <> $1 AND "
-        "c.is_deleted = 0 AND (c.trust_level > $2::int OR ($3::int = 0 AND EXISTS (SELECT 1 FROM users u WHERE u.id = c.owner_id AND u.trust_level < 40)))";
+        "c.is_deleted = 0 AND (c.trust_level > $2::int OR ($3::int = 0 AND EXISTS (SELECT 1 FROM "
+        "users u WHERE u.id = c.owner_id AND u.trust_level < 40)))";
     static const char vis[] =
         "SELECT count(*) FROM capsules c WHERE c.parent_id = $1 AND c.is_deleted = 0 AND "
-        "c.trust_level <= $2::int AND ($3::int = 1 OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id = c.owner_id AND u.trust_level < 40))";
+        "c.trust_level <= $2::int AND ($3::int = 1 OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id "
+        "= c.owner_id AND u.trust_level < 40))";
     struct pg_num t = pg_num(max_trust), q = pg_num(include_quarantined_owners ? 1 : 0);
     const char *p[] = {id, t.s, q.s};
     const char *sqls[2] = {hid, vis};
