@@ -552,19 +552,20 @@ static void h_revisions(struct http_req *req, struct http_resp *resp)
     "\"trust_level\":{\"enum\":[\"core\",\"trusted\",\"standard\",\"sandbox\",\"quarantine\"]},"   \
     "\"parent_id\":{\"type\":[\"string\",\"null\"]},\"created_at\":{\"type\":\"string\","          \
     "\"format\":\"date-time\"},\"updated_at\":{\"type\":\"string\",\"format\":\"date-time\"},"     \
-    "\"is_deleted\":{\"type\":\"boolean\"}}}"
+    "\"is_deleted\":{\"type\":\"boolean\"},\"origin\":{\"enum\":[\"member\",\"governance\"]},"     \
+    "\"origin_proposal_id\":{\"type\":[\"string\",\"null\"]}}}"
 #define CREATE_SCHEMA                                                                              \
     "{\"type\":\"object\",\"required\":[\"content\"],\"additionalProperties\":false,"              \
     "\"properties\":{\"content\":{\"type\":\"string\",\"minLength\":1,"                            \
     "\"description\":\"1 byte to 1 MB of UTF-8\"},\"type\":{\"enum\":[\"knowledge\",\"code\","     \
-    "\"decision\",\"insight\",\"config\",\"policy\"],\"default\":\"knowledge\"},"                  \
+    "\"decision\",\"insight\",\"config\"],\"default\":\"knowledge\"},"                             \
     "\"metadata\":{\"type\":\"object\",\"description\":\"at most 64 KB as JSON\"},"                \
     "\"parent_id\":{\"type\":\"string\",\"format\":\"uuid\"},\"reason\":{\"type\":\"string\","     \
     "\"maxLength\":1000}}}"
 #define UPDATE_SCHEMA                                                                              \
     "{\"type\":\"object\",\"additionalProperties\":false,\"minProperties\":1,"                     \
     "\"properties\":{\"content\":{\"type\":\"string\",\"minLength\":1},\"type\":{\"enum\":["       \
-    "\"knowledge\",\"code\",\"decision\",\"insight\",\"config\",\"policy\"]},"                     \
+    "\"knowledge\",\"code\",\"decision\",\"insight\",\"config\"]},"                                \
     "\"metadata\":{\"type\":\"object\"}}}"
 #define LIST_PARAMS "page,per_page,type,trust_level,owner_id,parent_id,created_after,created_before"
 
