@@ -202,9 +202,16 @@ static void h_get(struct http_req *req, struct http_resp *resp)
     store_capsule_clear(&cap);
 }
 
-static int append_capsule(const struct store_capsule *cap, void *ctx)
+/* A page of capsules within the response content budget (core/capsule.h). */
+struct page_ctx {
+    json_t *items;
+    struct fg_content_budget budget;
+};
+
+static int append_capsule(const struct store_capsule *cap, void *vctx)
 {
-    json_array_append_new(ctx, fg_capsule_json(cap, 0));
+    struct page_ctx *x = vctx;
+    json_array_append_new(x->items, fg_capsule_json_budget(cap, &x->budget));
     return 0;
 }
 
@@ -244,8 +251,9 @@ static void h_list(struct http_req *req, struct http_resp *resp)
     api_actor_from_req(&a, req);
     json_t *items = json_array();
     long long total = 0;
-    enum fg_err e =
-        fg_capsule_list(req->app, &a, &f, page, per_page, append_capsule, items, &total);
+    struct page_ctx x = {.items = items};
+    fg_content_budget_init(&x.budget);
+    enum fg_err e = fg_capsule_list(req->app, &a, &f, page, per_page, append_capsule, &x, &total);
     if (e != FG_OK) {
         json_decref(items);
         struct fg_capsule_why why = {0};
@@ -324,10 +332,26 @@ struct lineage_ctx {
     json_t *items;
 };
 
+/* A summary of an ancestor (issue 11: lineage no longer returns whole contents by default):
+ * id, type, version, trust, owner, origin, a preview of the content, its size, hop and reason. */
 static int append_ancestor(const struct store_ancestor *an, void *vctx)
 {
     struct lineage_ctx *x = vctx;
-    json_t *o = fg_capsule_json(an->cap, 0);
+    const struct store_capsule *cap = an->cap;
+    size_t pv = fg_utf8_prefix(cap->content ? cap->content : "", cap->content_len,
+                               FG_CONTENT_PREVIEW_CHARS);
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(cap->id));
+    json_object_set_new(o, "type", json_string(cap->type));
+    json_object_set_new(o, "version", json_string(cap->version));
+    json_object_set_new(o, "trust_level", json_string(fg_trust_name(cap->trust_level)));
+    json_object_set_new(o, "owner_id", json_string(cap->owner_id));
+    json_object_set_new(o, "origin",
+                        json_string(cap->origin_proposal_id[0] ? "governance" : "member"));
+    json_object_set_new(o, "parent_id",
+                        cap->parent_id[0] ? json_string(cap->parent_id) : json_null());
+    json_object_set_new(o, "content_preview", json_stringn(cap->content ? cap->content : "", pv));
+    json_object_set_new(o, "content_bytes", json_integer((json_int_t)an->content_bytes));
     json_object_set_new(o, "depth", json_integer(an->depth));
     json_object_set_new(o, "relation", json_string("DERIVED_FROM"));
     json_object_set_new(o, "reason", an->reason ? json_string(an->reason) : json_null());
@@ -335,21 +359,70 @@ static int append_ancestor(const struct store_ancestor *an, void *vctx)
     return 0;
 }
 
+/* ?include=content: the whole contents, nearest ancestor first, while they fit the response
+ * content budget; past it `content` is null and `content_omitted` true. Each ancestor is read
+ * again (visibility rechecked), one at a time, so memory stays within the budget. */
+static enum fg_err add_contents(struct http_req *req, const struct fg_actor *a, json_t *items,
+                                int *capped)
+{
+    struct fg_content_budget b;
+    fg_content_budget_init(&b);
+    size_t i;
+    json_t *o;
+    json_array_foreach(items, i, o)
+    {
+        size_t bytes = (size_t)json_integer_value(json_object_get(o, "content_bytes"));
+        if (bytes > b.left) {
+            b.capped = 1;
+            json_object_set_new(o, "content", json_null());
+            json_object_set_new(o, "content_omitted", json_true());
+            continue;
+        }
+        struct store_capsule cap;
+        memset(&cap, 0, sizeof cap);
+        enum fg_err e =
+            fg_capsule_get(req->app, a, json_string_value(json_object_get(o, "id")), 0, 0, &cap);
+        if (e == FG_ENOTFOUND) { /* deleted or hidden since the walk */
+            json_object_set_new(o, "content", json_null());
+            json_object_set_new(o, "content_omitted", json_true());
+            continue;
+        }
+        if (e != FG_OK)
+            return e;
+        if (cap.content_len > b.left) {
+            b.capped = 1;
+            json_object_set_new(o, "content", json_null());
+            json_object_set_new(o, "content_omitted", json_true());
+        } else {
+            b.left -= cap.content_len;
+            json_object_set_new(o, "content", json_stringn(cap.content, cap.content_len));
+        }
+        store_capsule_clear(&cap);
+    }
+    *capped = b.capped;
+    return FG_OK;
+}
+
 static void h_lineage(struct http_req *req, struct http_resp *resp)
 {
-    const char *id;
+    static const char *const includes[] = {"content", NULL};
+    const char *id, *include = NULL;
     long long max_depth;
     if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id) ||
         q_int(req, resp, "max_depth", FG_LINEAGE_DEPTH_DEFAULT, 1, FG_LINEAGE_DEPTH_MAX,
-              &max_depth) < 0)
+              &max_depth) < 0 ||
+        q_enum(req, resp, "include", includes, &include) < 0)
         return;
     struct fg_actor a;
     api_actor_from_req(&a, req);
     struct lineage_ctx x = {.items = json_array()};
     int truncated = 0;
+    int capped = 0;
     enum fg_err e =
         fg_lineage_ancestors(req->app, &a, id, (int)max_depth, append_ancestor, &x, &truncated);
+    if (e == FG_OK && include)
+        e = add_contents(req, &a, x.items, &capped);
     if (e != FG_OK) {
         json_decref(x.items);
         struct fg_capsule_why why = {.what = "capsule"};
@@ -359,8 +432,9 @@ static void h_lineage(struct http_req *req, struct http_resp *resp)
     fg_graph_annotate(req->app, &a, x.items);
     size_t n = json_array_size(x.items);
     http_reply_data(resp, 200,
-                    json_pack("{sssosIsb}", "id", id, "ancestors", x.items, "max_depth",
-                              (json_int_t)max_depth, "truncated", truncated),
+                    json_pack("{sssosIsbsb}", "id", id, "ancestors", x.items, "max_depth",
+                              (json_int_t)max_depth, "truncated", truncated, "content_capped",
+                              capped),
                     json_pack("{sIsIsb}", "count", (json_int_t)n, "max_depth",
                               (json_int_t)max_depth, "truncated", truncated));
 }
@@ -377,8 +451,10 @@ static void h_children(struct http_req *req, struct http_resp *resp)
     api_actor_from_req(&a, req);
     json_t *items = json_array();
     long long total = 0;
+    struct page_ctx x = {.items = items};
+    fg_content_budget_init(&x.budget);
     enum fg_err e =
-        fg_capsule_children(req->app, &a, id, page, per_page, append_capsule, items, &total);
+        fg_capsule_children(req->app, &a, id, page, per_page, append_capsule, &x, &total);
     if (e != FG_OK) {
         json_decref(items);
         struct fg_capsule_why why = {.what = "capsule"};
@@ -406,11 +482,27 @@ static json_t *meta_json(const char *text)
     return m;
 }
 
-static int append_revision(const struct store_revision *r, void *ctx)
+struct rev_ctx {
+    json_t *items;
+    struct fg_content_budget budget;
+};
+
+static void set_content(json_t *o, const char *content, size_t len, struct fg_content_budget *b)
 {
+    size_t keep = fg_content_budget_take(b, content, len);
+    json_object_set_new(o, "content", json_stringn(content ? content : "", keep));
+    if (keep < len) {
+        json_object_set_new(o, "content_truncated", json_true());
+        json_object_set_new(o, "content_bytes", json_integer((json_int_t)len));
+    }
+}
+
+static int append_revision(const struct store_revision *r, void *vctx)
+{
+    struct rev_ctx *x = vctx;
     json_t *o = json_object();
     json_object_set_new(o, "version", json_string(r->version));
-    json_object_set_new(o, "content", json_stringn(r->content, r->content_len));
+    set_content(o, r->content, r->content_len, &x->budget);
     json_object_set_new(o, "metadata", meta_json(r->metadata));
     json_object_set_new(o, "content_hash", json_string(r->content_hash));
     json_object_set_new(o, "author_id", json_string(r->author));
@@ -418,7 +510,7 @@ static int append_revision(const struct store_revision *r, void *ctx)
     json_object_set_new(o, "superseded_at", iso_json(r->superseded_at));
     json_object_set_new(o, "superseded_by", json_string(r->superseded_by));
     json_object_set_new(o, "current", json_false());
-    json_array_append_new(ctx, o);
+    json_array_append_new(x->items, o);
     return 0;
 }
 
@@ -436,8 +528,12 @@ static void h_revisions(struct http_req *req, struct http_resp *resp)
     struct store_capsule cur = {0};
     long long total = 0;
     int with_current = 0;
+    struct rev_ctx x = {.items = items};
+    fg_content_budget_init(&x.budget);
+    if (page == 1) /* the current version comes first on page 1: it is spent first */
+        x.budget.left = FG_RESPONSE_CONTENT_BUDGET / 2;
     enum fg_err e = fg_capsule_revisions(req->app, &a, id, page, per_page, &cur, &with_current,
-                                         append_revision, items, &total);
+                                         append_revision, &x, &total);
     if (e != FG_OK) {
         json_decref(items);
         store_capsule_clear(&cur);
@@ -448,7 +544,10 @@ static void h_revisions(struct http_req *req, struct http_resp *resp)
     if (with_current) {
         json_t *o = json_object();
         json_object_set_new(o, "version", json_string(cur.version));
-        json_object_set_new(o, "content", json_stringn(cur.content, cur.content_len));
+        struct fg_content_budget cb;
+        fg_content_budget_init(&cb);
+        cb.left = FG_RESPONSE_CONTENT_BUDGET / 2;
+        set_content(o, cur.content, cur.content_len, &cb);
         json_object_set_new(o, "metadata", meta_json(cur.metadata));
         json_object_set_new(o, "content_hash", json_string(cur.content_hash));
         json_object_set_new(o, "author_id", json_string(cur.version_author_id));
@@ -472,19 +571,20 @@ static void h_revisions(struct http_req *req, struct http_resp *resp)
     "\"trust_level\":{\"enum\":[\"core\",\"trusted\",\"standard\",\"sandbox\",\"quarantine\"]},"   \
     "\"parent_id\":{\"type\":[\"string\",\"null\"]},\"created_at\":{\"type\":\"string\","          \
     "\"format\":\"date-time\"},\"updated_at\":{\"type\":\"string\",\"format\":\"date-time\"},"     \
-    "\"is_deleted\":{\"type\":\"boolean\"}}}"
+    "\"is_deleted\":{\"type\":\"boolean\"},\"origin\":{\"enum\":[\"member\",\"governance\"]},"     \
+    "\"origin_proposal_id\":{\"type\":[\"string\",\"null\"]}}}"
 #define CREATE_SCHEMA                                                                              \
     "{\"type\":\"object\",\"required\":[\"content\"],\"additionalProperties\":false,"              \
     "\"properties\":{\"content\":{\"type\":\"string\",\"minLength\":1,"                            \
     "\"description\":\"1 byte to 1 MB of UTF-8\"},\"type\":{\"enum\":[\"knowledge\",\"code\","     \
-    "\"decision\",\"insight\",\"config\",\"policy\"],\"default\":\"knowledge\"},"                  \
+    "\"decision\",\"insight\",\"config\"],\"default\":\"knowledge\"},"                             \
     "\"metadata\":{\"type\":\"object\",\"description\":\"at most 64 KB as JSON\"},"                \
     "\"parent_id\":{\"type\":\"string\",\"format\":\"uuid\"},\"reason\":{\"type\":\"string\","     \
     "\"maxLength\":1000}}}"
 #define UPDATE_SCHEMA                                                                              \
     "{\"type\":\"object\",\"additionalProperties\":false,\"minProperties\":1,"                     \
     "\"properties\":{\"content\":{\"type\":\"string\",\"minLength\":1},\"type\":{\"enum\":["       \
-    "\"knowledge\",\"code\",\"decision\",\"insight\",\"config\",\"policy\"]},"                     \
+    "\"knowledge\",\"code\",\"decision\",\"insight\",\"config\"]},"                                \
     "\"metadata\":{\"type\":\"object\"}}}"
 #define LIST_PARAMS "page,per_page,type,trust_level,owner_id,parent_id,created_after,created_before"
 
@@ -509,8 +609,9 @@ const struct http_route api_capsule_routes[] = {
      "Soft-delete (owner or admin); live children need cascade=true (else 409)", "capsules",
      "capsule:delete", 200, NULL, NULL, "cascade"},
     {"GET", "/api/v1/capsules/{id}/lineage", h_lineage, AUTH,
-     "Ancestors via DERIVED_FROM, nearest first (max_depth 1-50, default 10)", "capsules",
-     "capsule:read", 200, NULL, NULL, "max_depth"},
+     "Ancestor summaries via DERIVED_FROM, nearest first (max_depth 1-50, default 10; "
+     "include=content for whole contents within 4 MiB)",
+     "capsules", "capsule:read", 200, NULL, NULL, "max_depth,include"},
     {"GET", "/api/v1/capsules/{id}/children", h_children, AUTH,
      "Live capsules derived directly from this one", "capsules", "capsule:read", 200, NULL,
      CAPSULE_SCHEMA, "page,per_page"},

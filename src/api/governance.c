@@ -141,9 +141,24 @@ static void h_create(struct http_req *req, struct http_resp *resp)
     store_proposal_clear(&p);
 }
 
-static int page_cb(const struct store_proposal *p, void *ctx)
+/* A page of proposals spends at most FG_RESPONSE_CONTENT_BUDGET bytes of payload (a policy
+ * payload may be 1 MB): past it the payload is null with payload_truncated (issue 11). */
+struct page_ctx {
+    json_t *items;
+    struct fg_content_budget budget;
+};
+
+static int page_cb(const struct store_proposal *p, void *vctx)
 {
-    json_array_append_new(ctx, fg_gov_proposal_json(p));
+    struct page_ctx *x = vctx;
+    json_t *o = fg_gov_proposal_json(p);
+    size_t len = p->payload ? strlen(p->payload) : 0;
+    if (fg_content_budget_take(&x->budget, p->payload, len) < len) {
+        json_object_set_new(o, "payload", json_null());
+        json_object_set_new(o, "payload_truncated", json_true());
+        json_object_set_new(o, "payload_bytes", json_integer((json_int_t)len));
+    }
+    json_array_append_new(x->items, o);
     return 0;
 }
 
@@ -161,7 +176,9 @@ static void h_list(struct http_req *req, struct http_resp *resp)
         return;
     json_t *items = json_array();
     long long total = 0;
-    enum fg_err e = fg_gov_list(req->app, &f, page, per_page, page_cb, items, &total);
+    struct page_ctx x = {.items = items};
+    fg_content_budget_init(&x.budget);
+    enum fg_err e = fg_gov_list(req->app, &f, page, per_page, page_cb, &x, &total);
     if (e != FG_OK) {
         json_decref(items);
         struct fg_gov_why why = {0};

@@ -42,7 +42,12 @@ static json_t *rank_json(int rank)
 static json_t *result_json(const struct fg_search_result *r, enum fg_search_mode mode)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "capsule", fg_capsule_json(&r->cap, 0));
+    json_t *cap = fg_capsule_json(&r->cap, 0);
+    if (r->content_bytes) { /* cut to a preview by the response content budget */
+        json_object_set_new(cap, "content_truncated", json_true());
+        json_object_set_new(cap, "content_bytes", json_integer((json_int_t)r->content_bytes));
+    }
+    json_object_set_new(o, "capsule", cap);
     json_object_set_new(o, "score", score_json(r->score));
     if (mode == FG_SEARCH_KEYWORD) {
         json_object_set_new(o, "keyword_rank", rank_json(r->keyword_rank));

@@ -163,6 +163,38 @@ int v_enum(struct http_resp *r, json_t *obj, const char *field, int required,
     return -1;
 }
 
+/* Nesting depth of a JSON value (a scalar 0, {} or [] 1), counted only up to limit + 1 so the
+ * recursion stays shallow whatever the input. */
+static int json_depth(const json_t *v, int limit)
+{
+    if (!json_is_object(v) && !json_is_array(v))
+        return 0;
+    int deepest = 0;
+    if (limit >= 0) {
+        const char *k;
+        json_t *x;
+        size_t i;
+        if (json_is_object(v)) {
+            json_object_foreach((json_t *)v, k, x)
+            {
+                int d = json_depth(x, limit - 1);
+                deepest = d > deepest ? d : deepest;
+                if (deepest > limit)
+                    break;
+            }
+        } else {
+            json_array_foreach(v, i, x)
+            {
+                int d = json_depth(x, limit - 1);
+                deepest = d > deepest ? d : deepest;
+                if (deepest > limit)
+                    break;
+            }
+        }
+    }
+    return 1 + deepest;
+}
+
 int v_object(struct http_resp *r, json_t *obj, const char *field, int required, size_t max_bytes,
              json_t **out)
 {
@@ -171,6 +203,11 @@ int v_object(struct http_resp *r, json_t *obj, const char *field, int required, 
         return missing(r, field, required);
     if (!json_is_object(v)) {
         http_reply_invalid(r, field, "%s must be a JSON object", field);
+        return -1;
+    }
+    if (json_depth(v, V_JSON_DEPTH_MAX) > V_JSON_DEPTH_MAX) {
+        http_reply_invalid(r, field, "%s must not be nested deeper than %d levels", field,
+                           V_JSON_DEPTH_MAX);
         return -1;
     }
     size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT);

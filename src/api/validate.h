@@ -29,7 +29,10 @@ int v_bool(struct http_resp *r, json_t *obj, const char *field, int required, in
 /** `allowed` is NULL-terminated. */
 int v_enum(struct http_resp *r, json_t *obj, const char *field, int required,
            const char *const *allowed, const char **out);
-/** A JSON object whose compact serialisation is ≤ max_bytes. *out is borrowed from obj. */
+/** Deepest nesting accepted in a JSON object input (metadata, payloads); issue 11. */
+#define V_JSON_DEPTH_MAX 32
+/** A JSON object whose compact serialisation is ≤ max_bytes and that nests at most
+ * V_JSON_DEPTH_MAX levels (the object itself is level 1). *out is borrowed from obj. */
 int v_object(struct http_resp *r, json_t *obj, const char *field, int required, size_t max_bytes,
              json_t **out);
 /** A UUID string. */

@@ -134,8 +134,18 @@ int fg_authz_require_or_reply(struct http_req *req, struct http_resp *resp, cons
         http_reply_unauthorized(resp, "authentication required");
         return -1;
     }
-    if (fg_role_grants(req->principal->roles, perm))
-        return 0;
+    if (fg_role_grants(req->principal->roles, perm)) {
+        /* quarantined accounts (trust below sandbox, admins included) only read (issue 11) */
+        if (req->principal->trust >= FG_TRUST_SANDBOX || strcmp(perm, "capsule:read") == 0 ||
+            strcmp(perm, "admin:audit") == 0)
+            return 0;
+        char qmsg[160];
+        snprintf(qmsg, sizeof qmsg, "quarantined accounts cannot use %s (read-only until released)",
+                 perm);
+        http_reply_forbidden(resp, qmsg,
+                             json_pack("{ssss}", "permission", perm, "rule", "quarantine"));
+        return -1;
+    }
     char msg[160];
     snprintf(msg, sizeof msg, "missing permission %s", perm);
     http_reply_forbidden(resp, msg, json_pack("{ssss}", "permission", perm, "rule", "rbac"));

@@ -244,9 +244,35 @@ static void audit_denied(struct fg_app *app, const struct fg_actor *a, const cha
           json_pack("{ss}", "rule", why->rule ? why->rule : "unknown"));
 }
 
+int fg_capsule_owner_hidden(const struct fg_actor *a, const struct store_capsule *cap)
+{
+    return !a->admin && cap->owner_trust < FG_TRUST_SANDBOX;
+}
+
 static int visible(const struct fg_actor *a, const struct store_capsule *cap)
 {
-    return !cap->is_deleted && cap->trust_level <= fg_actor_read_trust(a);
+    return !cap->is_deleted && cap->trust_level <= fg_actor_read_trust(a) &&
+           !fg_capsule_owner_hidden(a, cap);
+}
+
+/* Quarantined accounts write nothing (issue 11); admins included: the rule is the trust. */
+static enum fg_err forbid_quarantined(const struct fg_actor *a, struct fg_capsule_why *why)
+{
+    if (!a->user_id || a->trust >= FG_TRUST_SANDBOX)
+        return FG_OK;
+    why->rule = "quarantine";
+    snprintf(why->message, sizeof why->message, "quarantined accounts cannot change capsules");
+    return FG_EFORBIDDEN;
+}
+
+/* The type `policy` is reserved for capsules an approved governance proposal made. */
+static enum fg_err forbid_policy_type(const struct fg_capsule_input *in, struct fg_capsule_why *why)
+{
+    if (!in->type || strcmp(in->type, "policy") != 0)
+        return FG_OK;
+    return invalid(why, "type",
+                   "type policy is reserved for capsules made by an approved governance proposal "
+                   "(propose a policy: POST /api/v1/governance/proposals)");
 }
 
 /* Reads `id` inside `c`; FG_ENOTFOUND unless visible to `a`. */
@@ -267,6 +293,14 @@ static enum fg_err load_visible(struct fg_app *app, struct store_conn *c, const 
 static enum fg_err forbid_owner(const struct fg_actor *a, const struct store_capsule *cap,
                                 struct fg_capsule_why *why)
 {
+    if (cap->origin_proposal_id[0] && !a->admin) {
+        /* governance made it: only another proposal (or an admin) changes it, not the proposer */
+        why->rule = "governance_origin";
+        snprintf(why->message, sizeof why->message,
+                 "this capsule was made by governance proposal %.36s; only an admin may change it",
+                 cap->origin_proposal_id);
+        return FG_EFORBIDDEN;
+    }
     if (a->admin || (a->user_id && strcmp(a->user_id, cap->owner_id) == 0))
         return FG_OK;
     why->rule = "owner_or_admin";
@@ -342,7 +376,11 @@ enum fg_err fg_capsule_create(struct fg_app *app, const struct fg_actor *a,
         return invalid(why, "content", "content is required");
     if (!a->user_id)
         return invalid(why, "owner_id", "a capsule needs an owning user");
-    if ((e = fg_capsule_validate(in, why)) != FG_OK)
+    if ((e = forbid_quarantined(a, why)) != FG_OK) {
+        audit_denied(app, a, "capsule.create", in->parent_id, why);
+        return e;
+    }
+    if ((e = fg_capsule_validate(in, why)) != FG_OK || (e = forbid_policy_type(in, why)) != FG_OK)
         return e;
     struct fg_capsule_input hooked;
     char *hook_meta = NULL;
@@ -373,7 +411,7 @@ static enum fg_err capsule_create_in(struct fg_app *app, const struct fg_actor *
         return e;
     if (in->parent_id) {
         e = ops->get(c, in->parent_id, 0, &parent);
-        if (e == FG_OK && parent.is_deleted)
+        if (e == FG_OK && (parent.is_deleted || fg_capsule_owner_hidden(a, &parent)))
             e = FG_ENOTFOUND;
         if (e == FG_ENOTFOUND) {
             why->what = "parent capsule";
@@ -458,7 +496,7 @@ enum fg_err fg_capsule_get(struct fg_app *app, const struct fg_actor *a, const c
     store_release(app->store, c);
     if (e != FG_OK)
         return e;
-    int ok = out->trust_level <= fg_actor_read_trust(a) &&
+    int ok = out->trust_level <= fg_actor_read_trust(a) && !fg_capsule_owner_hidden(a, out) &&
              (!out->is_deleted || (include_deleted && a->admin));
     if (!ok) {
         store_capsule_clear(out);
@@ -475,6 +513,7 @@ enum fg_err fg_capsule_list(struct fg_app *app, const struct fg_actor *a,
     if ((e = need_store(app)) != FG_OK)
         return e;
     f->max_trust = fg_actor_read_trust(a);
+    f->include_quarantined_owners = a->admin;
     struct store_conn *c = store_acquire(app->store, &e);
     if (!c)
         return e;
@@ -490,7 +529,11 @@ enum fg_err fg_capsule_update(struct fg_app *app, const struct fg_actor *a, cons
     enum fg_err e;
     if ((e = need_store(app)) != FG_OK)
         return e;
-    if ((e = fg_capsule_validate(in, why)) != FG_OK)
+    if ((e = forbid_quarantined(a, why)) != FG_OK) {
+        audit_denied(app, a, "capsule.update", id, why);
+        return e;
+    }
+    if ((e = fg_capsule_validate(in, why)) != FG_OK || (e = forbid_policy_type(in, why)) != FG_OK)
         return e;
     struct fg_capsule_input hooked;
     char *hook_meta = NULL;
@@ -649,6 +692,10 @@ enum fg_err fg_capsule_delete(struct fg_app *app, const struct fg_actor *a, cons
     if ((e = need_store(app)) != FG_OK)
         return e;
     *deleted = 0;
+    if ((e = forbid_quarantined(a, why)) != FG_OK) {
+        audit_denied(app, a, "capsule.delete", id, why);
+        return e;
+    }
     struct store_capsule cur;
     memset(&cur, 0, sizeof cur);
     struct del_ctx d = {.app = app, .a = a, .root = id, .cascade = cascade};
@@ -660,10 +707,22 @@ enum fg_err fg_capsule_delete(struct fg_app *app, const struct fg_actor *a, cons
         goto out;
     if ((e = forbid_owner(a, &cur, why)) != FG_OK)
         goto out;
+    /* A delete never reaches what the caller cannot read, and says nothing about how much of
+     * it there is (issue 11): any hidden live descendant refuses the delete, with or without
+     * cascade, and the 409 counts only the children the caller can see. */
+    long long hidden = 0, n = 0;
+    if ((e = app->store->capsules->subtree_visibility(c, id, fg_actor_read_trust(a), a->admin,
+                                                      &hidden, &n)) != FG_OK)
+        goto out;
+    if (hidden > 0) {
+        why->rule = "hidden_descendants";
+        snprintf(why->message, sizeof why->message,
+                 "capsules derived from this one are not readable by you; only an admin can "
+                 "delete it");
+        e = FG_EFORBIDDEN;
+        goto out;
+    }
     if (!cascade) {
-        long long n = 0;
-        if ((e = app->store->capsules->live_children(c, id, &n)) != FG_OK)
-            goto out;
         if (n > 0) {
             why->rule = "live_children";
             why->children = n;
@@ -756,8 +815,10 @@ enum fg_err fg_capsule_children(struct fg_app *app, const struct fg_actor *a, co
     if (!c)
         return e;
     if ((e = load_visible(app, c, a, id, &cur, NULL)) == FG_OK) {
-        struct store_capsule_filter f = {
-            .max_trust = fg_actor_read_trust(a), .trust_level = -1, .parent_id = id};
+        struct store_capsule_filter f = {.max_trust = fg_actor_read_trust(a),
+                                         .trust_level = -1,
+                                         .parent_id = id,
+                                         .include_quarantined_owners = a->admin};
         e = app->store->capsules->list(c, &f, (page - 1) * per_page, per_page, cb, ctx, total);
     }
     store_release(app->store, c);
@@ -857,10 +918,55 @@ json_t *fg_capsule_json(const struct store_capsule *cap, int with_embedding)
     json_object_set_new(o, "created_at", iso(cap->created_at));
     json_object_set_new(o, "updated_at", iso(cap->updated_at));
     json_object_set_new(o, "is_deleted", json_boolean(cap->is_deleted));
+    /* server-owned (issue 11): who made the capsule, a member or an approved proposal */
+    json_object_set_new(o, "origin",
+                        json_string(cap->origin_proposal_id[0] ? "governance" : "member"));
+    json_object_set_new(o, "origin_proposal_id",
+                        cap->origin_proposal_id[0] ? json_string(cap->origin_proposal_id)
+                                                   : json_null());
     if (cap->is_deleted)
         json_object_set_new(o, "deleted_at", iso(cap->deleted_at));
     if (with_embedding)
         json_object_set_new(o, "embedding", embedding_json(cap->embedding, cap->embedding_len));
     json_object_set_new(o, "superseded_by", json_null()); /* set by fg_graph_annotate */
+    return o;
+}
+
+/* ---- response-size bounds (issue 11) ------------------------------------------------------ */
+
+size_t fg_utf8_prefix(const char *s, size_t len, size_t chars)
+{
+    size_t i = 0, n = 0;
+    while (i < len) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            if (n == chars)
+                break;
+            n++;
+        }
+        i++;
+    }
+    return i;
+}
+
+size_t fg_content_budget_take(struct fg_content_budget *b, const char *content, size_t len)
+{
+    if (len <= b->left) {
+        b->left -= len;
+        return len;
+    }
+    b->capped = 1;
+    return fg_utf8_prefix(content ? content : "", len, FG_CONTENT_PREVIEW_CHARS);
+}
+
+json_t *fg_capsule_json_budget(const struct store_capsule *cap, struct fg_content_budget *b)
+{
+    size_t keep = fg_content_budget_take(b, cap->content, cap->content_len);
+    struct store_capsule view = *cap;
+    view.content_len = keep;
+    json_t *o = fg_capsule_json(&view, 0);
+    if (keep < cap->content_len) {
+        json_object_set_new(o, "content_truncated", json_true());
+        json_object_set_new(o, "content_bytes", json_integer((json_int_t)cap->content_len));
+    }
     return o;
 }

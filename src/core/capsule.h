@@ -69,6 +69,9 @@ struct fg_capsule_input {
 
 /** The trust an actor reads with: its own, or core for admins. */
 int fg_actor_read_trust(const struct fg_actor *a);
+/** 1 when `cap` is hidden from `a` because its owner is quarantined now (trust below sandbox):
+ * such capsules are visible to admins only until the owner is released (issue 11). */
+int fg_capsule_owner_hidden(const struct fg_actor *a, const struct store_capsule *cap);
 
 /** "1.4.2" → "1.5.0". -1 when `v` is not MAJOR.MINOR.PATCH. */
 int fg_version_bump_minor(const char *v, char *out, size_t outlen);
@@ -131,6 +134,33 @@ enum fg_err fg_capsule_revisions(struct fg_app *app, const struct fg_actor *a, c
                                  long long page, long long per_page, struct store_capsule *cur,
                                  int *with_current, store_revision_cb cb, void *ctx,
                                  long long *total);
+
+/*
+ * Response-size bounds (issue 11, finding 3): a response that carries capsule contents (lists,
+ * children, revisions, search, lineage with ?include=content) spends at most
+ * FG_RESPONSE_CONTENT_BUDGET bytes of content; items past it carry a preview (the first
+ * FG_CONTENT_PREVIEW_CHARS characters, never a split character) and `content_truncated: true`
+ * with `content_bytes` (the full size). GET /capsules/{id} returns the whole content.
+ */
+#define FG_RESPONSE_CONTENT_BUDGET (4u << 20)
+#define FG_CONTENT_PREVIEW_CHARS   200
+struct fg_content_budget {
+    size_t left;
+    int capped; /* 1 once an item was cut */
+};
+static inline void fg_content_budget_init(struct fg_content_budget *b)
+{
+    b->left = FG_RESPONSE_CONTENT_BUDGET;
+    b->capped = 0;
+}
+/** Byte length of the first `chars` characters of UTF-8 text s[0..len). */
+size_t fg_utf8_prefix(const char *s, size_t len, size_t chars);
+/** Spends `len` bytes of `b`: returns len when they fit, else the byte length of the preview
+ * (nothing is spent then and b->capped is set). */
+size_t fg_content_budget_take(struct fg_content_budget *b, const char *content, size_t len);
+/** fg_capsule_json (without embedding) within a budget: past it, a preview with
+ * `content_truncated: true` and `content_bytes`. */
+json_t *fg_capsule_json_budget(const struct store_capsule *cap, struct fg_content_budget *b);
 
 /** The API representation (SPEC §4.1; new reference): id, content, type, metadata, version,
  * owner_id, trust_level (name), parent_id, created_at, updated_at, is_deleted (+ deleted_at), and

@@ -56,6 +56,8 @@ const char *const fg_gov_config_whitelist[] = {
     "HNSW_EF_SEARCH",
     "GOVERNANCE_MIN_VOTING_HOURS",
     "GOVERNANCE_CLOSE_INTERVAL_S",
+    "GOVERNANCE_QUORUM",
+    "GOVERNANCE_APPROVAL_THRESHOLD",
     NULL,
 };
 
@@ -74,6 +76,29 @@ int fg_gov_config_allowed(const char *key)
         if (strcmp(key, fg_gov_config_whitelist[i]) == 0)
             return 1;
     return 0;
+}
+
+int fg_gov_is_meta(const char *type, const json_t *payload)
+{
+    if (!type || strcmp(type, "configuration") != 0)
+        return 0;
+    const char *key = json_string_value(json_object_get(payload, "key"));
+    return key && strncmp(key, FG_GOV_META_PREFIX, strlen(FG_GOV_META_PREFIX)) == 0;
+}
+
+int fg_gov_quorum_floor_ppm(struct fg_app *app)
+{
+    return fg_gov_ppm(fg_cfg_dbl(&app->cfg->governance_quorum));
+}
+
+int fg_gov_threshold_floor_ppm(struct fg_app *app)
+{
+    return fg_gov_ppm(fg_cfg_dbl(&app->cfg->governance_approval_threshold));
+}
+
+static int max_int(int a, int b)
+{
+    return a > b ? a : b;
 }
 
 int fg_gov_min_trust(const char *type)
@@ -451,6 +476,7 @@ json_t *fg_gov_proposal_json(const struct store_proposal *p)
     json_object_set_new(o, "voting_duration_hours", json_real(p->voting_duration_hours));
     json_object_set_new(o, "quorum", json_real((double)p->quorum_ppm / FG_GOV_PPM));
     json_object_set_new(o, "approval_threshold", json_real((double)p->threshold_ppm / FG_GOV_PPM));
+    json_object_set_new(o, "supermajority", json_boolean(fg_gov_is_meta(p->type, pl)));
     int open = p->eligible_weight2 >= 0;
     json_object_set_new(o, "eligible_weight",
                         open ? weight_json(p->eligible_weight2) : json_null());
@@ -526,8 +552,21 @@ enum fg_err fg_gov_create(struct fg_app *app, const struct fg_actor *a, const st
                  fg_trust_name(min), fg_trust_name(a->trust));
         return FG_EFORBIDDEN;
     }
+    /* the community's rules are not the proposer's to choose: only stricter values (issue 11) */
+    int qfloor = fg_gov_quorum_floor_ppm(app), tfloor = fg_gov_threshold_floor_ppm(app);
+    if (in->quorum_ppm >= 0 && in->quorum_ppm < qfloor)
+        return bad(why, "quorum",
+                   "quorum must be at least %.6g (the community's GOVERNANCE_QUORUM); a proposal "
+                   "may only ask for a stricter value",
+                   (double)qfloor / FG_GOV_PPM);
+    if (in->threshold_ppm >= 0 && in->threshold_ppm < tfloor)
+        return bad(why, "approval_threshold",
+                   "approval_threshold must be at least %.6g (the community's "
+                   "GOVERNANCE_APPROVAL_THRESHOLD); a proposal may only ask for a stricter value",
+                   (double)tfloor / FG_GOV_PPM);
     if ((e = fg_gov_validate_payload(in->type, in->payload, why)) != FG_OK)
         return e;
+    int meta = fg_gov_is_meta(in->type, in->payload);
     char *payload = json_dumps(in->payload, JSON_COMPACT | JSON_SORT_KEYS);
     if (!payload || strlen(payload) > FG_GOV_PAYLOAD_MAX) {
         free(payload);
@@ -543,8 +582,10 @@ enum fg_err fg_gov_create(struct fg_app *app, const struct fg_actor *a, const st
     p.payload = payload;
     snprintf(p.proposer_id, sizeof p.proposer_id, "%s", a->user_id);
     p.voting_duration_hours = in->voting_hours > 0 ? in->voting_hours : FG_GOV_DEFAULT_VOTING_HOURS;
-    p.quorum_ppm = in->quorum_ppm >= 0 ? in->quorum_ppm : FG_GOV_DEFAULT_QUORUM_PPM;
-    p.threshold_ppm = in->threshold_ppm >= 0 ? in->threshold_ppm : FG_GOV_DEFAULT_THRESHOLD_PPM;
+    /* what the draft shows; activation applies the rules of that moment (fg_gov_activate) */
+    p.quorum_ppm = max_int(in->quorum_ppm, max_int(qfloor, meta ? FG_GOV_SUPER_QUORUM_PPM : 0));
+    p.threshold_ppm =
+        max_int(in->threshold_ppm, max_int(tfloor, meta ? FG_GOV_SUPER_THRESHOLD_PPM : 0));
     p.created_at = p.updated_at = now;
 
     struct store_conn *c = tx_open(app, &e);
@@ -562,6 +603,15 @@ enum fg_err fg_gov_create(struct fg_app *app, const struct fg_actor *a, const st
         e = app->store->users->get_by_id(c, tid, &u);
         if (e == FG_ENOTFOUND)
             e = bad(why, "payload.target_id", "no user with id %s", tid);
+        int to = fg_trust_from_name(json_string_value(json_object_get(pl, "proposed_trust")));
+        if (e == FG_OK && strcmp(tid, a->user_id) == 0 && to > u.trust) {
+            /* nobody proposes their own promotion: another member must (issue 11) */
+            why->rule = "self_promotion";
+            snprintf(why->message, sizeof why->message,
+                     "a proposal may not raise the proposer's own trust; another member must "
+                     "propose it");
+            e = FG_EFORBIDDEN;
+        }
     } else if (strcmp(in->type, "trust_adjustment") == 0 && strcmp(tt, "capsule") == 0) {
         struct store_capsule cap;
         memset(&cap, 0, sizeof cap);
@@ -764,6 +814,8 @@ static enum fg_err exec_policy(struct fg_app *app, struct store_conn *c,
     cap.trust_level = FG_TRUST_STANDARD;
     cap.created_at = cap.updated_at = cap.version_created_at = now;
     snprintf(cap.version_author_id, sizeof cap.version_author_id, "%s", p->proposer_id);
+    /* server-owned mark: no client can set it, so a governance policy is told apart (issue 11) */
+    snprintf(cap.origin_proposal_id, sizeof cap.origin_proposal_id, "%s", p->id);
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, (const unsigned char *)content, cap.content_len);
     sodium_bin2hex(cap.content_hash, sizeof cap.content_hash, h, sizeof h);
@@ -1123,11 +1175,6 @@ static int is_actor(const struct fg_actor *a, const char *user_id)
     return a && a->user_id && strcmp(a->user_id, user_id) == 0;
 }
 
-static void sum_weight(void *ctx, int trust, long long users)
-{
-    *(int64_t *)ctx += (int64_t)fg_gov_weight2(trust) * users;
-}
-
 /* The advisory review of `p` in the state seen through `c` (new reference). */
 static json_t *review_of(struct fg_app *app, struct store_conn *c, const struct store_proposal *p)
 {
@@ -1199,7 +1246,25 @@ enum fg_err fg_gov_activate(struct fg_app *app, const struct fg_actor *a, const 
         e = FG_ECONFLICT;
         goto out;
     }
-    if ((e = G(app)->trust_counts(c, sum_weight, &eligible2)) != FG_OK)
+    {
+        /* the rules of this moment are the proposal's (snapshot): the community floors, the
+         * supermajority for governance's own settings, the minimum voting time */
+        json_t *pl = json_loads(p.payload ? p.payload : "{}", 0, NULL);
+        int meta = fg_gov_is_meta(p.type, pl);
+        json_decref(pl);
+        double min_hours = fg_cfg_dbl(&app->cfg->governance_min_voting_hours);
+        p.quorum_ppm = max_int(p.quorum_ppm, max_int(fg_gov_quorum_floor_ppm(app),
+                                                     meta ? FG_GOV_SUPER_QUORUM_PPM : 0));
+        p.threshold_ppm = max_int(p.threshold_ppm, max_int(fg_gov_threshold_floor_ppm(app),
+                                                           meta ? FG_GOV_SUPER_THRESHOLD_PPM : 0));
+        if (p.voting_duration_hours < min_hours)
+            p.voting_duration_hours = min_hours;
+        if ((e = G(app)->set_rules(c, id, p.quorum_ppm, p.threshold_ppm,
+                                   p.voting_duration_hours)) != FG_OK)
+            goto out;
+    }
+    /* the electorate: only the accounts eligible now may vote, with their weight of now */
+    if ((e = G(app)->electorate_snapshot(c, id, &eligible2)) != FG_OK)
         goto out;
     ends = now + (int64_t)llround(p.voting_duration_hours * 3600000.0);
     review = review_of(app, c, &p);
@@ -1341,6 +1406,17 @@ enum fg_err fg_gov_vote(struct fg_app *app, const struct fg_actor *a, const char
         e = FG_EFORBIDDEN;
         goto out;
     }
+    /* only the electorate fixed at activation votes, with the weight it had then (issue 11) */
+    int snap_trust = 0;
+    e = G(app)->electorate_get(c, id, a->user_id, &w2, &snap_trust);
+    if (e == FG_ENOTFOUND) {
+        why->rule = "electorate";
+        snprintf(why->message, sizeof why->message,
+                 "only accounts eligible when the proposal was activated may vote on it");
+        e = FG_EFORBIDDEN;
+    }
+    if (e != FG_OK)
+        goto out;
     struct store_vote prev, v;
     e = G(app)->vote_get(c, id, a->user_id, &prev);
     if (e != FG_OK && e != FG_ENOTFOUND)
@@ -1351,7 +1427,7 @@ enum fg_err fg_gov_vote(struct fg_app *app, const struct fg_actor *a, const char
     snprintf(v.voter_id, sizeof v.voter_id, "%s", a->user_id);
     snprintf(v.vote, sizeof v.vote, "%s", vote);
     v.weight2 = w2;
-    v.voter_trust = u.trust;
+    v.voter_trust = snap_trust;
     v.reasoning = reasoning ? reasoning : "";
     v.created_at = *created ? now : prev.created_at;
     v.updated_at = now;

@@ -18,8 +18,9 @@
  * conditional in the store, so it happens exactly once.
  *
  * Errors: FG_EINVAL (why->field names the field), FG_ENOTFOUND, FG_EFORBIDDEN (why->rule:
- * "trust", "proposer_or_admin", "proposer", "quarantine"), FG_ECONFLICT (why->rule: "status",
- * "deadline"), FG_EUNAVAIL / FG_EDB from the store. why->message is a sentence for the reply.
+ * "trust", "proposer_or_admin", "proposer", "quarantine", "electorate", "self_promotion"),
+ * FG_ECONFLICT (why->rule: "status", "deadline"), FG_EUNAVAIL / FG_EDB from the store. why->message
+ * is a sentence for the reply.
  */
 #ifndef CORE_GOVERNANCE_H
 #define CORE_GOVERNANCE_H
@@ -48,6 +49,12 @@ struct fg_actor;
 #define FG_GOV_DEFAULT_THRESHOLD_PPM 500000    /* 0.50 */
 #define FG_GOV_CLOSE_BATCH           100       /* due proposals closed per pass */
 #define FG_GOV_SETTING_PREFIX        "config:" /* persisted runtime settings: settings.key */
+/* Changes to governance's own settings (configuration proposals on a GOVERNANCE_* key) need a
+ * supermajority: at least this quorum and this approval, whatever the community floors are.
+ * 666 666 ppm is two thirds rounded down to the ppm, so an exact 2 : 1 vote passes. */
+#define FG_GOV_SUPER_QUORUM_PPM    500000
+#define FG_GOV_SUPER_THRESHOLD_PPM 666666
+#define FG_GOV_META_PREFIX         "GOVERNANCE_"
 
 /** The proposal types of SPEC §6, NULL-terminated. */
 extern const char *const fg_gov_types[];
@@ -55,6 +62,13 @@ extern const char *const fg_gov_types[];
 extern const char *const fg_gov_config_whitelist[];
 /** 1 if `key` is in fg_gov_config_whitelist. */
 int fg_gov_config_allowed(const char *key);
+
+/** 1 when a proposal of `type` with `payload` changes governance's own settings (a
+ * configuration proposal on a GOVERNANCE_* key): it needs a supermajority. */
+int fg_gov_is_meta(const char *type, const json_t *payload);
+/** The community floors now (GOVERNANCE_QUORUM, GOVERNANCE_APPROVAL_THRESHOLD) in ppm. */
+int fg_gov_quorum_floor_ppm(struct fg_app *app);
+int fg_gov_threshold_floor_ppm(struct fg_app *app);
 
 /** Minimum trust value to propose `type` (SPEC §6), or -1 for an unknown type. */
 int fg_gov_min_trust(const char *type);
@@ -94,8 +108,8 @@ struct fg_gov_new {
     const char *type;
     const json_t *payload;
     double voting_hours; /* ≤ 0: FG_GOV_DEFAULT_VOTING_HOURS */
-    int quorum_ppm;      /* < 0: default */
-    int threshold_ppm;   /* < 0: default */
+    int quorum_ppm;      /* < 0: the community's; else at least the community floor */
+    int threshold_ppm;   /* < 0: the community's; else at least the community floor */
 };
 
 /**

@@ -6,6 +6,21 @@
 #include "core/app.h"
 #include "store/store.h"
 
+/* Leaves out ancestors whose owner is quarantined (visible to admins only, issue 11). */
+struct filter_ctx {
+    const struct fg_actor *a;
+    store_ancestor_cb cb;
+    void *ctx;
+};
+
+static int filter_cb(const struct store_ancestor *an, void *vctx)
+{
+    struct filter_ctx *f = vctx;
+    if (fg_capsule_owner_hidden(f->a, an->cap))
+        return 0;
+    return f->cb(an, f->ctx);
+}
+
 enum fg_err fg_lineage_ancestors(struct fg_app *app, const struct fg_actor *a, const char *id,
                                  int max_depth, store_ancestor_cb cb, void *ctx, int *truncated)
 {
@@ -23,11 +38,13 @@ enum fg_err fg_lineage_ancestors(struct fg_app *app, const struct fg_actor *a, c
     struct store_capsule cap;
     memset(&cap, 0, sizeof cap);
     e = ops->get(c, id, 0, &cap);
-    if (e == FG_OK && (cap.is_deleted || cap.trust_level > trust))
+    if (e == FG_OK &&
+        (cap.is_deleted || cap.trust_level > trust || fg_capsule_owner_hidden(a, &cap)))
         e = FG_ENOTFOUND;
     store_capsule_clear(&cap);
+    struct filter_ctx f = {a, cb, ctx};
     if (e == FG_OK)
-        e = ops->ancestors(c, id, max_depth, trust, cb, ctx, truncated);
+        e = ops->ancestors(c, id, max_depth, trust, filter_cb, &f, truncated);
     store_release(app->store, c);
     return e;
 }

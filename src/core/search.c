@@ -18,6 +18,7 @@
 
 #include "core/app.h"
 #include "core/graph.h"
+#include "core/authz.h"
 #include "core/index.h"
 #include "core/metrics.h"
 #include "embed/embedder.h"
@@ -622,6 +623,7 @@ static enum fg_err collect(struct fg_app *app, struct store_conn *c, int max_tru
         if (e != FG_OK)
             break;
         if (r->cap.is_deleted || r->cap.trust_level > max_trust ||
+            (!out->see_quarantined_owners && r->cap.owner_trust < FG_TRUST_SANDBOX) ||
             (type && strcmp(r->cap.type, type) != 0)) {
             store_capsule_clear(&r->cap);
             continue;
@@ -640,6 +642,14 @@ static enum fg_err collect(struct fg_app *app, struct store_conn *c, int max_tru
                 r->semantic_score = cs1;
                 r->has_semantic = 1;
             }
+        }
+        /* the response carries at most FG_RESPONSE_CONTENT_BUDGET bytes of content */
+        size_t keep = fg_content_budget_take(&out->budget, r->cap.content, r->cap.content_len);
+        if (keep < r->cap.content_len) {
+            r->content_bytes = r->cap.content_len;
+            r->cap.content = fg_xrealloc(r->cap.content, keep + 1);
+            r->cap.content[keep] = '\0';
+            r->cap.content_len = keep;
         }
         free(r->cap.embedding); /* never returned by search */
         r->cap.embedding = NULL;
@@ -813,6 +823,8 @@ enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
     memset(out, 0, sizeof *out);
     memset(why, 0, sizeof *why);
     out->mode = rq->mode;
+    out->see_quarantined_owners = a->admin;
+    fg_content_budget_init(&out->budget);
     const char *mode = fg_search_modes[rq->mode];
 
     if (fg_search_fts_query(rq->query, rq->query_len, match, sizeof match) == 0) {
@@ -858,7 +870,8 @@ enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
         struct store_capsule ctx;
         memset(&ctx, 0, sizeof ctx);
         e = app->store->capsules->get(c, rq->context_id, 0, &ctx);
-        int visible = e == FG_OK && !ctx.is_deleted && ctx.trust_level <= max_trust;
+        int visible = e == FG_OK && !ctx.is_deleted && ctx.trust_level <= max_trust &&
+                      !fg_capsule_owner_hidden(a, &ctx);
         store_capsule_clear(&ctx);
         if (e == FG_ENOTFOUND || (e == FG_OK && !visible)) {
             why->what = "context capsule";

@@ -67,10 +67,11 @@ struct fg_search_result {
     double score;             /* the mode's score (see docs/search.md "Scores") */
     double semantic_score;    /* cosine similarity (has_semantic) */
     int has_semantic;
-    int semantic_rank; /* 1-based rank in the semantic candidates, 0 = not among them */
-    int keyword_rank;  /* 1-based rank in the keyword candidates, 0 = not among them */
-    double bm25;       /* keyword relevance (positive; has meaning when keyword_rank > 0) */
-    int hops;          /* DERIVED_FROM distance to the context capsule, -1 = unrelated/none */
+    int semantic_rank;    /* 1-based rank in the semantic candidates, 0 = not among them */
+    int keyword_rank;     /* 1-based rank in the keyword candidates, 0 = not among them */
+    double bm25;          /* keyword relevance (positive; has meaning when keyword_rank > 0) */
+    int hops;             /* DERIVED_FROM distance to the context capsule, -1 = unrelated/none */
+    size_t content_bytes; /* > 0: cap.content was cut to a preview (budget); the full size */
 };
 
 struct fg_search_response {
@@ -79,6 +80,8 @@ struct fg_search_response {
     enum fg_search_mode mode;
     double min_score; /* the threshold applied (-1 in keyword mode when none was asked for) */
     double took_ms;
+    int see_quarantined_owners;      /* internal: admins also get capsules of quarantined owners */
+    struct fg_content_budget budget; /* internal: content bytes the results may still carry */
 };
 
 /** Why a search failed (FG_EINVAL: field + message; FG_ENOTFOUND: what; FG_EUNAVAIL: message). */

@@ -42,6 +42,9 @@ struct store_capsule {
     char version_author_id[37];
     void *embedding; /* only with STORE_CAPSULE_WITH_EMBEDDING; NULL when none */
     size_t embedding_len;
+    /* issue 11 (docs/security.md) */
+    char origin_proposal_id[37]; /* set by the server for capsules governance created; "" none */
+    int owner_trust;             /* read only: the owner's current trust (visibility rule) */
 };
 
 static inline void store_capsule_clear(struct store_capsule *c)
@@ -64,6 +67,9 @@ struct store_capsule_filter {
     const char *parent_id;
     int64_t created_after;  /* exclusive; 0: none */
     int64_t created_before; /* exclusive; 0: none */
+    /* 0: leave out capsules whose owner is quarantined now (trust below sandbox); 1: include
+     * them (admins). Issue 11, docs/security.md. */
+    int include_quarantined_owners;
 };
 
 /** One superseded version (capsule_revisions row). */
@@ -86,7 +92,11 @@ struct store_ancestor {
     const struct store_capsule *cap;
     const char *reason; /* edge reason, may be NULL */
     int64_t derived_at; /* edge time */
+    /* issue 11: cap->content holds only the first STORE_ANCESTOR_PREVIEW_CHARS characters (the
+     * walk never loads whole contents); this is the full content's length in bytes */
+    size_t content_bytes;
 };
+#define STORE_ANCESTOR_PREVIEW_CHARS 200
 
 /** One row of the change feed. */
 struct store_change {
@@ -131,7 +141,8 @@ struct store_capsule_ops {
                                store_id_cb cb, void *ctx);
     /** Ancestors of `id` nearest first, up to `max_depth` hops, through the DERIVED_FROM edges.
      * Deleted ancestors and those with trust_level > max_trust are walked through but not
-     * reported. *truncated = 1 when the chain continues past max_depth. */
+     * reported (the caller filters quarantined owners with cap->owner_trust). *truncated = 1 when
+     * the chain continues past max_depth. */
     enum fg_err (*ancestors)(struct store_conn *c, const char *id, int max_depth, int max_trust,
                              store_ancestor_cb cb, void *ctx, int *truncated);
     /** Superseded versions of `id`, newest first; *total = their number. */
@@ -149,6 +160,15 @@ struct store_capsule_ops {
                                  const char *expected_hash);
     /** Number of live capsules. */
     enum fg_err (*count_live)(struct store_conn *c, long long *n);
+
+    /* ---- issue 11 (docs/security.md) ---- */
+    /** For a delete by a reader with `max_trust` (include_quarantined_owners as in
+     * store_capsule_filter): *hidden = live descendants of `id` (any depth, through the edges
+     * as soft_delete walks them) the reader may not see; *visible_children = live direct
+     * children the reader may see. */
+    enum fg_err (*subtree_visibility)(struct store_conn *c, const char *id, int max_trust,
+                                      int include_quarantined_owners, long long *hidden,
+                                      long long *visible_children);
 };
 
 #endif

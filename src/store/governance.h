@@ -168,6 +168,20 @@ struct store_governance_ops {
     /** Closes the open record `id`. FG_ECONFLICT when it is not open. */
     enum fg_err (*quarantine_release)(struct store_conn *c, const char *id, const char *release_id,
                                       int64_t at);
+
+    /* ---- issue 11 (docs/security.md) ---- */
+    /** Sets the rules a draft is voted under (snapshot at activation): quorum, threshold and
+     * voting duration. FG_ECONFLICT when the proposal is not a draft. */
+    enum fg_err (*set_rules)(struct store_conn *c, const char *id, int quorum_ppm,
+                             int threshold_ppm, double voting_hours);
+    /** Records the electorate of proposal `id`: every active (not disabled) account with a trust
+     * of at least sandbox, with its weight (fg_gov_weight2) and trust now. *eligible_weight2 =
+     * the sum of the weights recorded. */
+    enum fg_err (*electorate_snapshot)(struct store_conn *c, const char *id,
+                                       int64_t *eligible_weight2);
+    /** A voter's entry in the electorate of a proposal. FG_ENOTFOUND when not in it. */
+    enum fg_err (*electorate_get)(struct store_conn *c, const char *id, const char *user_id,
+                                  int *weight2, int *trust);
 };
 
 #endif

@@ -142,8 +142,8 @@ static const struct var vars[] = {
     B("FEATURE_COMPLIANCE_LOGGING", feature_compliance_logging, "true",
       "also write every audit entry as an `audit` log line (ids only, no PII); the audit table is "
       "always kept"),
-    D("GOVERNANCE_MIN_VOTING_HOURS", governance_min_voting_hours, "1", 0.0001, 168,
-      "lowest voting_duration_hours accepted"),
+    D("GOVERNANCE_MIN_VOTING_HOURS", governance_min_voting_hours, "1", 1, 168,
+      "lowest voting_duration_hours accepted (floor 1 h)"),
     I("GOVERNANCE_CLOSE_INTERVAL_S", governance_close_interval_s, "30", 1, 3600,
       "how often due proposals are closed"),
     I("RETENTION_DELETED_CAPSULES_DAYS", retention_deleted_capsules_days, "0", 0, 36500,
@@ -176,6 +176,10 @@ static const struct var vars[] = {
       "hybrid hop boost: weight of references edges (0: not walked)"),
     I("OVERLAY_WORKERS", overlay_workers, "2", 1, 64,
       "sandbox worker processes that run overlay calls (docs/overlays.md)"),
+    D("GOVERNANCE_QUORUM", governance_quorum, "0.30", 0.10, 1,
+      "participation a proposal needs (floor 0.10; proposals may only ask for more)"),
+    D("GOVERNANCE_APPROVAL_THRESHOLD", governance_approval_threshold, "0.50", 0.50, 1,
+      "approval a proposal needs (floor 0.50; proposals may only ask for more)"),
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 

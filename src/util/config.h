@@ -88,6 +88,9 @@ struct fg_config {
     /* hybrid search hop boost: weight of each edge type (docs/knowledge-graph.md) */
     double hop_weight_derived_from, hop_weight_supports, hop_weight_contradicts,
         hop_weight_supersedes, hop_weight_related_to, hop_weight_references;
+    /* governance floors (issue 11, docs/security.md) */
+    double governance_quorum;             /* community quorum, ≥ 0.10 */
+    double governance_approval_threshold; /* community approval threshold, ≥ 0.50 */
 
     /* derived, not read from the environment */
     int jwt_secret_ephemeral;

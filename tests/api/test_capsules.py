@@ -13,7 +13,8 @@ from forgetest import Forge, assert_error, main, sqlite_only
 
 CAPS = "/api/v1/capsules"
 FIELDS = {"id", "content", "type", "metadata", "version", "owner_id", "trust_level", "parent_id",
-          "created_at", "updated_at", "is_deleted", "superseded_by"}
+          "created_at", "updated_at", "is_deleted", "superseded_by",
+          "origin", "origin_proposal_id"}  # server-owned origin: issue 11
 
 
 def create(f, token, content="some knowledge", **kw):

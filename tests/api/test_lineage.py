@@ -42,7 +42,11 @@ def test_lineage_basics(f: Forge):
     assert [a["depth"] for a in d["ancestors"]] == [1, 2, 3, 4]
     assert [a["reason"] for a in d["ancestors"]] == ["step 4", "step 3", "step 2", "step 1"]
     assert all(a["relation"] == "DERIVED_FROM" for a in d["ancestors"])
-    assert d["ancestors"][0]["content"] == "link 3"
+    # summaries since issue 11: a preview, whole contents only with ?include=content
+    assert d["ancestors"][0]["content_preview"] == "link 3"
+    assert "content" not in d["ancestors"][0] and d["ancestors"][0]["content_bytes"] == 6
+    d = lineage(f, tok, ids[4], "?include=content")
+    assert d["ancestors"][0]["content"] == "link 3" and d["content_capped"] is False
     d = lineage(f, tok, ids[4], "?max_depth=2")
     assert [a["depth"] for a in d["ancestors"]] == [1, 2] and d["truncated"] is True
     d = lineage(f, tok, ids[4], "?max_depth=4")

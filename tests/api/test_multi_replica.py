@@ -25,7 +25,7 @@ def test_two_replicas_share_store_and_state():
         tok = u["access_token"]
         r = a.post("/api/v1/capsules", token=tok, body={
             "content": "Rotate the signing keys of the payment gateway every ninety days",
-            "type": "policy"})
+            "type": "decision"})  # policy is reserved for governance (issue 11)
         assert r.status == 201, r
         cid = r.json["data"]["id"]
         # read on the other replica

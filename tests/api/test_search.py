@@ -23,7 +23,7 @@ CORPUS = {
     "password": ("knowledge", "To reset a forgotten password, open the login page, choose forgot "
                               "password and follow the emailed reset link, which expires after "
                               "one hour."),
-    "backup": ("policy", "Database backups run every night with pg_dump and are kept for thirty "
+    "backup": ("knowledge", "Database backups run every night with pg_dump and are kept for thirty "
                          "days in object storage; restores are tested monthly."),
     "ratelimit": ("config", "The API rate limiter allows one thousand requests per minute for "
                             "standard users and returns HTTP 429 beyond that."),

@@ -20,11 +20,14 @@
 #define LIST_SQL_MAX 4096
 
 /* Column list of a capsule row (alias c); row_read() relies on this order. */
-#define CAP_COLS                                                                                   \
-    "c.id, c.content, c.type, c.metadata, c.version, c.owner_id, c.trust_level, c.parent_id, "     \
+#define CAP_COLS      CAP_COLS_HEAD "c.content, " CAP_COLS_TAIL
+#define CAP_COLS_HEAD "c.id, "
+#define CAP_COLS_TAIL                                                                              \
+    "c.type, c.metadata, c.version, c.owner_id, c.trust_level, c.parent_id, "                      \
     "c.created_at, c.updated_at, c.is_deleted, c.deleted_at, c.content_hash, "                     \
-    "c.version_created_at, c.version_author_id"
-#define CAP_NCOLS 15
+    "c.version_created_at, c.version_author_id, c.origin_proposal_id, "                            \
+    "coalesce((SELECT u.trust_level FROM users u WHERE u.id = c.owner_id), 0)"
+#define CAP_NCOLS 17
 
 /* ---- helpers shared with the other PostgreSQL area files (declared in pg_int.h) ----------- */
 
@@ -119,6 +122,8 @@ static void row_read(const PGresult *r, int row, int col, struct store_capsule *
     copy_col(out->content_hash, sizeof out->content_hash, r, row, col + 12);
     out->version_created_at = pg_get_i64(r, row, col + 13);
     copy_col(out->version_author_id, sizeof out->version_author_id, r, row, col + 14);
+    copy_col(out->origin_proposal_id, sizeof out->origin_proposal_id, r, row, col + 15);
+    out->owner_trust = (int)pg_get_i64(r, row, col + 16);
     if (borrow) {
         out->content = (char *)(uintptr_t)(content ? content : "");
         out->metadata = (char *)(uintptr_t)(meta ? meta : "{}");
@@ -150,8 +155,8 @@ static enum fg_err cap_insert(struct store_conn *c, const struct store_capsule *
     static const char sql[] =
         "INSERT INTO capsules (id, content, type, metadata, version, owner_id, trust_level, "
         "parent_id, created_at, updated_at, is_deleted, deleted_at, content_hash, "
-        "version_created_at, version_author_id) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, NULL, $11, $12, $13)";
+        "version_created_at, version_author_id, origin_proposal_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, NULL, $11, $12, $13, $14)";
     static const char edge[] = "INSERT INTO capsule_edges (child_id, parent_id, relation, reason, "
                                "created_at) VALUES ($1, $2, 'DERIVED_FROM', $3, $4)";
     struct pg_num trust = pg_num(cap->trust_level);
@@ -173,9 +178,10 @@ static enum fg_err cap_insert(struct store_conn *c, const struct store_capsule *
         cap->content_hash,
         vcreated.s,
         cap->version_author_id[0] ? cap->version_author_id : cap->owner_id,
+        cap->origin_proposal_id[0] ? cap->origin_proposal_id : NULL,
     };
     enum fg_err e = pg_write_lock(c);
-    if (e != FG_OK || (e = pg_run(c, sql, 13, p, NULL)) != FG_OK || !cap->parent_id[0])
+    if (e != FG_OK || (e = pg_run(c, sql, 14, p, NULL)) != FG_OK || !cap->parent_id[0])
         return e;
     const char *pe[] = {cap->id, cap->parent_id, reason, created.s};
     return pg_run(c, edge, 4, pe, NULL);
@@ -253,6 +259,9 @@ static void list_where(struct fg_buf *b, const struct store_capsule_filter *f,
         lp->p[lp->n++] = lp->before.s;
         fg_buf_printf(b, " AND c.created_at < $%d", lp->n);
     }
+    if (!f->include_quarantined_owners)
+        fg_buf_puts(b, " AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = c.owner_id AND "
+                       "u.trust_level < 40)");
 }
 
 static enum fg_err cap_list(struct store_conn *c, const struct store_capsule_filter *f,
@@ -411,6 +420,10 @@ out:
     return e;
 }
 
+#define STR2(x) #x
+#define STR(x)  STR2(x)
+#define PREVIEW STR(STORE_ANCESTOR_PREVIEW_CHARS)
+
 static enum fg_err cap_ancestors(struct store_conn *c, const char *id, int max_depth, int max_trust,
                                  store_ancestor_cb cb, void *ctx, int *truncated)
 {
@@ -424,7 +437,8 @@ static enum fg_err cap_ancestors(struct store_conn *c, const char *id, int max_d
         " SELECT e.parent_id, a.depth + 1, e.reason, e.created_at FROM anc a"
         "  JOIN capsule_edges e ON e.child_id = a.id AND e.relation = 'DERIVED_FROM'"
         "  WHERE a.depth <= $2::int)"
-        " SELECT a.depth, a.reason, a.derived_at, " CAP_COLS
+        " SELECT a.depth, a.reason, a.derived_at, " CAP_COLS_HEAD "substr(c.content, 1, " PREVIEW
+        "), " CAP_COLS_TAIL ", octet_length(c.content)"
         " FROM anc a JOIN capsules c ON c.id = a.id"
         " WHERE a.depth > $2::int OR (c.is_deleted = 0 AND c.trust_level <= $3::int)"
         " ORDER BY a.depth";
@@ -453,6 +467,7 @@ static enum fg_err cap_ancestors(struct store_conn *c, const char *id, int max_d
             .cap = &cap,
             .reason = pg_get_opt(r, i, 1),
             .derived_at = pg_get_i64(r, i, 2),
+            .content_bytes = (size_t)pg_get_i64(r, i, 3 + CAP_NCOLS),
         };
         stop = cb(&a, ctx);
     }
@@ -548,6 +563,40 @@ static enum fg_err cap_set_embedding(struct store_conn *c, const char *id, const
     return n ? FG_ECONFLICT : FG_ENOTFOUND;
 }
 
+static enum fg_err cap_subtree_visibility(struct store_conn *c, const char *id, int max_trust,
+                                          int include_quarantined_owners, long long *hidden,
+                                          long long *visible_children)
+{
+    static const char hid[] =
+        "WITH RECURSIVE sub(id) AS (SELECT $1::text UNION "
+        "SELECT e.child_id FROM capsule_edges e JOIN sub ON e.parent_id = sub.id) "
+        "SELECT count(*) FROM capsules c WHERE c.id IN (SELECT id FROM sub) AND c.id <> $1 AND "
+        "c.is_deleted = 0 AND (c.trust_level > $2::int OR ($3::int = 0 AND EXISTS (SELECT 1 FROM "
+        "users u WHERE u.id = c.owner_id AND u.trust_level < 40)))";
+    static const char vis[] =
+        "SELECT count(*) FROM capsules c WHERE c.parent_id = $1 AND c.is_deleted = 0 AND "
+        "c.trust_level <= $2::int AND ($3::int = 1 OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id "
+        "= c.owner_id AND u.trust_level < 40))";
+    struct pg_num t = pg_num(max_trust), q = pg_num(include_quarantined_owners ? 1 : 0);
+    const char *p[] = {id, t.s, q.s};
+    const char *sqls[2] = {hid, vis};
+    long long *outs[2] = {hidden, visible_children};
+    for (int i = 0; i < 2; i++) {
+        enum fg_err e;
+        PGresult *r = pg_exec(c, sqls[i], 3, p, &e);
+        if (!r)
+            return e;
+        if (PQntuples(r) == 1)
+            *outs[i] = pg_get_i64(r, 0, 0);
+        else
+            e = FG_EDB;
+        PQclear(r);
+        if (e != FG_OK)
+            return e;
+    }
+    return FG_OK;
+}
+
 const struct store_capsule_ops pg_capsule_ops = {
     .insert = cap_insert,
     .get = cap_get,
@@ -562,4 +611,5 @@ const struct store_capsule_ops pg_capsule_ops = {
     .changes_head = cap_changes_head,
     .set_embedding = cap_set_embedding,
     .count_live = cap_count_live,
+    .subtree_visibility = cap_subtree_visibility,
 };

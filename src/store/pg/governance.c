@@ -474,6 +474,69 @@ static enum fg_err g_quarantine_release(struct store_conn *c, const char *id,
     return run_transition(c, sql, 3, p);
 }
 
+/* ---- rules and electorate (issue 11) --------------------------------------------------- */
+
+static enum fg_err g_set_rules(struct store_conn *c, const char *id, int quorum_ppm,
+                               int threshold_ppm, double voting_hours)
+{
+    static const char sql[] =
+        "UPDATE proposals SET quorum_ppm = $1::integer, threshold_ppm = $2::integer, "
+        "voting_duration_hours = $3::double precision WHERE id = $4 AND status = 'draft'";
+    char hours[40];
+    snprintf(hours, sizeof hours, "%.17g", voting_hours);
+    struct pg_num q = pg_num(quorum_ppm), t = pg_num(threshold_ppm);
+    const char *p[] = {q.s, t.s, hours, id};
+    return run_transition(c, sql, 4, p);
+}
+
+/* The weights of fg_gov_weight2 (core/governance.c) in SQL; the API test of the eligible weight
+ * checks that both agree. */
+#define WEIGHT2_SQL                                                                                \
+    "CASE WHEN trust_level >= 100 THEN 10 WHEN trust_level >= 80 THEN 6 WHEN trust_level >= 60 "   \
+    "THEN 2 ELSE 1 END"
+
+static enum fg_err g_electorate_snapshot(struct store_conn *c, const char *id, int64_t *eligible2)
+{
+    static const char ins[] =
+        "INSERT INTO proposal_electorate (proposal_id, user_id, weight2, trust) "
+        "SELECT $1, id, " WEIGHT2_SQL ", trust_level FROM users "
+        "WHERE is_disabled = 0 AND trust_level >= 40";
+    static const char sum[] =
+        "SELECT coalesce(sum(weight2), 0) FROM proposal_electorate WHERE proposal_id = $1";
+    *eligible2 = 0;
+    const char *p[] = {id};
+    enum fg_err e = pg_run_locked(c, ins, 1, p, NULL);
+    if (e != FG_OK)
+        return e;
+    PGresult *r = pg_exec(c, sum, 1, p, &e);
+    if (!r)
+        return e;
+    if (PQntuples(r) > 0)
+        *eligible2 = pg_get_i64(r, 0, 0);
+    PQclear(r);
+    return FG_OK;
+}
+
+static enum fg_err g_electorate_get(struct store_conn *c, const char *id, const char *user_id,
+                                    int *weight2, int *trust)
+{
+    static const char sql[] = "SELECT weight2, trust FROM proposal_electorate "
+                              "WHERE proposal_id = $1 AND user_id = $2";
+    const char *p[] = {id, user_id};
+    enum fg_err e;
+    PGresult *r = pg_exec(c, sql, 2, p, &e);
+    if (!r)
+        return e;
+    if (PQntuples(r) > 0) {
+        *weight2 = (int)pg_get_i64(r, 0, 0);
+        *trust = (int)pg_get_i64(r, 0, 1);
+    } else {
+        e = FG_ENOTFOUND;
+    }
+    PQclear(r);
+    return e;
+}
+
 const struct store_governance_ops pg_governance_ops = {
     .create = g_create,
     .get = g_get,
@@ -496,4 +559,7 @@ const struct store_governance_ops pg_governance_ops = {
     .quarantine_open = g_quarantine_open,
     .quarantine_get_open = g_quarantine_get_open,
     .quarantine_release = g_quarantine_release,
+    .set_rules = g_set_rules,
+    .electorate_snapshot = g_electorate_snapshot,
+    .electorate_get = g_electorate_get,
 };

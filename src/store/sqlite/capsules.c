@@ -19,11 +19,14 @@
 #define LIST_SQL_MAX 4096
 
 /* Column list of a capsule row (alias c); row_read() relies on this order. */
-#define CAP_COLS                                                                                   \
-    "c.id, c.content, c.type, c.metadata, c.version, c.owner_id, c.trust_level, c.parent_id, "     \
+#define CAP_COLS      CAP_COLS_HEAD "c.content, " CAP_COLS_TAIL
+#define CAP_COLS_HEAD "c.id, "
+#define CAP_COLS_TAIL                                                                              \
+    "c.type, c.metadata, c.version, c.owner_id, c.trust_level, c.parent_id, "                      \
     "c.created_at, c.updated_at, c.is_deleted, c.deleted_at, c.content_hash, "                     \
-    "c.version_created_at, c.version_author_id"
-#define CAP_NCOLS 15
+    "c.version_created_at, c.version_author_id, c.origin_proposal_id, "                            \
+    "coalesce((SELECT u.trust_level FROM users u WHERE u.id = c.owner_id), 0)"
+#define CAP_NCOLS 17
 
 static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
 {
@@ -51,6 +54,8 @@ static void row_read(sqlite3_stmt *st, int col, struct store_capsule *out, int b
     copy_col(out->content_hash, sizeof out->content_hash, st, col + 12);
     out->version_created_at = sqlite3_column_int64(st, col + 13);
     copy_col(out->version_author_id, sizeof out->version_author_id, st, col + 14);
+    copy_col(out->origin_proposal_id, sizeof out->origin_proposal_id, st, col + 15);
+    out->owner_trust = sqlite3_column_int(st, col + 16);
     if (borrow) {
         out->content = (char *)(uintptr_t)(content ? content : "");
         out->metadata = (char *)(uintptr_t)(meta ? meta : "{}");
@@ -66,8 +71,8 @@ static enum fg_err cap_insert(struct store_conn *c, const struct store_capsule *
     static const char sql[] =
         "INSERT INTO capsules (id, content, type, metadata, version, owner_id, trust_level, "
         "parent_id, created_at, updated_at, is_deleted, deleted_at, content_hash, "
-        "version_created_at, version_author_id) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, NULL, ?11, ?12, ?13)";
+        "version_created_at, version_author_id, origin_proposal_id) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, NULL, ?11, ?12, ?13, ?14)";
     sqlite3_stmt *st = sq_prepare(c, sql);
     if (!st)
         return FG_EDB;
@@ -85,6 +90,7 @@ static enum fg_err cap_insert(struct store_conn *c, const struct store_capsule *
     sqlite3_bind_int64(st, 12, cap->version_created_at ? cap->version_created_at : cap->created_at);
     sqlite3_bind_text(st, 13, cap->version_author_id[0] ? cap->version_author_id : cap->owner_id,
                       -1, SQLITE_STATIC);
+    sq_bind_text(st, 14, cap->origin_proposal_id[0] ? cap->origin_proposal_id : NULL);
     enum fg_err e = sq_step_done(c, st, "capsule insert", NULL);
     if (e != FG_OK || !cap->parent_id[0])
         return e;
@@ -147,6 +153,9 @@ static void list_where(struct fg_buf *b, const struct store_capsule_filter *f)
         fg_buf_puts(b, " AND c.created_at > ?6");
     if (f->created_before)
         fg_buf_puts(b, " AND c.created_at < ?7");
+    if (!f->include_quarantined_owners)
+        fg_buf_puts(b, " AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = c.owner_id AND "
+                       "u.trust_level < 40)");
 }
 
 static void list_bind(sqlite3_stmt *st, const struct store_capsule_filter *f)
@@ -387,6 +396,10 @@ out:
     return e;
 }
 
+#define STR2(x) #x
+#define STR(x)  STR2(x)
+#define PREVIEW STR(STORE_ANCESTOR_PREVIEW_CHARS)
+
 static enum fg_err cap_ancestors(struct store_conn *c, const char *id, int max_depth, int max_trust,
                                  store_ancestor_cb cb, void *ctx, int *truncated)
 {
@@ -400,7 +413,8 @@ static enum fg_err cap_ancestors(struct store_conn *c, const char *id, int max_d
         " SELECT e.parent_id, a.depth + 1, e.reason, e.created_at FROM anc a"
         "  JOIN capsule_edges e ON e.child_id = a.id AND e.relation = 'DERIVED_FROM'"
         "  WHERE a.depth <= ?2)"
-        " SELECT a.depth, a.reason, a.derived_at, " CAP_COLS
+        " SELECT a.depth, a.reason, a.derived_at, " CAP_COLS_HEAD "substr(c.content, 1, " PREVIEW
+        "), " CAP_COLS_TAIL ", length(CAST(c.content AS BLOB))"
         " FROM anc a JOIN capsules c ON c.id = a.id"
         " WHERE a.depth > ?2 OR (c.is_deleted = 0 AND c.trust_level <= ?3)"
         " ORDER BY a.depth";
@@ -428,6 +442,7 @@ static enum fg_err cap_ancestors(struct store_conn *c, const char *id, int max_d
             .cap = &cap,
             .reason = (const char *)sqlite3_column_text(st, 1),
             .derived_at = sqlite3_column_int64(st, 2),
+            .content_bytes = (size_t)sqlite3_column_int64(st, 3 + CAP_NCOLS),
         };
         stop = cb(&a, ctx);
     }
@@ -531,6 +546,39 @@ static enum fg_err cap_set_embedding(struct store_conn *c, const char *id, const
     return n ? FG_ECONFLICT : FG_ENOTFOUND;
 }
 
+static enum fg_err cap_subtree_visibility(struct store_conn *c, const char *id, int max_trust,
+                                          int include_quarantined_owners, long long *hidden,
+                                          long long *visible_children)
+{
+    static const char hid[] =
+        "WITH RECURSIVE sub(id) AS (SELECT ?1 UNION "
+        "SELECT e.child_id FROM capsule_edges e JOIN sub ON e.parent_id = sub.id) "
+        "SELECT count(*) FROM capsules c WHERE c.id IN (SELECT id FROM sub) AND c.id <> ?1 AND "
+        "c.is_deleted = 0 AND (c.trust_level > ?2 OR (?3 = 0 AND EXISTS (SELECT 1 FROM users u "
+        "WHERE u.id = c.owner_id AND u.trust_level < 40)))";
+    static const char vis[] =
+        "SELECT count(*) FROM capsules c WHERE c.parent_id = ?1 AND c.is_deleted = 0 AND "
+        "c.trust_level <= ?2 AND (?3 = 1 OR NOT EXISTS (SELECT 1 FROM users u WHERE u.id = "
+        "c.owner_id AND u.trust_level < 40))";
+    const char *sqls[2] = {hid, vis};
+    long long *outs[2] = {hidden, visible_children};
+    for (int i = 0; i < 2; i++) {
+        sqlite3_stmt *st = sq_prepare(c, sqls[i]);
+        if (!st)
+            return FG_EDB;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, max_trust);
+        sqlite3_bind_int(st, 3, include_quarantined_owners ? 1 : 0);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            *outs[i] = sqlite3_column_int64(st, 0);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW)
+            return sq_err(c, rc, "capsule subtree visibility");
+    }
+    return FG_OK;
+}
+
 const struct store_capsule_ops sqlite_capsule_ops = {
     .insert = cap_insert,
     .get = cap_get,
@@ -545,4 +593,5 @@ const struct store_capsule_ops sqlite_capsule_ops = {
     .changes_head = cap_changes_head,
     .set_embedding = cap_set_embedding,
     .count_live = cap_count_live,
+    .subtree_visibility = cap_subtree_visibility,
 };

@@ -529,6 +529,80 @@ static enum fg_err g_quarantine_release(struct store_conn *c, const char *id,
     return step_transition(c, st, "quarantines.release");
 }
 
+/* ---- rules and electorate (issue 11) --------------------------------------------------- */
+
+static enum fg_err g_set_rules(struct store_conn *c, const char *id, int quorum_ppm,
+                               int threshold_ppm, double voting_hours)
+{
+    static const char sql[] =
+        "UPDATE proposals SET quorum_ppm = ?, threshold_ppm = ?, voting_duration_hours = ? "
+        "WHERE id = ? AND status = 'draft'";
+    sqlite3_stmt *st = sq_prepare(c, sql);
+    if (!st)
+        return FG_EDB;
+    sqlite3_bind_int(st, 1, quorum_ppm);
+    sqlite3_bind_int(st, 2, threshold_ppm);
+    sqlite3_bind_double(st, 3, voting_hours);
+    sq_bind_text(st, 4, id);
+    return step_transition(c, st, "proposals.set_rules");
+}
+
+/* The weights of fg_gov_weight2 (core/governance.c) in SQL; the API test of the eligible weight
+ * checks that both agree. */
+#define WEIGHT2_SQL                                                                                \
+    "CASE WHEN trust_level >= 100 THEN 10 WHEN trust_level >= 80 THEN 6 WHEN trust_level >= 60 "   \
+    "THEN 2 ELSE 1 END"
+
+static enum fg_err g_electorate_snapshot(struct store_conn *c, const char *id, int64_t *eligible2)
+{
+    static const char ins[] =
+        "INSERT INTO proposal_electorate (proposal_id, user_id, weight2, trust) "
+        "SELECT ?1, id, " WEIGHT2_SQL ", trust_level FROM users "
+        "WHERE is_disabled = 0 AND trust_level >= 40";
+    static const char sum[] =
+        "SELECT coalesce(sum(weight2), 0) FROM proposal_electorate WHERE proposal_id = ?";
+    *eligible2 = 0;
+    sqlite3_stmt *st = sq_prepare(c, ins);
+    if (!st)
+        return FG_EDB;
+    sq_bind_text(st, 1, id);
+    enum fg_err e = sq_step_done(c, st, "electorate.snapshot", NULL);
+    if (e != FG_OK)
+        return e;
+    if (!(st = sq_prepare(c, sum)))
+        return FG_EDB;
+    sq_bind_text(st, 1, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *eligible2 = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? FG_OK : sq_err(c, rc, "electorate.sum");
+}
+
+static enum fg_err g_electorate_get(struct store_conn *c, const char *id, const char *user_id,
+                                    int *weight2, int *trust)
+{
+    static const char sql[] = "SELECT weight2, trust FROM proposal_electorate "
+                              "WHERE proposal_id = ? AND user_id = ?";
+    sqlite3_stmt *st = sq_prepare(c, sql);
+    if (!st)
+        return FG_EDB;
+    sq_bind_text(st, 1, id);
+    sq_bind_text(st, 2, user_id);
+    int rc = sqlite3_step(st);
+    enum fg_err e = FG_OK;
+    if (rc == SQLITE_ROW) {
+        *weight2 = sqlite3_column_int(st, 0);
+        *trust = sqlite3_column_int(st, 1);
+    } else if (rc == SQLITE_DONE) {
+        e = FG_ENOTFOUND;
+    } else {
+        e = sq_err(c, rc, "electorate.get");
+    }
+    sqlite3_reset(st);
+    return e;
+}
+
 const struct store_governance_ops sqlite_governance_ops = {
     .create = g_create,
     .get = g_get,
@@ -551,4 +625,7 @@ const struct store_governance_ops sqlite_governance_ops = {
     .quarantine_open = g_quarantine_open,
     .quarantine_get_open = g_quarantine_get_open,
     .quarantine_release = g_quarantine_release,
+    .set_rules = g_set_rules,
+    .electorate_snapshot = g_electorate_snapshot,
+    .electorate_get = g_electorate_get,
 };

@@ -324,11 +324,34 @@ static void test_visibility(void **state)
                      1);
 }
 
+/* Response content budget and UTF-8 safe previews (issue 11, finding 3). */
+static void test_content_budget(void **state)
+{
+    (void)state;
+    /* "€" is 3 bytes: a 2-character prefix of "€€x" is 6 bytes, never a split character */
+    assert_int_equal(fg_utf8_prefix("\xe2\x82\xac\xe2\x82\xacx", 7, 2), 6);
+    assert_int_equal(fg_utf8_prefix("\xe2\x82\xac\xe2\x82\xacx", 7, 3), 7);
+    assert_int_equal(fg_utf8_prefix("abc", 3, 10), 3);
+    assert_int_equal(fg_utf8_prefix("abc", 3, 0), 0);
+    struct fg_content_budget b;
+    fg_content_budget_init(&b);
+    assert_int_equal(fg_content_budget_take(&b, "x", FG_RESPONSE_CONTENT_BUDGET - 10),
+                     FG_RESPONSE_CONTENT_BUDGET - 10);
+    assert_false(b.capped);
+    assert_int_equal(fg_content_budget_take(&b, "0123456789", 10), 10);
+    assert_int_equal(b.left, 0);
+    char big[300];
+    memset(big, 'a', sizeof big);
+    assert_int_equal(fg_content_budget_take(&b, big, sizeof big), FG_CONTENT_PREVIEW_CHARS);
+    assert_true(b.capped);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_bump),
         cmocka_unit_test(test_validation),
+        cmocka_unit_test(test_content_budget),
         cmocka_unit_test_setup_teardown(test_trust_inheritance, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_and_cascade, setup, teardown),
