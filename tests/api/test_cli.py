@@ -105,7 +105,7 @@ def test_bad_credentials_and_unreachable(f: Forge):
     c = Client(f)
     r = c.login(ADMIN[0], "Wr0ngPassword!")
     assert r.returncode == 3, r
-    assert "invalid email or password (401 authentication_error)" in r.stderr, r.stderr
+    assert "invalid email or password, or a missing or wrong mfa_code (401 authentication_error)" in r.stderr, r.stderr
     assert not os.path.exists(c.creds_path)
     r = c.run("login", f.url, "--email", ADMIN[0], check=1)  # no terminal, no password
     assert "--password-stdin" in r.stderr

@@ -190,7 +190,7 @@ before(async () => {
   // an admin quarantining an account is recorded as an immune response (the immune screen's data)
   state.mallory = await makeUser("mallory@forge.test", "Mallory-Passw0rd1", null, "quarantine", admin);
   const seed = [
-    ["# Deploy checklist\n\nBefore a **release**: run `make check`, tag, and roll out to *staging* first.\n\n- backups verified\n- on-call informed", "policy"],
+    ["# Deploy checklist\n\nBefore a **release**: run `make check`, tag, and roll out to *staging* first.\n\n- backups verified\n- on-call informed", "config"],
     ["# Password resets\n\nTo reset a password, an admin disables and re-enables the account; users change theirs under Account.", "knowledge"],
     ["# Why SQLite by default\n\nOne file, no server: the embedded store keeps small teams running with nothing to operate.", "decision"],
     ["# Unsafe markdown test\n\n<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\"> [click](javascript:window.__xss=3)\n\n[click me](javascript:window.__xss=4)\n\nThis **bold** stays.", "insight"],

@@ -56,10 +56,10 @@ static double cosine(embedder_t *e, const char *a, const char *b)
 static void test_defaults(void **state)
 {
     (void)state;
-    embedder_t *e = embed_new(NULL, NULL, NULL, 0); /* NULL config: local v2, 384 */
+    embedder_t *e = embed_new(NULL, NULL, NULL, 0); /* NULL config: local v1, 384 */
     assert_non_null(e);
     assert_int_equal(embed_dimensions(e), 384);
-    assert_string_equal(embed_model_id(e), "local-wordnet-v2");
+    assert_string_equal(embed_model_id(e), "local-hash-v1");
     assert_string_equal(embed_provider_name(e), "local");
     embed_free(e);
     e = new_local(0);

@@ -16,7 +16,7 @@ static void test_missing_dictionary(void **state)
 {
     (void)state;
     assert_int_equal(setenv("WNSEARCHDIR", "/nonexistent/wordnet-dict", 1), 0);
-    struct embed_config c = {.provider = "local"}; /* default: local-wordnet-v2 */
+    struct embed_config c = {.provider = "local", .local_model = "local-wordnet-v2"};
     enum fg_err err = FG_OK;
     char eb[1024] = "";
     assert_null(embed_new(&c, &err, eb, sizeof eb));

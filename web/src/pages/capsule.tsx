@@ -19,7 +19,9 @@ interface Revision {
 }
 
 function label(c: Capsule): string {
-  return c.content.split("\n")[0].replace(/^#+\s*/, "") || "(empty)";
+  // lineage answers summaries (content_preview, no content) since issue 11 #3
+  const text = c.content ?? (c as Capsule & { content_preview?: string }).content_preview ?? "";
+  return text.split("\n")[0].replace(/^#+\s*/, "") || "(empty)";
 }
 function node(c: Capsule): GraphNode {
   return { id: c.id, label: label(c), sub: `${c.type} · v${c.version} · ${c.trust_level}` };
