@@ -69,6 +69,7 @@ mkdir -p "$tmp/forge" "$tmp/prom"
 (
     cd "$tmp/forge"
     exec env -i PATH="$PATH" HOME="$tmp/forge" ENVIRONMENT=development LOG_LEVEL=warning \
+        FORGE_ADMIN_EMAIL=admin@forge.test FORGE_ADMIN_PASSWORD=Adm1nPassw0rd! \
         DATABASE_URL="sqlite://$tmp/forge/forge.db" "$FORGE_BIN" serve --host 127.0.0.1 --port "$fport"
 ) >"$tmp/forge.log" 2>&1 &
 forge_pid=$!
@@ -82,6 +83,31 @@ else
     finish
     exit 1
 fi
+# Overlay series exist only once an overlay ran (their labels name it): register, activate and
+# invoke a trivial overlay once successfully and once failing, so the overlay panels and the
+# ForgeOverlayFailures alert are evaluated against real series.
+check "overlay traffic for the overlay panels and alert" python3 - "$F" <<'PY'
+import json, sys, urllib.request
+base = sys.argv[1]
+def call(method, path, body=None, token=None):
+    req = urllib.request.Request(base + path, method=method,
+                                 data=json.dumps(body).encode() if body is not None else None)
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)["data"]
+tok = call("POST", "/api/v1/auth/login",
+           {"email": "admin@forge.test", "password": "Adm1nPassw0rd!"})["access_token"]
+ov = call("POST", "/api/v1/overlays", {"manifest": {"name": "probe", "version": "1.0.0",
+          "capabilities": []}, "source": "function process(input) if input and input.fail then error('probe failure') end "
+          "return {ok = true} end"}, tok)
+call("POST", "/api/v1/overlays/%s/activate" % ov["id"], None, tok)
+ok = call("POST", "/api/v1/overlays/%s/invoke" % ov["id"], {"function": "process"}, tok)
+bad = call("POST", "/api/v1/overlays/%s/invoke" % ov["id"],
+           {"function": "process", "input": {"fail": True}}, tok)
+assert ok["success"] is True and bad["success"] is False, (ok, bad)
+PY
 
 # rules as deployed, but evaluated every second (the SLO group's 30 s interval would make the test wait)
 NODE_PATH="$NODE_MODULES" node -e '
