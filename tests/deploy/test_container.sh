@@ -162,7 +162,7 @@ else
     fail "SIGTERM-ignoring container stopped in ${ms} ms with exit $code"
 fi
 
-sed 's/^RUN cmake -S/RUNN cmake -S/' "$FORGE_SRC/deploy/docker/Dockerfile" >"$tmp/Dockerfile.syntax"
+sed '0,/^RUN /s//RUNN /' "$FORGE_SRC/deploy/docker/Dockerfile" >"$tmp/Dockerfile.syntax"
 check_fails_matching "Dockerfile with an unknown instruction fails to build" 'RUNN|unknown instruction' \
     build localhost/forge:deploy-test-broken "$tmp/Dockerfile.syntax"
 # a .dockerignore that leaves the sources out of the context breaks the build
