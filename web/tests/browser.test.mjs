@@ -264,6 +264,7 @@ test("sign-in with MFA, session refresh, sign-out", T, async () => {
   await page.getByLabel("Code from the app").fill(totp(secret, nowStep() - 1));
   await page.getByRole("button", { name: "Turn on" }).click();
   await page.getByText("Two-factor authentication is on.").waitFor();
+  await page.getByTestId("mfa-state").filter({ hasText: /^on$/ }).waitFor(); // the account reloads after the message
   assert.equal(await page.getByTestId("mfa-state").textContent(), "on");
   await axe(page, "account");
   await shot(page, "account-desktop");
@@ -368,6 +369,8 @@ test("create (refused first, message at the field), derive, lineage graph click-
   await page.getByLabel("Content (Markdown)").fill("# Incident review process\n\nEvery incident gets a review within 3 days.\nOwners write the timeline.");
   await page.getByRole("button", { name: "Save" }).click();
   await page.getByText("Saved.").waitFor();
+  // "Saved." shows when the PATCH answers; the page then reloads the capsule in the background
+  await page.getByTestId("capsule-version").filter({ hasText: /^1\.1\.0$/ }).waitFor();
   assert.equal(await page.getByTestId("capsule-version").textContent(), "1.1.0");
   const diff = page.getByTestId("diff");
   await diff.waitFor();
