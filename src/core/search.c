@@ -610,51 +610,76 @@ static enum fg_err collect(struct fg_app *app, struct store_conn *c, int max_tru
 {
     enum fg_err e = FG_OK;
     size_t i = from;
-    for (; i < cs->n && out->n < limit; i++) {
-        const struct cand *x = &cs->v[i];
-        struct fg_search_result *r = &out->v[out->n];
-        memset(r, 0, sizeof *r);
-        unsigned flags = qv && !x->sem_rank ? STORE_CAPSULE_WITH_EMBEDDING : 0;
-        e = app->store->capsules->get(c, x->id, flags, &r->cap);
-        if (e == FG_ENOTFOUND) {
-            e = FG_OK;
-            continue;
+    struct store_capsule win[FG_SEARCH_FETCH_WINDOW];
+    const char *ids[FG_SEARCH_FETCH_WINDOW];
+    unsigned char found[FG_SEARCH_FETCH_WINDOW];
+    while (i < cs->n && out->n < limit) {
+        /* the next window of candidates in one store call: what is still missing plus a few
+         * for those the filters drop */
+        size_t want = limit - out->n + FG_SEARCH_FETCH_SLACK;
+        size_t w = cs->n - i;
+        if (w > want)
+            w = want;
+        if (w > FG_SEARCH_FETCH_WINDOW)
+            w = FG_SEARCH_FETCH_WINDOW;
+        unsigned flags = 0;
+        for (size_t k = 0; k < w; k++) {
+            ids[k] = cs->v[i + k].id;
+            if (qv && !cs->v[i + k].sem_rank)
+                flags = STORE_CAPSULE_WITH_EMBEDDING;
         }
+        memset(win, 0, sizeof win[0] * w);
+        e = app->store->capsules->get_many(c, ids, w, flags, win, found);
         if (e != FG_OK)
             break;
-        if (r->cap.is_deleted || r->cap.trust_level > max_trust ||
-            (!out->see_quarantined_owners && r->cap.owner_trust < FG_TRUST_SANDBOX) ||
-            (type && strcmp(r->cap.type, type) != 0)) {
-            store_capsule_clear(&r->cap);
-            continue;
-        }
-        r->score = x->score;
-        r->semantic_rank = x->sem_rank;
-        r->keyword_rank = x->kw_rank;
-        r->bm25 = x->bm25;
-        r->hops = x->hops;
-        if (x->sem_rank) {
-            r->semantic_score = x->sem;
-            r->has_semantic = 1;
-        } else if (qv) {
-            double cs1 = cosine_blob(qv, dims, r->cap.embedding, r->cap.embedding_len);
-            if (!isnan(cs1)) {
-                r->semantic_score = cs1;
-                r->has_semantic = 1;
+        size_t k = 0;
+        for (; k < w && out->n < limit; k++) {
+            const struct cand *x = &cs->v[i + k];
+            if (!found[k])
+                continue;
+            struct store_capsule *cap = &win[k];
+            found[k] = 0; /* taken (moved or cleared) */
+            if (cap->is_deleted || cap->trust_level > max_trust ||
+                (!out->see_quarantined_owners && cap->owner_trust < FG_TRUST_SANDBOX) ||
+                (type && strcmp(cap->type, type) != 0)) {
+                store_capsule_clear(cap);
+                continue;
             }
+            struct fg_search_result *r = &out->v[out->n];
+            memset(r, 0, sizeof *r);
+            r->cap = *cap;
+            r->score = x->score;
+            r->semantic_rank = x->sem_rank;
+            r->keyword_rank = x->kw_rank;
+            r->bm25 = x->bm25;
+            r->hops = x->hops;
+            if (x->sem_rank) {
+                r->semantic_score = x->sem;
+                r->has_semantic = 1;
+            } else if (qv) {
+                double cs1 = cosine_blob(qv, dims, r->cap.embedding, r->cap.embedding_len);
+                if (!isnan(cs1)) {
+                    r->semantic_score = cs1;
+                    r->has_semantic = 1;
+                }
+            }
+            /* the response carries at most FG_RESPONSE_CONTENT_BUDGET bytes of content */
+            size_t keep = fg_content_budget_take(&out->budget, r->cap.content, r->cap.content_len);
+            if (keep < r->cap.content_len) {
+                r->content_bytes = r->cap.content_len;
+                r->cap.content = fg_xrealloc(r->cap.content, keep + 1);
+                r->cap.content[keep] = '\0';
+                r->cap.content_len = keep;
+            }
+            free(r->cap.embedding); /* never returned by search */
+            r->cap.embedding = NULL;
+            r->cap.embedding_len = 0;
+            out->n++;
         }
-        /* the response carries at most FG_RESPONSE_CONTENT_BUDGET bytes of content */
-        size_t keep = fg_content_budget_take(&out->budget, r->cap.content, r->cap.content_len);
-        if (keep < r->cap.content_len) {
-            r->content_bytes = r->cap.content_len;
-            r->cap.content = fg_xrealloc(r->cap.content, keep + 1);
-            r->cap.content[keep] = '\0';
-            r->cap.content_len = keep;
-        }
-        free(r->cap.embedding); /* never returned by search */
-        r->cap.embedding = NULL;
-        r->cap.embedding_len = 0;
-        out->n++;
+        for (size_t j = k; j < w; j++) /* fetched but not needed */
+            if (found[j])
+                store_capsule_clear(&win[j]);
+        i += k;
     }
     *consumed = i;
     return e;

@@ -36,6 +36,8 @@ struct fg_index_options;
 #define FG_SEARCH_RRF_K               60 /* reciprocal rank fusion constant (Cormack et al. 2009) */
 #define FG_SEARCH_HOP_BOOST           0.1 /* score × (1 + 0.1 × (max_hops − d + 1)) */
 #define FG_SEARCH_OVERFETCH           8 /* extra candidates fetched to survive the store re-check */
+#define FG_SEARCH_FETCH_WINDOW        32 /* candidates read from the store in one get_many call */
+#define FG_SEARCH_FETCH_SLACK         4  /* extra candidates per window for those filtered out */
 #define FG_SEARCH_HYBRID_WINDOW_MIN   50 /* candidates per ranking fused in hybrid mode */
 #define FG_SEARCH_HYBRID_WINDOW_MAX   200
 #define FG_SEARCH_SEMANTIC_K_MAX      1000  /* widest semantic fetch after re-check losses */

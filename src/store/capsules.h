@@ -169,6 +169,17 @@ struct store_capsule_ops {
     enum fg_err (*subtree_visibility)(struct store_conn *c, const char *id, int max_trust,
                                       int include_quarantined_owners, long long *hidden,
                                       long long *visible_children);
+
+    /* ---- issue 17 (docs/search.md): the final page of a search in one store call ---- */
+    /** Fetches the capsules `ids[0..n)` (deleted or not) in one round trip: out[i] is filled and
+     * found[i] = 1 for each id present, found[i] = 0 (out[i] untouched) for an absent one. `out`
+     * must be zeroed; the caller clears each found entry with store_capsule_clear. n <=
+     * STORE_GET_MANY_MAX. */
+    enum fg_err (*get_many)(struct store_conn *c, const char *const *ids, size_t n, unsigned flags,
+                            struct store_capsule *out, unsigned char *found);
 };
+
+/** Most ids one get_many call takes. */
+#define STORE_GET_MANY_MAX 128
 
 #endif

@@ -597,6 +597,71 @@ static enum fg_err cap_subtree_visibility(struct store_conn *c, const char *id, 
     return FG_OK;
 }
 
+/* One query for the whole page: WHERE id = ANY($1), rows matched back to their ids. */
+static enum fg_err cap_get_many(struct store_conn *c, const char *const *ids, size_t n,
+                                unsigned flags, struct store_capsule *out, unsigned char *found)
+{
+    static const char sql[] = "SELECT " CAP_COLS " FROM capsules c WHERE c.id = ANY($1::text[])";
+    static const char sql_emb[] =
+        "SELECT " CAP_COLS ", c.embedding FROM capsules c WHERE c.id = ANY($1::text[])";
+    if (n > STORE_GET_MANY_MAX)
+        return FG_EINVAL;
+    memset(found, 0, n);
+    if (n == 0)
+        return FG_OK;
+    /* array literal {"a","b"}: every element quoted, '"' and '\\' escaped */
+    struct fg_buf arr;
+    fg_buf_init(&arr, 64 * 1024);
+    fg_buf_append(&arr, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fg_buf_append(&arr, ",", 1);
+        fg_buf_append(&arr, "\"", 1);
+        for (const char *q = ids[i]; *q; q++) {
+            if (*q == '"' || *q == '\\')
+                fg_buf_append(&arr, "\\", 1);
+            fg_buf_append(&arr, q, 1);
+        }
+        fg_buf_append(&arr, "\"", 1);
+    }
+    if (fg_buf_append(&arr, "}", 1) != FG_OK) {
+        fg_buf_free(&arr);
+        return FG_ELIMIT;
+    }
+    int with_emb = (flags & STORE_CAPSULE_WITH_EMBEDDING) != 0;
+    const char *p[] = {arr.p};
+    enum fg_err e = FG_OK;
+    PGresult *r = pg_exec(c, with_emb ? sql_emb : sql, 1, p, &e);
+    fg_buf_free(&arr);
+    if (!r)
+        return e;
+    int rows = PQntuples(r);
+    for (int k = 0; k < rows && e == FG_OK; k++) {
+        const char *rid = PQgetvalue(r, k, 0);
+        for (size_t i = 0; i < n; i++) {
+            if (found[i] || strcmp(ids[i], rid) != 0)
+                continue;
+            row_read(r, k, 0, &out[i], 0);
+            found[i] = 1;
+            if (with_emb && !PQgetisnull(r, k, CAP_NCOLS)) {
+                out[i].embedding =
+                    pg_bytea_decode(PQgetvalue(r, k, CAP_NCOLS),
+                                    (size_t)PQgetlength(r, k, CAP_NCOLS), &out[i].embedding_len);
+                if (!out[i].embedding)
+                    e = FG_EDB;
+            }
+        }
+    }
+    PQclear(r);
+    if (e != FG_OK) {
+        for (size_t i = 0; i < n; i++)
+            if (found[i])
+                store_capsule_clear(&out[i]);
+        memset(found, 0, n);
+    }
+    return e;
+}
+
 const struct store_capsule_ops pg_capsule_ops = {
     .insert = cap_insert,
     .get = cap_get,
@@ -612,4 +677,5 @@ const struct store_capsule_ops pg_capsule_ops = {
     .set_embedding = cap_set_embedding,
     .count_live = cap_count_live,
     .subtree_visibility = cap_subtree_visibility,
+    .get_many = cap_get_many,
 };

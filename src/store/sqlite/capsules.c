@@ -579,6 +579,28 @@ static enum fg_err cap_subtree_visibility(struct store_conn *c, const char *id, 
     return FG_OK;
 }
 
+/* In-process: one reused prepared statement per id is already free of round trips. */
+static enum fg_err cap_get_many(struct store_conn *c, const char *const *ids, size_t n,
+                                unsigned flags, struct store_capsule *out, unsigned char *found)
+{
+    if (n > STORE_GET_MANY_MAX)
+        return FG_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        found[i] = 0;
+        enum fg_err e = cap_get(c, ids[i], flags, &out[i]);
+        if (e == FG_ENOTFOUND)
+            continue;
+        if (e != FG_OK) {
+            for (size_t j = 0; j < i; j++)
+                if (found[j])
+                    store_capsule_clear(&out[j]);
+            return e;
+        }
+        found[i] = 1;
+    }
+    return FG_OK;
+}
+
 const struct store_capsule_ops sqlite_capsule_ops = {
     .insert = cap_insert,
     .get = cap_get,
@@ -594,4 +616,5 @@ const struct store_capsule_ops sqlite_capsule_ops = {
     .set_embedding = cap_set_embedding,
     .count_live = cap_count_live,
     .subtree_visibility = cap_subtree_visibility,
+    .get_many = cap_get_many,
 };

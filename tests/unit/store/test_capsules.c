@@ -384,6 +384,39 @@ static int walk_cb(const struct store_ancestor *a, void *ctx)
     return 0;
 }
 
+/* get_many: found/absent flags per position, rows in the caller's order, deleted ones included. */
+static void test_get_many(void **state)
+{
+    struct fx *f = *state;
+    char a[37], b[37], d[37];
+    put(f, a, "alpha", "knowledge", 0, NULL, NULL);
+    put(f, b, "beta", "decision", 60, NULL, OTHER);
+    put(f, d, "gone", "knowledge", 0, NULL, NULL);
+    assert_int_equal(store_begin(f->st, f->c), FG_OK);
+    assert_int_equal(f->st->capsules->soft_delete(f->c, d, 0, ++g_clock, NULL, NULL), FG_OK);
+    assert_int_equal(store_commit(f->st, f->c), FG_OK);
+    const char *ids[] = {b, "0190a000-0000-7000-8000-0000000000ff", a, d};
+    struct store_capsule out[4];
+    unsigned char found[4];
+    memset(out, 0, sizeof out);
+    memset(found, 7, sizeof found);
+    assert_int_equal(f->st->capsules->get_many(f->c, ids, 4, 0, out, found), FG_OK);
+    assert_int_equal(found[0], 1);
+    assert_int_equal(found[1], 0);
+    assert_int_equal(found[2], 1);
+    assert_int_equal(found[3], 1);
+    assert_string_equal(out[0].content, "beta");
+    assert_string_equal(out[0].owner_id, OTHER);
+    assert_string_equal(out[2].content, "alpha");
+    assert_int_equal(out[3].is_deleted, 1);
+    for (int i = 0; i < 4; i++)
+        if (found[i])
+            store_capsule_clear(&out[i]);
+    assert_int_equal(f->st->capsules->get_many(f->c, ids, 0, 0, out, found), FG_OK);
+    assert_int_equal(f->st->capsules->get_many(f->c, ids, STORE_GET_MANY_MAX + 1, 0, out, found),
+                     FG_EINVAL);
+}
+
 static void test_lineage_1000_deep(void **state)
 {
     struct fx *f = *state;
@@ -472,6 +505,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_revisions_embedding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_soft_delete_subtree_and_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lineage_1000_deep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_many, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
