@@ -103,6 +103,7 @@ static int load_or_reply(struct http_req *req, struct http_resp *resp, const cha
     if (enabled_or_reply(req, resp) || fg_authz_require_or_reply(req, resp, perm) ||
         p_uuid_or_reply(req, resp, "id", "overlay", &id))
         return -1;
+    fg_overlay_stats_flush(req->app); /* this process's queued validator stats first */
     enum fg_err e;
     struct store_conn *c = store_acquire(req->app->store, &e);
     if (c) {
@@ -159,6 +160,7 @@ static void list(struct http_req *req, struct http_resp *resp, const char *name)
     struct page_ctx p = {.arr = json_array(),
                          .max_trust = fg_is_admin(req->principal) ? 100 : req->principal->trust};
     long long total = 0;
+    fg_overlay_stats_flush(req->app);
     enum fg_err e;
     struct store_conn *c = store_acquire(req->app->store, &e);
     if (c) {

@@ -2,6 +2,8 @@
 #include "core/overlay.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +28,64 @@
 
 #define SANDBOX_AS_MB 1024 /* RLIMIT_AS of a worker: the largest max_memory_mb (512) + room */
 
+/* Stats of validation-hook invocations are not written on the capsule write path (one more
+ * durable commit per create): they are queued and written by a flusher thread, in one transaction
+ * per batch, every FG_OVERLAY_STATS_FLUSH_MS, and before this process reads overlay stats. */
+#define FG_OVERLAY_STATS_FLUSH_MS 100
+#define FG_OVERLAY_STATS_QUEUE    4096 /* a full queue is flushed by the caller */
+
+struct ov_pending {
+    char id[37];
+    char name[FG_OVERLAY_NAME_MAX + 1];
+    int failed;
+    double ms;
+    int64_t at;
+    char error[LUA_SB_MAX_ERROR + 40];
+};
+
 struct fg_overlays {
     struct lua_sb_pool *pool;
     struct fg_overlay_hooks *hooks;
+    /* deferred stats (validation hooks) */
+    pthread_mutex_t qmu;   /* guards q, qn, stop */
+    pthread_cond_t qcond;  /* signalled on a full queue and at stop */
+    pthread_mutex_t flush; /* one flush at a time */
+    struct ov_pending *q;
+    size_t qn;
+    int stop;
+    pthread_t flusher;
+    int flusher_started;
 };
+
+static void stats_flush(struct fg_app *app);
+
+static void *flusher_main(void *arg)
+{
+    struct fg_app *app = arg;
+    struct fg_overlays *o = app->overlays;
+    pthread_mutex_lock(&o->qmu);
+    while (!o->stop) {
+        if (o->qn == 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += (long)FG_OVERLAY_STATS_FLUSH_MS * 1000000L;
+            ts.tv_sec += ts.tv_nsec / 1000000000L;
+            ts.tv_nsec %= 1000000000L;
+            int rc = pthread_cond_timedwait(&o->qcond, &o->qmu, &ts);
+            if (rc != 0 && rc != ETIMEDOUT)
+                break;
+            continue;
+        }
+        pthread_mutex_unlock(&o->qmu);
+        stats_flush(app);
+        /* batch what arrives in the next interval */
+        struct timespec nap = {0, (long)FG_OVERLAY_STATS_FLUSH_MS * 1000000L};
+        nanosleep(&nap, NULL);
+        pthread_mutex_lock(&o->qmu);
+    }
+    pthread_mutex_unlock(&o->qmu);
+    return NULL;
+}
 
 int fg_overlay_start(struct fg_app *app, char *err, size_t errlen)
 {
@@ -41,7 +97,12 @@ int fg_overlay_start(struct fg_app *app, char *err, size_t errlen)
         free(o);
         return -1;
     }
+    pthread_mutex_init(&o->qmu, NULL);
+    pthread_cond_init(&o->qcond, NULL);
+    pthread_mutex_init(&o->flush, NULL);
+    o->q = fg_xcalloc(FG_OVERLAY_STATS_QUEUE, sizeof *o->q);
     app->overlays = o;
+    o->flusher_started = pthread_create(&o->flusher, NULL, flusher_main, app) == 0;
     o->hooks = fg_overlay_hooks_start(app);
     return 0;
 }
@@ -52,7 +113,19 @@ void fg_overlay_stop(struct fg_app *app)
     if (!o)
         return;
     fg_overlay_hooks_stop(o->hooks);
+    if (o->flusher_started) {
+        pthread_mutex_lock(&o->qmu);
+        o->stop = 1;
+        pthread_cond_signal(&o->qcond);
+        pthread_mutex_unlock(&o->qmu);
+        pthread_join(o->flusher, NULL);
+    }
+    stats_flush(app); /* what the validators of the last moments counted */
     lua_sb_pool_free(o->pool);
+    pthread_mutex_destroy(&o->qmu);
+    pthread_cond_destroy(&o->qcond);
+    pthread_mutex_destroy(&o->flush);
+    free(o->q);
     free(o);
     app->overlays = NULL;
 }
@@ -703,7 +776,106 @@ static json_t *host_call(void *vctx, const char *fn, json_t *args, char *err, si
     return NULL;
 }
 
-static void count(struct fg_app *app, const struct store_overlay *ov, struct lua_sb_result *res)
+/* Self-quarantine (SPEC §7.1) once the window holds enough invocations, more than half failed. */
+static void maybe_quarantine(struct fg_app *app, struct store_conn *c, const char *id,
+                             const char *name, long long win_inv, long long win_fail)
+{
+    if (win_inv < FG_OVERLAY_QUARANTINE_MIN || win_fail * 2 <= win_inv ||
+        store_begin(app->store, c) != FG_OK)
+        return;
+    struct store_overlay cur;
+    memset(&cur, 0, sizeof cur);
+    int changed = 0;
+    char reason[200];
+    snprintf(reason, sizeof reason, "%lld of %lld invocations failed within the window", win_fail,
+             win_inv);
+    json_t *src = json_pack("{sIsI}", "window_invocations", (json_int_t)win_inv, "window_failures",
+                            (json_int_t)win_fail);
+    enum fg_err e = app->store->overlays->get(c, id, 0, &cur);
+    if (e == FG_OK)
+        e = transition_in(app, c, NULL, &cur, &transitions[3], reason, src, "overlay_failure",
+                          &changed);
+    json_decref(src);
+    store_overlay_clear(&cur);
+    if (e == FG_OK)
+        e = store_commit(app->store, c);
+    else
+        store_rollback(app->store, c);
+    if (e == FG_OK && changed)
+        fg_log(FG_LOG_WARN, "overlay_quarantined", FG_LF_STR("overlay", name),
+               FG_LF_STR("overlay_id", id), FG_LF_END);
+}
+
+/* Writes the queued stats in one transaction, then applies self-quarantine where a window
+ * crossed the line. Safe to call from any thread; a no-op when nothing is queued. */
+static void stats_flush(struct fg_app *app)
+{
+    struct fg_overlays *o = app->overlays;
+    pthread_mutex_lock(&o->flush);
+    pthread_mutex_lock(&o->qmu);
+    size_t n = o->qn;
+    struct ov_pending *batch = NULL;
+    if (n) {
+        batch = fg_xmalloc(n * sizeof *batch);
+        memcpy(batch, o->q, n * sizeof *batch);
+        o->qn = 0;
+    }
+    pthread_mutex_unlock(&o->qmu);
+    if (!n) {
+        pthread_mutex_unlock(&o->flush);
+        return;
+    }
+    enum fg_err e;
+    struct store_conn *c = store_acquire(app->store, &e);
+    long long *win_inv = fg_xcalloc(n, sizeof *win_inv);
+    long long *win_fail = fg_xcalloc(n, sizeof *win_fail);
+    unsigned char *ok = fg_xcalloc(n, 1);
+    if (c && (e = store_begin(app->store, c)) == FG_OK) {
+        for (size_t i = 0; i < n && e == FG_OK; i++) {
+            e = app->store->overlays->record(c, batch[i].id, batch[i].failed, batch[i].ms,
+                                             batch[i].error, batch[i].at, FG_OVERLAY_WINDOW_MS,
+                                             &win_inv[i], &win_fail[i]);
+            ok[i] = e == FG_OK;
+            if (e == FG_ENOTFOUND) /* the overlay is gone */
+                e = FG_OK;
+        }
+        if (e == FG_OK)
+            e = store_commit(app->store, c);
+        else
+            store_rollback(app->store, c);
+    }
+    if (!c || e != FG_OK) {
+        fg_log(FG_LOG_WARN, "overlay_stats_lost", FG_LF_INT("invocations", (long long)n),
+               FG_LF_STR("error", fg_err_name(e)), FG_LF_END);
+    } else {
+        /* the last failed invocation of each overlay carries its newest window */
+        for (size_t i = n; i-- > 0;) {
+            if (!ok[i] || !batch[i].failed)
+                continue;
+            int seen = 0;
+            for (size_t j = i + 1; j < n && !seen; j++)
+                seen = ok[j] && batch[j].failed && strcmp(batch[j].id, batch[i].id) == 0;
+            if (!seen)
+                maybe_quarantine(app, c, batch[i].id, batch[i].name, win_inv[i], win_fail[i]);
+        }
+    }
+    if (c)
+        store_release(app->store, c);
+    free(win_inv);
+    free(win_fail);
+    free(ok);
+    free(batch);
+    pthread_mutex_unlock(&o->flush);
+}
+
+void fg_overlay_stats_flush(struct fg_app *app)
+{
+    if (app && app->overlays)
+        stats_flush(app);
+}
+
+static void count(struct fg_app *app, const struct store_overlay *ov, struct lua_sb_result *res,
+                  int deferred)
 {
     int failed = res->outcome != LUA_SB_OK;
     if (fgm.overlay_invocations) {
@@ -715,39 +887,34 @@ static void count(struct fg_app *app, const struct store_overlay *ov, struct lua
         fg_log(FG_LOG_WARN, "overlay_failure", FG_LF_STR("overlay", ov->name),
                FG_LF_STR("overlay_id", ov->id),
                FG_LF_STR("kind", lua_sb_outcome_name(res->outcome)), FG_LF_END);
+    char errtxt[LUA_SB_MAX_ERROR + 40];
+    snprintf(errtxt, sizeof errtxt, "%s: %s", lua_sb_outcome_name(res->outcome), res->error);
+    struct fg_overlays *o = app->overlays;
+    if (deferred) {
+        int full;
+        pthread_mutex_lock(&o->qmu);
+        struct ov_pending *p = &o->q[o->qn++];
+        snprintf(p->id, sizeof p->id, "%s", ov->id);
+        snprintf(p->name, sizeof p->name, "%s", ov->name);
+        p->failed = failed;
+        p->ms = res->elapsed_ms;
+        p->at = fg_now_ms();
+        snprintf(p->error, sizeof p->error, "%s", errtxt);
+        full = o->qn == FG_OVERLAY_STATS_QUEUE;
+        pthread_mutex_unlock(&o->qmu);
+        if (full)
+            stats_flush(app);
+        return;
+    }
     enum fg_err e;
     struct store_conn *c = store_acquire(app->store, &e);
     if (!c)
         return;
     long long win_inv = 0, win_fail = 0;
-    char errtxt[LUA_SB_MAX_ERROR + 40];
-    snprintf(errtxt, sizeof errtxt, "%s: %s", lua_sb_outcome_name(res->outcome), res->error);
     e = app->store->overlays->record(c, ov->id, failed, res->elapsed_ms, errtxt, fg_now_ms(),
                                      FG_OVERLAY_WINDOW_MS, &win_inv, &win_fail);
-    if (e == FG_OK && failed && win_inv >= FG_OVERLAY_QUARANTINE_MIN && win_fail * 2 > win_inv &&
-        store_begin(app->store, c) == FG_OK) {
-        struct store_overlay cur;
-        memset(&cur, 0, sizeof cur);
-        int changed = 0;
-        char reason[200];
-        snprintf(reason, sizeof reason, "%lld of %lld invocations failed within the window",
-                 win_fail, win_inv);
-        json_t *src = json_pack("{sIsI}", "window_invocations", (json_int_t)win_inv,
-                                "window_failures", (json_int_t)win_fail);
-        e = app->store->overlays->get(c, ov->id, 0, &cur);
-        if (e == FG_OK)
-            e = transition_in(app, c, NULL, &cur, &transitions[3], reason, src, "overlay_failure",
-                              &changed);
-        json_decref(src);
-        store_overlay_clear(&cur);
-        if (e == FG_OK)
-            e = store_commit(app->store, c);
-        else
-            store_rollback(app->store, c);
-        if (e == FG_OK && changed)
-            fg_log(FG_LOG_WARN, "overlay_quarantined", FG_LF_STR("overlay", ov->name),
-                   FG_LF_STR("overlay_id", ov->id), FG_LF_END);
-    }
+    if (e == FG_OK && failed)
+        maybe_quarantine(app, c, ov->id, ov->name, win_inv, win_fail);
     store_release(app->store, c);
 }
 
@@ -797,7 +964,7 @@ enum fg_err fg_overlay_run(struct fg_app *app, const struct store_overlay *ov, c
     enum fg_err e = lua_sb_pool_run(o->pool, &call, host_call, &h, res);
     if (e != FG_OK)
         return e;
-    count(app, ov, res);
+    count(app, ov, res, strcmp(entry, "validate") == 0);
     return FG_OK;
 }
 

@@ -77,10 +77,16 @@ enum fg_err fg_overlay_transition(struct fg_app *app, struct http_req *req, cons
  * Runs an entry point of an overlay (a row with source). Not active → LUA_SB_NOT_ACTIVE; an entry
  * point the manifest does not list → LUA_SB_NO_SUCH_ENTRY_POINT (neither counted). Otherwise
  * counted in the stats and forge_overlay_invocations_total, and may quarantine the overlay.
+ * The stats of `validate` calls (on the capsule write path) are queued and written in batches
+ * (at most ~100 ms later, and before this process reads stats: fg_overlay_stats_flush); the
+ * others are written before this returns.
  * FG_EUNAVAIL when no sandbox worker was free.
  */
 enum fg_err fg_overlay_run(struct fg_app *app, const struct store_overlay *ov, const char *entry,
                            json_t *input, struct lua_sb_result *res);
+
+/** Writes the queued stats of validation hooks now (and applies self-quarantine). */
+void fg_overlay_stats_flush(struct fg_app *app);
 
 /**
  * Governance (SPEC §6), inside the caller's transaction `c`:

@@ -293,6 +293,37 @@ def test_validation_failure_policy(f: Forge):
     assert r.status == 201 and r.json["data"]["metadata"] == {"k": "v", "len": 5}, r
 
 
+def test_validator_stats_batched_and_self_quarantine(f: Forge):
+    """Validator stats are written in batches off the write path, yet a GET right after the
+    writes shows them, and a validator failing most of the time still quarantines itself."""
+    admin = f.admin_token()
+    user = f.make_user()
+    ok = active(f, admin, manifest(name="counting-validator", entry_points=["validate"],
+                                   validates=["capsule.create"]),
+                "function validate(c) return {allow = true} end")
+    for i in range(5):
+        r = f.post(C, {"content": "note %d" % i}, token=user["access_token"])
+        assert r.status == 201, r
+    g = f.get("%s/%s" % (O, ok["id"]), token=admin).json["data"]
+    assert g["stats"]["invocations"] == 5 and g["stats"]["failures"] == 0, g
+    f.post("%s/%s/suspend" % (O, ok["id"]), token=admin)
+    bad = active(f, admin, manifest(name="failing-validator", entry_points=["validate"],
+                                    validates=["capsule.create"], failure_policy="open"),
+                 "function validate(c) error('always broken') end")
+    for i in range(10):
+        r = f.post(C, {"content": "more %d" % i}, token=user["access_token"])
+        assert r.status == 201, r  # failure policy open: writes go on
+    g = f.get("%s/%s" % (O, bad["id"]), token=admin).json["data"]
+    assert g["stats"]["invocations"] == 10 and g["stats"]["failures"] == 10, g
+    assert g["status"] == "quarantined", g
+    assert "always broken" in g["stats"]["last_error"]
+    # once quarantined it no longer runs: a further write is not counted
+    r = f.post(C, {"content": "after"}, token=user["access_token"])
+    assert r.status == 201, r
+    g = f.get("%s/%s" % (O, bad["id"]), token=admin).json["data"]
+    assert g["stats"]["invocations"] == 10, g
+
+
 def test_related_linker_example(f: Forge):
     admin = f.admin_token()
     user = f.make_user(trust="sandbox")  # capsules at the overlay's trust are visible to it
