@@ -49,6 +49,9 @@ struct fg_overlay_hooks {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     char holder[64];
+    /* the lease as this dispatcher last saw it (only the hook thread touches these) */
+    int64_t lease_renewed_ms;
+    long long cursor;
 };
 
 static int copy_event(const struct store_hook_event *ev, void *ctx)
@@ -149,14 +152,17 @@ static void log_attempt(struct fg_overlay_hooks *h, const struct store_overlay *
                FG_LF_END);
 }
 
-static void run_hooks(struct fg_overlay_hooks *h, const struct ov_set *set,
-                      const struct hook_event *ev)
+/* Runs the hooks of one event; returns the number of overlays subscribed to it. */
+static int run_hooks(struct fg_overlay_hooks *h, const struct ov_set *set,
+                     const struct hook_event *ev)
 {
+    int ran = 0;
     json_t *input = NULL;
     for (size_t i = 0; i < set->n && !atomic_load(&h->stop); i++) {
         const struct store_overlay *ov = &set->v[i];
         if (!subscribes(ov, ev->type))
             continue;
+        ran++;
         if (!input) {
             json_t *pl = json_loads(ev->payload, 0, NULL);
             input = json_pack("{sssssIso}", "id", ev->id, "type", ev->type, "created_at_ms",
@@ -182,9 +188,36 @@ static void run_hooks(struct fg_overlay_hooks *h, const struct ov_set *set,
         }
     }
     json_decref(input);
+    return ran;
 }
 
-/* One round: 1 when it did work (poll again at once). */
+/* Moves the cursor to `seq`; 0 when the lease was lost (or the store failed). */
+static int advance(struct fg_overlay_hooks *h, long long seq)
+{
+    enum fg_err e;
+    int ok = 0;
+    struct store_conn *c = store_acquire(h->app->store, &e);
+    if (!c)
+        return 0;
+    e = h->app->store->overlays->hook_advance(c, h->holder, seq, &ok);
+    store_release(h->app->store, c);
+    if (e == FG_OK && ok) {
+        h->cursor = seq;
+        return 1;
+    }
+    if (e == FG_OK) /* the lease moved to another replica: it continues from its cursor */
+        fg_log(FG_LOG_WARN, "overlay_hook_lease_lost", FG_LF_END);
+    h->lease_renewed_ms = 0;
+    return 0;
+}
+
+/* One round: 1 when it should poll again at once (hooks ran, or a full batch was read).
+ *
+ * Store writes per round are kept few because each is a durable commit: the lease is renewed
+ * only when a third of its time has passed (hook_advance is conditioned on still holding it, so
+ * a lease lost meanwhile is noticed there); the cursor moves after each event whose hooks ran
+ * (at least once per event) and otherwise once at the end of the batch. Events nobody
+ * subscribes to therefore cost one cursor write per poll (HOOK_POLL_MS), not one per event. */
 static int round_once(struct fg_overlay_hooks *h)
 {
     struct fg_app *app = h->app;
@@ -194,35 +227,42 @@ static int round_once(struct fg_overlay_hooks *h)
     struct store_conn *c = store_acquire(app->store, &e);
     if (!c)
         return 0;
-    int got = 0;
-    long long cursor = 0;
-    e = app->store->overlays->hook_lease(c, h->holder, fg_now_ms(), HOOK_LEASE_MS, &got, &cursor);
+    int got = 1;
+    int64_t now = fg_now_ms();
+    if (!h->lease_renewed_ms || now - h->lease_renewed_ms >= HOOK_LEASE_MS / 3) {
+        long long cursor = 0;
+        got = 0;
+        e = app->store->overlays->hook_lease(c, h->holder, now, HOOK_LEASE_MS, &got, &cursor);
+        if (e == FG_OK && got) {
+            h->lease_renewed_ms = now;
+            h->cursor = cursor;
+        } else {
+            h->lease_renewed_ms = 0;
+        }
+    }
     struct {
         struct hook_event *v;
         size_t n;
     } evs = {fg_xcalloc(HOOK_BATCH, sizeof(struct hook_event)), 0};
     struct ov_set set = {0};
     if (e == FG_OK && got)
-        e = app->store->overlays->hook_events(c, cursor, HOOK_BATCH, copy_event, &evs);
+        e = app->store->overlays->hook_events(c, h->cursor, HOOK_BATCH, copy_event, &evs);
     if (e == FG_OK && got && evs.n > 0)
         e = app->store->overlays->active(c, copy_overlay, &set);
     store_release(app->store, c);
-    int did = 0;
-    for (size_t i = 0; e == FG_OK && got && i < evs.n && !atomic_load(&h->stop); i++) {
-        if (set.n > 0)
-            run_hooks(h, &set, &evs.v[i]);
-        int ok = 0;
-        c = store_acquire(app->store, &e);
-        if (!c)
-            break;
-        e = app->store->overlays->hook_advance(c, h->holder, evs.v[i].seq, &ok);
-        store_release(app->store, c);
-        if (!ok) { /* the lease moved to another replica: it continues from its cursor */
-            fg_log(FG_LOG_WARN, "overlay_hook_lease_lost", FG_LF_END);
-            break;
+    int did = evs.n == HOOK_BATCH, alive = 1;
+    long long unsaved = 0; /* last event handled without hooks, cursor not yet moved past it */
+    for (size_t i = 0; e == FG_OK && got && alive && i < evs.n && !atomic_load(&h->stop); i++) {
+        if (set.n > 0 && run_hooks(h, &set, &evs.v[i]) > 0) {
+            alive = advance(h, evs.v[i].seq);
+            unsaved = 0;
+            did = 1;
+        } else {
+            unsaved = evs.v[i].seq;
         }
-        did = 1;
     }
+    if (alive && unsaved > h->cursor)
+        advance(h, unsaved);
     for (size_t i = 0; i < evs.n; i++) {
         free(evs.v[i].id);
         free(evs.v[i].type);

@@ -21,25 +21,20 @@ static enum fg_err tx_enter(struct store_conn *c, int *own)
     *own = 0;
     if (c->in_tx)
         return FG_OK;
-    int rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return sq_err(c, rc, "begin");
-    c->in_tx = 1;
-    *own = 1;
-    return FG_OK;
+    enum fg_err e = sq_tx_begin(c);
+    *own = e == FG_OK;
+    return e;
 }
 
 static enum fg_err tx_leave(struct store_conn *c, int own, enum fg_err e)
 {
     if (!own)
         return e;
-    int rc = sqlite3_exec(c->db, e == FG_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
-    if (e == FG_OK && rc != SQLITE_OK) {
-        e = sq_err(c, rc, "commit");
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    if (e != FG_OK) {
+        sq_tx_rollback(c);
+        return e;
     }
-    c->in_tx = 0;
-    return e;
+    return sq_tx_commit(c);
 }
 
 static enum fg_err read_chain(struct store_conn *c, struct store_audit_chain *ch)

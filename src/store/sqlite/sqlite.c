@@ -8,9 +8,19 @@
  * production service, so FULL is the default (docs/operations/backup.md).
  *
  * Concurrency: a pool of DATABASE_POOL_SIZE connections (mutex + condition variable). Readers run
- * concurrently (WAL); writers serialise on BEGIN IMMEDIATE, waiting in busy_wait() (short retry
- * steps, up to DATABASE_BUSY_TIMEOUT_MS). Each connection caches prepared statements; release()
- * resets them so no read snapshot stays open.
+ * concurrently (WAL) on their own connections and never wait for writers. Each connection caches
+ * prepared statements; release() resets them so no read snapshot stays open.
+ *
+ * Group commit: every write transaction (begin .. commit on any pooled connection) runs on the
+ * store's one writer connection, as a SAVEPOINT inside the writer's current batch transaction.
+ * Writers take turns on a condition variable (no lock polling); while one runs, the others queue.
+ * When a writer commits it RELEASEs its savepoint and, if others are queued (and the batch is
+ * below GC_BATCH_MAX requests / GC_OPEN_MAX_MS old), hands the writer to them and waits; the last
+ * writer of the batch (nobody queued) COMMITs the batch: one fsync for everything that arrived
+ * while the previous batch was flushing. Each request is answered only after the COMMIT of its
+ * batch succeeded; a rollback undoes that request's savepoint only; if SQLite aborted the whole
+ * batch (I/O error, disk full), every request of the batch gets the error. Statements that write
+ * outside a transaction (autocommit) still take SQLite's write lock through busy_wait().
  */
 #include "store/sqlite/sqlite_int.h"
 
@@ -41,8 +51,19 @@ struct stmt_entry {
 
 struct sq_conn {
     struct store_conn pub; /* first: cast between the two */
+    struct sq_store *s;
     struct stmt_entry cache[STMT_CACHE];
 };
+
+/* A request waiting for the COMMIT of the batch its savepoint was released into. */
+struct gc_wait {
+    struct gc_wait *next;
+    enum fg_err err;
+    int done;
+};
+
+#define GC_BATCH_MAX   256 /* requests per batch before it is committed even with others queued */
+#define GC_OPEN_MAX_MS 50  /* age of a batch after which it is committed even with others queued */
 
 struct sq_store {
     struct store base;
@@ -53,6 +74,16 @@ struct sq_store {
     struct store_conn *free_list;
     int open_conns, max_conns;
     int lock_fd; /* shared flock on "<path>.lock" while open; forge restore takes it exclusively */
+    /* group commit (see the top of this file); guarded by gc_mu */
+    pthread_mutex_t gc_mu;
+    pthread_cond_t gc_cv;
+    struct sq_conn *w;       /* the writer connection (opened at the first write) */
+    int gc_busy;             /* a request is inside its savepoint, or a COMMIT is running */
+    int gc_waiting;          /* requests queued in begin */
+    int gc_open;             /* the writer has an open batch transaction */
+    int gc_count;            /* savepoints released into the open batch */
+    int64_t gc_opened_ms;    /* when the open batch began */
+    struct gc_wait *gc_list; /* requests waiting for the open batch's COMMIT */
 };
 
 static const struct store_ops sqlite_ops;
@@ -125,6 +156,8 @@ static struct store_conn *conn_open(struct sq_store *s, enum fg_err *err)
     }
     struct sq_conn *c = fg_xcalloc(1, sizeof *c);
     c->pub.db = db;
+    c->pub.own_db = db;
+    c->s = s;
     return &c->pub;
 }
 
@@ -140,6 +173,8 @@ static void conn_close(struct store_conn *pc)
 
 sqlite3_stmt *sq_prepare(struct store_conn *pc, const char *sql)
 {
+    if (pc->wr) /* in a write transaction: the writer connection's statements */
+        pc = pc->wr;
     struct sq_conn *c = (struct sq_conn *)pc;
     size_t h = ((uintptr_t)sql >> 3) % STMT_CACHE;
     for (size_t n = 0; n < STMT_CACHE; n++) {
@@ -244,8 +279,7 @@ static void sq_release(struct store *base, struct store_conn *pc)
     if (pc->in_tx) {
         fg_log(FG_LOG_ERROR, "sqlite_tx_leak", FG_LF_STR("msg", "rolled back an open transaction"),
                FG_LF_END);
-        exec(pc->db, "ROLLBACK");
-        pc->in_tx = 0;
+        sq_tx_rollback(pc);
     }
     for (size_t i = 0; i < STMT_CACHE; i++)
         if (c->cache[i].st)
@@ -257,33 +291,204 @@ static void sq_release(struct store *base, struct store_conn *pc)
     pthread_mutex_unlock(&s->mu);
 }
 
-static enum fg_err sq_begin(struct store_conn *c)
+static int64_t mono_ms(void)
 {
-    int rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return sq_err(c, rc, "begin");
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Resets every statement of the writer (none may stay active across RELEASE/COMMIT). */
+static void writer_reset(struct sq_conn *w)
+{
+    for (size_t i = 0; i < STMT_CACHE; i++)
+        if (w->cache[i].st)
+            sqlite3_reset(w->cache[i].st);
+}
+
+/* COMMITs the open batch and answers its waiters. Called with gc_mu held and gc_busy == 0;
+ * returns with gc_mu held. */
+static void gc_commit_locked(struct sq_store *s)
+{
+    s->gc_busy = 1;
+    struct gc_wait *list = s->gc_list;
+    s->gc_list = NULL;
+    pthread_mutex_unlock(&s->gc_mu);
+    sqlite3 *db = s->w->pub.own_db;
+    enum fg_err e = FG_OK;
+    writer_reset(s->w);
+    if (sqlite3_get_autocommit(db)) {
+        /* SQLite rolled the batch back (I/O error, disk full, ...): nothing of it is stored */
+        e = list ? FG_EDB : FG_OK;
+        if (list)
+            fg_log(FG_LOG_ERROR, "sqlite_batch_lost",
+                   FG_LF_STR("msg", "the group-commit batch was rolled back by SQLite"), FG_LF_END);
+    } else {
+        int rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            e = sq_err(&s->w->pub, rc, "commit");
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        }
+    }
+    pthread_mutex_lock(&s->gc_mu);
+    for (struct gc_wait *w = list; w; w = w->next) {
+        w->err = e;
+        w->done = 1;
+    }
+    s->gc_open = 0;
+    s->gc_count = 0;
+    s->gc_busy = 0;
+    pthread_cond_broadcast(&s->gc_cv);
+}
+
+/* The writer became free (gc_mu held): hand it to a queued request, or commit the open batch
+ * when nobody is queued or the batch is full/old. */
+static void gc_free_locked(struct sq_store *s)
+{
+    if (s->gc_open && (s->gc_waiting == 0 || s->gc_count >= GC_BATCH_MAX ||
+                       mono_ms() - s->gc_opened_ms >= GC_OPEN_MAX_MS))
+        gc_commit_locked(s);
+    else
+        pthread_cond_broadcast(&s->gc_cv);
+}
+
+enum fg_err sq_tx_begin(struct store_conn *c)
+{
+    struct sq_store *s = ((struct sq_conn *)c)->s;
+    if (c->in_tx)
+        return FG_EINTERNAL; /* nested begin on one connection */
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += s->busy_ms / 1000;
+    deadline.tv_nsec += (long)(s->busy_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&s->gc_mu);
+    s->gc_waiting++;
+    while (s->gc_busy) {
+        if (pthread_cond_timedwait(&s->gc_cv, &s->gc_mu, &deadline) == ETIMEDOUT && s->gc_busy) {
+            s->gc_waiting--;
+            if (!s->gc_busy)
+                gc_free_locked(s);
+            pthread_mutex_unlock(&s->gc_mu);
+            fg_log(FG_LOG_ERROR, "sqlite_error", FG_LF_STR("op", "begin"),
+                   FG_LF_STR("error", "timed out waiting for the writer"), FG_LF_END);
+            return FG_EUNAVAIL;
+        }
+    }
+    s->gc_waiting--;
+    s->gc_busy = 1;
+    enum fg_err e = FG_OK;
+    if (!s->w) {
+        struct store_conn *w = conn_open(s, &e);
+        if (w)
+            s->w = (struct sq_conn *)w;
+    }
+    if (s->w && !s->gc_open) {
+        pthread_mutex_unlock(&s->gc_mu);
+        int rc = sqlite3_exec(s->w->pub.own_db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        pthread_mutex_lock(&s->gc_mu);
+        if (rc == SQLITE_OK) {
+            s->gc_open = 1;
+            s->gc_count = 0;
+            s->gc_opened_ms = mono_ms();
+        } else {
+            e = sq_err(&s->w->pub, rc, "begin");
+        }
+    }
+    if (!s->w || e != FG_OK) {
+        if (e == FG_OK)
+            e = FG_EUNAVAIL;
+        s->gc_busy = 0;
+        gc_free_locked(s);
+        pthread_mutex_unlock(&s->gc_mu);
+        return e;
+    }
+    pthread_mutex_unlock(&s->gc_mu);
+    int rc = sqlite3_exec(s->w->pub.own_db, "SAVEPOINT fg_req", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        e = sq_err(&s->w->pub, rc, "savepoint");
+        pthread_mutex_lock(&s->gc_mu);
+        s->gc_busy = 0;
+        gc_free_locked(s);
+        pthread_mutex_unlock(&s->gc_mu);
+        return e;
+    }
+    c->db = s->w->pub.own_db;
+    c->wr = &s->w->pub;
     c->in_tx = 1;
     return FG_OK;
 }
 
+/* Leaves the writer after this request's savepoint is released or rolled back. */
+static void tx_detach(struct store_conn *c)
+{
+    c->db = c->own_db;
+    c->wr = NULL;
+    c->in_tx = 0;
+}
+
+void sq_tx_rollback(struct store_conn *c)
+{
+    if (!c->in_tx)
+        return;
+    struct sq_store *s = ((struct sq_conn *)c)->s;
+    sqlite3 *db = s->w->pub.own_db;
+    writer_reset(s->w);
+    if (!sqlite3_get_autocommit(db)) {
+        sqlite3_exec(db, "ROLLBACK TO fg_req", NULL, NULL, NULL);
+        sqlite3_exec(db, "RELEASE fg_req", NULL, NULL, NULL);
+    }
+    tx_detach(c);
+    pthread_mutex_lock(&s->gc_mu);
+    s->gc_busy = 0;
+    gc_free_locked(s);
+    pthread_mutex_unlock(&s->gc_mu);
+}
+
+enum fg_err sq_tx_commit(struct store_conn *c)
+{
+    if (!c->in_tx)
+        return FG_EINTERNAL;
+    struct sq_store *s = ((struct sq_conn *)c)->s;
+    sqlite3 *db = s->w->pub.own_db;
+    writer_reset(s->w);
+    int rc = sqlite3_get_autocommit(db) ? SQLITE_ABORT
+                                        : sqlite3_exec(db, "RELEASE fg_req", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        enum fg_err e = sq_err(&s->w->pub, rc, "release");
+        sq_tx_rollback(c);
+        return e == FG_OK ? FG_EDB : e;
+    }
+    tx_detach(c);
+    struct gc_wait me = {.next = NULL, .err = FG_OK, .done = 0};
+    pthread_mutex_lock(&s->gc_mu);
+    me.next = s->gc_list;
+    s->gc_list = &me;
+    s->gc_count++;
+    s->gc_busy = 0;
+    gc_free_locked(s);
+    while (!me.done)
+        pthread_cond_wait(&s->gc_cv, &s->gc_mu);
+    pthread_mutex_unlock(&s->gc_mu);
+    return me.err;
+}
+
+static enum fg_err sq_begin(struct store_conn *c)
+{
+    return sq_tx_begin(c);
+}
+
 static enum fg_err sq_commit(struct store_conn *c)
 {
-    int rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        enum fg_err e = sq_err(c, rc, "commit");
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-        c->in_tx = 0;
-        return e;
-    }
-    c->in_tx = 0;
-    return FG_OK;
+    return sq_tx_commit(c);
 }
 
 static void sq_rollback(struct store_conn *c)
 {
-    if (c->in_tx)
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
-    c->in_tx = 0;
+    sq_tx_rollback(c);
 }
 
 static enum fg_err sq_migrate(struct store *base, int *applied)
@@ -426,8 +631,12 @@ static void sq_close(struct store *base)
         s->free_list = c->next_free;
         conn_close(c);
     }
+    if (s->w)
+        conn_close(&s->w->pub);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->gc_mu);
+    pthread_cond_destroy(&s->gc_cv);
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
     free(s->path);
@@ -531,6 +740,8 @@ enum fg_err store_sqlite_open(const char *path, const struct fg_config *cfg, str
     s->max_conns = (int)cfg->database_pool_size;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->gc_mu, NULL);
+    pthread_cond_init(&s->gc_cv, NULL);
     enum fg_err e = FG_OK;
     struct store_conn *c = sq_acquire(&s->base, &e);
     if (!c) {

@@ -7,10 +7,19 @@
 #include "store/store.h"
 
 struct store_conn {
-    sqlite3 *db;
+    sqlite3 *db; /* while in_tx: the store's writer connection (group commit, sqlite.c) */
     struct store_conn *next_free;
     int in_tx;
+    sqlite3 *own_db;       /* this connection's handle (db points elsewhere while in_tx) */
+    struct store_conn *wr; /* while in_tx: the writer connection whose statements are used */
 };
+
+/** Write transactions of the SQLite backend (the vtable's begin/commit/rollback), for area files
+ * that open one of their own: a savepoint in the store's current group-commit batch; commit
+ * returns once the batch is durable. */
+enum fg_err sq_tx_begin(struct store_conn *c);
+enum fg_err sq_tx_commit(struct store_conn *c);
+void sq_tx_rollback(struct store_conn *c);
 
 /** Prepares (cached per connection by SQL text) a statement; reset + clear bindings on return.
  * Returns NULL on error (logged). Do not finalize the result. */
