@@ -1118,7 +1118,7 @@ json_t *mcp_handle_text(struct mcp_conn *c, const char *text, size_t len)
         return mcp_error_new(NULL, MCP_E_INVALID_REQUEST, "Invalid Request: message too large",
                              json_pack("{sI}", "limit_bytes", (json_int_t)MCP_MAX_MESSAGE_BYTES));
     json_error_t je;
-    json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!msg)
         return mcp_error_new(NULL, MCP_E_PARSE, "Parse error",
                              json_pack("{sssisi}", "reason", je.text, "line", je.line, "column",

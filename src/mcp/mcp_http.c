@@ -308,17 +308,6 @@ static int needs_api(json_t *msg)
                  strcmp(m, "resources/read") == 0);
 }
 
-static int has_request(json_t *msg)
-{
-    if (json_is_array(msg)) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(msg, i, x) if (has_request(x)) return 1;
-        return 0;
-    }
-    return json_is_object(msg) && json_object_get(msg, "method") && json_object_get(msg, "id");
-}
-
 static void h_post(struct http_req *req, struct http_resp *resp)
 {
     if (gate_or_reply(req, resp))
@@ -333,7 +322,7 @@ static void h_post(struct http_req *req, struct http_resp *resp)
         return;
     }
     json_error_t je;
-    json_t *msg = req->body_len ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je)
+    json_t *msg = req->body_len ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je)
                                 : NULL;
     if (!msg) {
         rpc_reply(resp, 400,
@@ -386,11 +375,6 @@ static void h_post(struct http_req *req, struct http_resp *resp)
         goto done;
     }
     conn.initialized = 1;
-    if (!has_request(msg)) {
-        json_decref(mcp_handle(&conn, msg)); /* notifications / responses: nothing to say */
-        resp->status = 202;
-        goto done;
-    }
     if (needs_api(msg)) {
         long long workers = req->app->cfg->workers;
         int limit = workers > 1 ? (int)(workers - 1) : 1;
@@ -408,7 +392,7 @@ static void h_post(struct http_req *req, struct http_resp *resp)
     if (out)
         rpc_reply(resp, 200, out);
     else
-        resp->status = 202;
+        resp->status = 202; /* only notifications / responses: nothing to answer */
 done:
     sodium_memzero(l->auth, sizeof l->auth);
     free(l);
