@@ -19,11 +19,11 @@ static const char *const protocols[] = {"2025-11-25", "2025-06-18", "2025-03-26"
 static const char *const capsule_types[] = {"knowledge", "code",   "decision", "insight",
                                             "config",    "policy", NULL};
 static const char *const search_modes[] = {"hybrid", "semantic", "keyword", NULL};
-static const char *const proposal_statuses[] = {"draft",    "active",   "passed", "rejected",
+static const char *const proposal_statuses[] = {"draft",    "active",   "passed",  "rejected",
                                                 "executed", "canceled", "expired", NULL};
 static const char *const vote_values[] = {"for", "against", "abstain", NULL};
-static const char *const edge_types[] = {"supports",   "contradicts", "supersedes",
-                                         "related_to", "references",  "derived_from", NULL};
+static const char *const edge_types[] = {"supports",   "contradicts",  "supersedes", "related_to",
+                                         "references", "derived_from", NULL};
 static const char *const directions[] = {"out", "in", "both", NULL};
 
 #define MCP_RESOURCE_PAGE   50
@@ -154,9 +154,8 @@ static json_t *tool_api_error(long status, json_t *body)
     json_t *details = json_object_get(body, "details");
     const char *hint = NULL;
     if (status == 0) {
-        return tool_error(0, "unreachable",
-                          msg ? msg : "the Forge server could not be reached", details,
-                          "The Forge server is down or unreachable; try again later.");
+        return tool_error(0, "unreachable", msg ? msg : "the Forge server could not be reached",
+                          details, "The Forge server is down or unreachable; try again later.");
     }
     if (status == 401)
         hint = "The access token is invalid, expired or revoked: the user has to log in again "
@@ -258,8 +257,7 @@ static const char *a_str(struct targs *t, const char *name, int required, size_t
     return json_string_value(v);
 }
 
-static const char *a_enum(struct targs *t, const char *name, int required,
-                          const char *const *list)
+static const char *a_enum(struct targs *t, const char *name, int required, const char *const *list)
 {
     const char *s = a_str(t, name, required, 1, 64);
     if (s && !in_list(list, s)) {
@@ -284,8 +282,7 @@ static const char *a_uuid(struct targs *t, const char *name, int required)
     return s;
 }
 
-static long long a_int(struct targs *t, const char *name, long long def, long long lo,
-                       long long hi)
+static long long a_int(struct targs *t, const char *name, long long def, long long lo, long long hi)
 {
     json_t *v = json_object_get(t->args, name);
     if (!v || json_is_null(v))
@@ -339,10 +336,20 @@ static void add_uri(json_t *cap)
 /* The fields a model needs from a capsule (a new object). */
 static json_t *capsule_view(json_t *cap)
 {
-    static const char *const keep[] = {
-        "id",         "type",       "content",       "content_truncated", "metadata",
-        "version",    "parent_id",  "trust_level",   "owner_id",          "created_at",
-        "updated_at", "is_deleted", "superseded_by", NULL};
+    static const char *const keep[] = {"id",
+                                       "type",
+                                       "content",
+                                       "content_truncated",
+                                       "metadata",
+                                       "version",
+                                       "parent_id",
+                                       "trust_level",
+                                       "owner_id",
+                                       "created_at",
+                                       "updated_at",
+                                       "is_deleted",
+                                       "superseded_by",
+                                       NULL};
     json_t *o = json_object();
     for (int i = 0; keep[i]; i++) {
         json_t *v = json_object_get(cap, keep[i]);
@@ -411,8 +418,8 @@ static json_t *t_get_capsule(struct mcp_conn *c, struct targs *t)
 
 static json_t *t_remember(struct mcp_conn *c, struct targs *t)
 {
-    static const char *const known[] = {"content", "type", "metadata", "derived_from", "reason",
-                                        NULL};
+    static const char *const known[] = {"content",      "type",   "metadata",
+                                        "derived_from", "reason", NULL};
     a_known(t, known);
     const char *content = a_str(t, "content", 1, 1, 1u << 20);
     const char *type = a_enum(t, "type", 0, capsule_types);
@@ -500,10 +507,11 @@ static json_t *t_lineage(struct mcp_conn *c, struct targs *t)
         return err;
     }
     json_t *total = json_object_get(kmeta, "total");
-    json_t *out = json_pack("{sssoso}", "id", id, "ancestors",
-                            views_of(json_object_get(data, "ancestors")), "children",
-                            views_of(kids));
-    json_object_set(out, "truncated", json_boolean(json_is_true(json_object_get(data, "truncated"))));
+    json_t *out =
+        json_pack("{sssoso}", "id", id, "ancestors", views_of(json_object_get(data, "ancestors")),
+                  "children", views_of(kids));
+    json_object_set(out, "truncated",
+                    json_boolean(json_is_true(json_object_get(data, "truncated"))));
     json_object_set_new(out, "children_total",
                         json_integer(json_is_integer(total) ? json_integer_value(total)
                                                             : (json_int_t)json_array_size(kids)));
@@ -544,8 +552,9 @@ static json_t *t_related(struct mcp_conn *c, struct targs *t)
     if (t->err)
         return t->err;
     char path[320];
-    snprintf(path, sizeof path, "/api/v1/capsules/%s/neighbors?depth=%lld&limit=%lld&direction=%s%s%s",
-             id, depth, limit, dir ? dir : "both", types[0] ? "&types=" : "", types);
+    snprintf(path, sizeof path,
+             "/api/v1/capsules/%s/neighbors?depth=%lld&limit=%lld&direction=%s%s%s", id, depth,
+             limit, dir ? dir : "both", types[0] ? "&types=" : "", types);
     json_t *nb, *edges, *err;
     if (!api(c, "GET", path, NULL, &nb, NULL, &err))
         return err;
@@ -580,9 +589,10 @@ static json_t *t_recent(struct mcp_conn *c, struct targs *t)
     if (!api(c, "GET", path, NULL, &data, &meta, &err))
         return err;
     json_t *total = json_object_get(meta, "total");
-    json_t *out = json_pack("{sosI}", "capsules", views_of(data), "total",
-                            (json_int_t)(json_is_integer(total) ? json_integer_value(total)
-                                                                : (json_int_t)json_array_size(data)));
+    json_t *out =
+        json_pack("{sosI}", "capsules", views_of(data), "total",
+                  (json_int_t)(json_is_integer(total) ? json_integer_value(total)
+                                                      : (json_int_t)json_array_size(data)));
     json_decref(data);
     json_decref(meta);
     return tool_ok(out);
@@ -604,10 +614,11 @@ static json_t *t_list_proposals(struct mcp_conn *c, struct targs *t)
     if (!api(c, "GET", path, NULL, &data, &meta, &err))
         return err;
     json_t *total = json_object_get(meta, "total");
-    json_t *out = json_pack("{sOsIsI}", "proposals", data, "total",
-                            (json_int_t)(json_is_integer(total) ? json_integer_value(total)
-                                                                : (json_int_t)json_array_size(data)),
-                            "page", (json_int_t)page);
+    json_t *out =
+        json_pack("{sOsIsI}", "proposals", data, "total",
+                  (json_int_t)(json_is_integer(total) ? json_integer_value(total)
+                                                      : (json_int_t)json_array_size(data)),
+                  "page", (json_int_t)page);
     json_decref(data);
     json_decref(meta);
     return tool_ok(out);
@@ -648,9 +659,10 @@ static json_t *t_vote(struct mcp_conn *c, struct targs *t)
     "\"created_at\":{\"type\":\"string\"},\"updated_at\":{\"type\":\"string\"},"                   \
     "\"superseded_by\":{},\"uri\":{\"type\":\"string\",\"description\":\"MCP resource URI\"}"
 #define CAPSULE_SCHEMA                                                                             \
-    "{\"type\":\"object\",\"properties\":{" CAPSULE_PROPS "},\"required\":[\"id\",\"type\","      \
+    "{\"type\":\"object\",\"properties\":{" CAPSULE_PROPS "},\"required\":[\"id\",\"type\","       \
     "\"content\"]}"
-#define ID_PROP(what) "\"id\":{\"type\":\"string\",\"format\":\"uuid\",\"description\":\"" what "\"}"
+#define ID_PROP(what)                                                                              \
+    "\"id\":{\"type\":\"string\",\"format\":\"uuid\",\"description\":\"" what "\"}"
 
 struct tool {
     const char *name, *title, *description;
@@ -684,8 +696,9 @@ static const struct tool tools[] = {
     {"get_capsule", "Read a capsule",
      "Read one memory capsule in full by its id (search results may show a truncated content). "
      "Returns its content, type, metadata, version, trust level and parent.",
-     "{\"type\":\"object\",\"properties\":{" ID_PROP("the capsule id") "},\"required\":[\"id\"],"
-     "\"additionalProperties\":false}",
+     "{\"type\":\"object\",\"properties\":{" ID_PROP(
+         "the capsule id") "},\"required\":[\"id\"],"
+                           "\"additionalProperties\":false}",
      CAPSULE_SCHEMA, 1, 1, t_get_capsule},
     {"remember", "Remember",
      "Store a new memory capsule: a fact, decision, insight, code snippet, configuration or "
@@ -708,18 +721,22 @@ static const struct tool tools[] = {
      "Change an existing capsule you may edit: new content (a new version; the old one stays in "
      "the history), type or metadata (replaces the stored metadata). Prefer remember with "
      "derived_from when the old statement should stay visible as history of a new one.",
-     "{\"type\":\"object\",\"properties\":{" ID_PROP("the capsule id") ","
-     "\"content\":{\"type\":\"string\",\"minLength\":1},"
-     "\"type\":{\"type\":\"string\",\"enum\":" TYPES_ENUM "},"
-     "\"metadata\":{\"type\":\"object\"}},\"required\":[\"id\"],\"additionalProperties\":false}",
+     "{\"type\":\"object\",\"properties\":{" ID_PROP(
+         "the capsule id") ","
+                           "\"content\":{\"type\":\"string\",\"minLength\":1},"
+                           "\"type\":{\"type\":\"string\",\"enum\":" TYPES_ENUM "},"
+                           "\"metadata\":{\"type\":\"object\"}},\"required\":[\"id\"],"
+                           "\"additionalProperties\":false}",
      CAPSULE_SCHEMA, 0, 1, t_update},
     {"lineage", "Lineage of a capsule",
      "Where a memory comes from and what was built on it: the chain of ancestors (each derived "
      "from the next, nearest first) and the direct children of a capsule. Use it to judge "
      "whether a statement is current or was refined later.",
-     "{\"type\":\"object\",\"properties\":{" ID_PROP("the capsule id") ","
-     "\"max_depth\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,\"default\":10}},"
-     "\"required\":[\"id\"],\"additionalProperties\":false}",
+     "{\"type\":\"object\",\"properties\":{" ID_PROP(
+         "the capsule id") ","
+                           "\"max_depth\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,"
+                           "\"default\":10}},"
+                           "\"required\":[\"id\"],\"additionalProperties\":false}",
      "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"},\"ancestors\":{\"type\":"
      "\"array\",\"items\":{\"type\":\"object\"}},\"children\":{\"type\":\"array\",\"items\":{"
      "\"type\":\"object\"}},\"children_total\":{\"type\":\"integer\"},\"truncated\":{\"type\":"
@@ -729,13 +746,19 @@ static const struct tool tools[] = {
      "Capsules connected to one capsule in the knowledge graph: what supports it, contradicts "
      "it, supersedes it, references it or derives from it, up to depth hops away. Check this "
      "before relying on a capsule: a contradicts or supersedes edge means it may be outdated.",
-     "{\"type\":\"object\",\"properties\":{" ID_PROP("the capsule id") ","
-     "\"depth\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":3,\"default\":1},"
-     "\"types\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":[\"supports\","
-     "\"contradicts\",\"supersedes\",\"related_to\",\"references\",\"derived_from\"]}},"
-     "\"direction\":{\"type\":\"string\",\"enum\":[\"out\",\"in\",\"both\"],\"default\":\"both\"},"
-     "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,\"default\":25}},"
-     "\"required\":[\"id\"],\"additionalProperties\":false}",
+     "{\"type\":\"object\",\"properties\":{" ID_PROP(
+         "the capsule id") ","
+                           "\"depth\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":3,"
+                           "\"default\":1},"
+                           "\"types\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":["
+                           "\"supports\","
+                           "\"contradicts\",\"supersedes\",\"related_to\",\"references\",\"derived_"
+                           "from\"]}},"
+                           "\"direction\":{\"type\":\"string\",\"enum\":[\"out\",\"in\",\"both\"],"
+                           "\"default\":\"both\"},"
+                           "\"limit\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":100,"
+                           "\"default\":25}},"
+                           "\"required\":[\"id\"],\"additionalProperties\":false}",
      "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"},\"depth\":{\"type\":"
      "\"integer\"},\"nodes\":{\"type\":\"array\",\"items\":{\"type\":\"object\"}},\"edges\":{"
      "\"type\":\"array\",\"items\":{\"type\":\"object\"}},\"paths\":{\"type\":\"array\"}},"
@@ -868,8 +891,9 @@ static json_t *m_resources_list(struct mcp_conn *c, json_t *id, json_t *params)
         snprintf(uri, sizeof uri, MCP_RESOURCE_PREFIX "%s", cid);
         snprintf(desc, sizeof desc, "Forge %s capsule", type ? type : "");
         char *name = preview(content ? content : "");
-        json_array_append_new(list, json_pack("{ssssssss}", "uri", uri, "name", name[0] ? name : cid,
-                                              "description", desc, "mimeType", "text/markdown"));
+        json_array_append_new(list,
+                              json_pack("{ssssssss}", "uri", uri, "name", name[0] ? name : cid,
+                                        "description", desc, "mimeType", "text/markdown"));
         free(name);
     }
     json_t *res = json_pack("{so}", "resources", list);
@@ -890,9 +914,9 @@ static json_t *m_resources_read(struct mcp_conn *c, json_t *id, json_t *params)
         return mcp_error_new(id, MCP_E_INVALID_PARAMS, "params.uri (a string) is required", NULL);
     size_t pl = strlen(MCP_RESOURCE_PREFIX);
     if (strncmp(uri, MCP_RESOURCE_PREFIX, pl) != 0 || !is_uuid(uri + pl))
-        return mcp_error_new(id, MCP_E_RESOURCE_NOT_FOUND, "Resource not found",
-                             json_pack("{ssss}", "uri", uri, "reason",
-                                       "expected forge://capsules/{id}"));
+        return mcp_error_new(
+            id, MCP_E_RESOURCE_NOT_FOUND, "Resource not found",
+            json_pack("{ssss}", "uri", uri, "reason", "expected forge://capsules/{id}"));
     char path[128];
     snprintf(path, sizeof path, "/api/v1/capsules/%s", uri + pl);
     json_t *out = NULL;
@@ -927,11 +951,11 @@ static json_t *m_templates_list(void)
 
 static json_t *m_prompts_list(void)
 {
-    return json_pack(
-        "{s[{sssssss[{sssssb}]}]}", "prompts", "name", "answer_from_memory", "title",
-        "Answer from memory with sources", "description",
-        "Answer a question from the Forge memory only, citing the capsule ids used",
-        "arguments", "name", "question", "description", "the question to answer", "required", 1);
+    return json_pack("{s[{sssssss[{sssssb}]}]}", "prompts", "name", "answer_from_memory", "title",
+                     "Answer from memory with sources", "description",
+                     "Answer a question from the Forge memory only, citing the capsule ids used",
+                     "arguments", "name", "question", "description", "the question to answer",
+                     "required", 1);
 }
 
 static json_t *m_prompts_get(json_t *id, json_t *params)
@@ -963,9 +987,8 @@ static json_t *m_prompts_get(json_t *id, json_t *params)
     size_t n = sizeof head + strlen(q);
     char *text = fg_xmalloc(n);
     snprintf(text, n, "%s%s", head, q);
-    json_t *res = json_pack("{sss[{sss{ssss}}]}", "description",
-                            "Answer from memory with sources", "messages", "role", "user",
-                            "content", "type", "text", "text", text);
+    json_t *res = json_pack("{sss[{sss{ssss}}]}", "description", "Answer from memory with sources",
+                            "messages", "role", "user", "content", "type", "text", "text", text);
     free(text);
     return result_new(id, res);
 }
@@ -1063,8 +1086,8 @@ static json_t *dispatch(struct mcp_conn *c, json_t *msg, int in_batch)
     if (strcmp(m, "ping") == 0)
         return result_new(id, json_object());
     if (!c->initialized)
-        return mcp_error_new(id, MCP_E_INVALID_REQUEST,
-                             "not initialized: send initialize first", NULL);
+        return mcp_error_new(id, MCP_E_INVALID_REQUEST, "not initialized: send initialize first",
+                             NULL);
     if (strcmp(m, "tools/list") == 0)
         return result_new(id, m_tools_list(c));
     if (strcmp(m, "tools/call") == 0)
@@ -1089,15 +1112,17 @@ json_t *mcp_handle(struct mcp_conn *c, json_t *msg)
         return dispatch(c, msg, 0);
     if (strcmp(c->protocol, "2025-03-26") != 0) {
         char why[120];
-        snprintf(why, sizeof why, "Invalid Request: JSON-RPC batches are not supported on protocol "
-                                  "revision %s",
+        snprintf(why, sizeof why,
+                 "Invalid Request: JSON-RPC batches are not supported on protocol "
+                 "revision %s",
                  c->protocol[0] ? c->protocol : "(not initialized)");
         return mcp_error_new(NULL, MCP_E_INVALID_REQUEST, why, NULL);
     }
     size_t n = json_array_size(msg);
     if (n == 0 || n > MCP_MAX_BATCH)
         return mcp_error_new(NULL, MCP_E_INVALID_REQUEST,
-                             n ? "Invalid Request: batch too large" : "Invalid Request: empty batch",
+                             n ? "Invalid Request: batch too large"
+                               : "Invalid Request: empty batch",
                              n ? json_pack("{si}", "max", MCP_MAX_BATCH) : NULL);
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++) {
@@ -1120,9 +1145,9 @@ json_t *mcp_handle_text(struct mcp_conn *c, const char *text, size_t len)
     json_error_t je;
     json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!msg)
-        return mcp_error_new(NULL, MCP_E_PARSE, "Parse error",
-                             json_pack("{sssisi}", "reason", je.text, "line", je.line, "column",
-                                       je.column));
+        return mcp_error_new(
+            NULL, MCP_E_PARSE, "Parse error",
+            json_pack("{sssisi}", "reason", je.text, "line", je.line, "column", je.column));
     json_t *r = mcp_handle(c, msg);
     json_decref(msg);
     return r;

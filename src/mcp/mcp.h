@@ -18,17 +18,17 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define MCP_MAX_MESSAGE_BYTES  (2u << 20)   /* one JSON-RPC message (a line on stdio) */
+#define MCP_MAX_MESSAGE_BYTES  (2u << 20)    /* one JSON-RPC message (a line on stdio) */
 #define MCP_MAX_ARGUMENT_BYTES (1100u << 10) /* tools/call arguments, serialised */
-#define MCP_MAX_BATCH          32           /* requests in one batch (2025-03-26) */
+#define MCP_MAX_BATCH          32            /* requests in one batch (2025-03-26) */
 #define MCP_PROTOCOL_LATEST    "2025-11-25"
 
 /* JSON-RPC error codes */
-#define MCP_E_PARSE            (-32700)
-#define MCP_E_INVALID_REQUEST  (-32600)
-#define MCP_E_METHOD_NOT_FOUND (-32601)
-#define MCP_E_INVALID_PARAMS   (-32602)
-#define MCP_E_INTERNAL         (-32603)
+#define MCP_E_PARSE              (-32700)
+#define MCP_E_INVALID_REQUEST    (-32600)
+#define MCP_E_METHOD_NOT_FOUND   (-32601)
+#define MCP_E_INVALID_PARAMS     (-32602)
+#define MCP_E_INTERNAL           (-32603)
 #define MCP_E_RESOURCE_NOT_FOUND (-32002)
 
 /**
@@ -42,9 +42,9 @@ typedef long (*mcp_api_fn)(void *ud, const char *method, const char *path, json_
 struct mcp_conn {
     mcp_api_fn api;
     void *ud;
-    int initialized;       /* initialize answered */
-    char protocol[16];     /* negotiated revision ("" before initialize) */
-    char client_name[64];  /* clientInfo.name, for logs */
+    int initialized;      /* initialize answered */
+    char protocol[16];    /* negotiated revision ("" before initialize) */
+    char client_name[64]; /* clientInfo.name, for logs */
 };
 
 /** Initialises a connection state over an API callback. */

@@ -8,11 +8,11 @@
  *
  * Checks, in order: MCP_HTTP_ENABLED (404 when off), Origin against MCP_ALLOWED_ORIGINS (403;
  * DNS-rebinding protection; absent Origin allowed), a bearer JWT (401 + WWW-Authenticate; invalid,
- * expired and revoked tokens are refused by the auth guard before the handler), MCP-Protocol-Version
- * (400 when unsupported), then the session: initialize creates one and returns its id in
- * Mcp-Session-Id; every later request must carry it (400 without, 404 when unknown, expired or
- * another account's). Sessions live in memory (MCP_HTTP_MAX_SESSIONS, MCP_HTTP_SESSIONS_PER_USER,
- * idle expiry MCP_HTTP_IDLE_S).
+ * expired and revoked tokens are refused by the auth guard before the handler),
+ * MCP-Protocol-Version (400 when unsupported), then the session: initialize creates one and returns
+ * its id in Mcp-Session-Id; every later request must carry it (400 without, 404 when unknown,
+ * expired or another account's). Sessions live in memory (MCP_HTTP_MAX_SESSIONS,
+ * MCP_HTTP_SESSIONS_PER_USER, idle expiry MCP_HTTP_IDLE_S).
  *
  * Tools run as loopback HTTP calls to this same server with the caller's own bearer token (libcurl,
  * a fresh connection per call), so every API guard applies unchanged. Such a call needs a free
@@ -144,8 +144,7 @@ static int session_new(const char *user_id, const char *protocol, char *id_out)
 }
 
 /* Finds the caller's live session; copies its protocol. remove: ends it. 0 found, -1 not. */
-static int session_use(const char *id, const char *user_id, char *protocol, size_t plen,
-                       int remove)
+static int session_use(const char *id, const char *user_id, char *protocol, size_t plen, int remove)
 {
     double now = fg_mono_s();
     int found = -1;
@@ -322,13 +321,14 @@ static void h_post(struct http_req *req, struct http_resp *resp)
         return;
     }
     json_error_t je;
-    json_t *msg = req->body_len ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je)
+    json_t *msg = req->body_len ? json_loadb(req->body, req->body_len,
+                                             JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je)
                                 : NULL;
     if (!msg) {
-        rpc_reply(resp, 400,
-                  mcp_error_new(NULL, MCP_E_PARSE, "Parse error",
-                                json_pack("{ss}", "reason",
-                                          req->body_len ? je.text : "empty body")));
+        rpc_reply(
+            resp, 400,
+            mcp_error_new(NULL, MCP_E_PARSE, "Parse error",
+                          json_pack("{ss}", "reason", req->body_len ? je.text : "empty body")));
         return;
     }
     const char *token = fg_identity_bearer(req);
@@ -351,7 +351,8 @@ static void h_post(struct http_req *req, struct http_resp *resp)
                 goto done;
             }
             http_resp_header(resp, "Mcp-Session-Id", id);
-            fg_log(FG_LOG_INFO, "mcp_session_started", FG_LF_STR("user_id", req->principal->user_id),
+            fg_log(FG_LOG_INFO, "mcp_session_started",
+                   FG_LF_STR("user_id", req->principal->user_id),
                    FG_LF_STR("protocol", conn.protocol), FG_LF_STR("client", conn.client_name),
                    FG_LF_END);
         }
@@ -369,8 +370,9 @@ static void h_post(struct http_req *req, struct http_resp *resp)
     if (strlen(sid) > 2 * MCP_SESSION_ID_BYTES ||
         session_use(sid, req->principal->user_id, conn.protocol, sizeof conn.protocol, 0) != 0) {
         rpc_reply(resp, 404,
-                  mcp_error_new(NULL, -32001, "Session not found (expired or ended): initialize "
-                                              "a new session",
+                  mcp_error_new(NULL, -32001,
+                                "Session not found (expired or ended): initialize "
+                                "a new session",
                                 NULL));
         goto done;
     }

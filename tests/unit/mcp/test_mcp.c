@@ -92,8 +92,8 @@ static json_t *call_tool(struct mcp_conn *c, const char *name, const char *args)
 
 static const char *text_of(json_t *res)
 {
-    return json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0),
-                                             "text"));
+    return json_string_value(
+        json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
 }
 
 /* ---- tests -------------------------------------------------------------------------------- */
@@ -101,12 +101,10 @@ static const char *text_of(json_t *res)
 static void test_version_negotiation(void **state)
 {
     (void)state;
-    static const char *const cases[][2] = {{"2025-11-25", "2025-11-25"},
-                                           {"2025-06-18", "2025-06-18"},
-                                           {"2025-03-26", "2025-03-26"},
-                                           {"2024-11-05", "2024-11-05"},
-                                           {"2024-10-07", MCP_PROTOCOL_LATEST},
-                                           {"banana", MCP_PROTOCOL_LATEST}};
+    static const char *const cases[][2] = {
+        {"2025-11-25", "2025-11-25"},        {"2025-06-18", "2025-06-18"},
+        {"2025-03-26", "2025-03-26"},        {"2024-11-05", "2024-11-05"},
+        {"2024-10-07", MCP_PROTOCOL_LATEST}, {"banana", MCP_PROTOCOL_LATEST}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct mcp_conn c;
         struct fake f;
@@ -256,8 +254,7 @@ static void test_argument_checks_before_api(void **state)
         {"remember", "{\"content\":\"x\",\"reason\":\"r\"}", "reason"},
         {"remember", "{\"content\":\"x\",\"metadata\":[]}", "metadata"},
         {"update_capsule", "{\"id\":\"01900000-0000-7000-8000-000000000000\"}", "content"},
-        {"related", "{\"id\":\"01900000-0000-7000-8000-000000000000\",\"types\":[\"x\"]}",
-         "types"},
+        {"related", "{\"id\":\"01900000-0000-7000-8000-000000000000\",\"types\":[\"x\"]}", "types"},
         {"vote", "{\"proposal_id\":\"01900000-0000-7000-8000-000000000000\",\"vote\":\"yes\"}",
          "vote"},
         {"list_proposals", "{\"status\":\"open\"}", "status"},
@@ -307,11 +304,12 @@ static void test_tool_requests_and_results(void **state)
     struct mcp_conn c;
     struct fake f;
     start(&c, &f, "2025-11-25");
-    fake_answer(&f, 200,
-                json_loads("{\"data\":[{\"capsule\":{\"id\":\"01900000-0000-7000-8000-0000000000aa\","
-                           "\"type\":\"knowledge\",\"content\":\"c\",\"embedding\":[1]},"
-                           "\"score\":0.5}],\"meta\":{\"count\":1}}",
-                           0, NULL));
+    fake_answer(
+        &f, 200,
+        json_loads("{\"data\":[{\"capsule\":{\"id\":\"01900000-0000-7000-8000-0000000000aa\","
+                   "\"type\":\"knowledge\",\"content\":\"c\",\"embedding\":[1]},"
+                   "\"score\":0.5}],\"meta\":{\"count\":1}}",
+                   0, NULL));
     json_t *res = call_tool(&c, "search", "{\"query\":\"hello\",\"type\":\"code\"}");
     assert_string_equal(f.method, "POST");
     assert_string_equal(f.path, "/api/v1/capsules/search");
@@ -326,9 +324,10 @@ static void test_tool_requests_and_results(void **state)
     assert_true(json_is_false(json_object_get(res, "isError")));
     json_decref(res);
 
-    fake_answer(&f, 201, json_loads("{\"data\":{\"id\":\"x\",\"type\":\"knowledge\",\"content\":"
-                                    "\"c\"}}",
-                                    0, NULL));
+    fake_answer(&f, 201,
+                json_loads("{\"data\":{\"id\":\"x\",\"type\":\"knowledge\",\"content\":"
+                           "\"c\"}}",
+                           0, NULL));
     res = call_tool(&c, "remember",
                     "{\"content\":\"c\",\"derived_from\":\"01900000-0000-7000-8000-0000000000aa\","
                     "\"reason\":\"r\"}");
@@ -408,9 +407,9 @@ static void test_resources_and_prompts(void **state)
     r = rpc(&c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"prompts/get\",\"params\":{"
                 "\"name\":\"answer_from_memory\",\"arguments\":{\"question\":\"Why?\"}}}");
     const char *text = json_string_value(json_object_get(
-        json_object_get(json_array_get(json_object_get(json_object_get(r, "result"), "messages"),
-                                       0),
-                        "content"),
+        json_object_get(
+            json_array_get(json_object_get(json_object_get(r, "result"), "messages"), 0),
+            "content"),
         "text"));
     assert_non_null(strstr(text, "Question: Why?"));
     assert_non_null(strstr(text, "cite the capsule id"));
