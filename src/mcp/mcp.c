@@ -483,7 +483,10 @@ static json_t *views_of(json_t *arr)
     json_t *out = json_array();
     size_t i;
     json_t *x;
-    json_array_foreach(arr, i, x) json_array_append_new(out, capsule_view(x));
+    json_array_foreach(arr, i, x)
+    {
+        json_array_append_new(out, capsule_view(x));
+    }
     return out;
 }
 
@@ -532,8 +535,8 @@ static json_t *t_related(struct mcp_conn *c, struct targs *t)
     char types[160] = "";
     json_t *tv = json_object_get(t->args, "types");
     if (tv && !json_is_null(tv)) {
-        size_t i, off = 0;
-        json_t *x;
+        size_t i = 0, off = 0;
+        json_t *x = NULL;
         if (!json_is_array(tv) || json_array_size(tv) > 6)
             a_fail(t, tool_invalid("types", "types must be an array of edge types"));
         else
@@ -833,12 +836,12 @@ static json_t *m_tools_list(struct mcp_conn *c)
 
 static char *preview(const char *s)
 {
-    size_t n = 0;
-    while (s[n] && s[n] != '\n' && n < MCP_NAME_PREVIEW)
-        n++;
-    if (n == MCP_NAME_PREVIEW)
+    size_t n = strcspn(s, "\n"); /* the first line */
+    if (n > MCP_NAME_PREVIEW) {
+        n = MCP_NAME_PREVIEW;                                 /* s[n] exists: the line is longer */
         while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) /* not inside a UTF-8 sequence */
             n--;
+    }
     return fg_xstrndup(s, n);
 }
 
@@ -1158,7 +1161,11 @@ int mcp_is_initialize(json_t *msg)
     if (json_is_array(msg)) {
         size_t i;
         json_t *x;
-        json_array_foreach(msg, i, x) if (mcp_is_initialize(x)) return 1;
+        json_array_foreach(msg, i, x)
+        {
+            if (mcp_is_initialize(x))
+                return 1;
+        }
         return 0;
     }
     const char *m = json_string_value(json_object_get(msg, "method"));

@@ -299,7 +299,11 @@ static int needs_api(json_t *msg)
     if (json_is_array(msg)) {
         size_t i;
         json_t *x;
-        json_array_foreach(msg, i, x) if (needs_api(x)) return 1;
+        json_array_foreach(msg, i, x)
+        {
+            if (needs_api(x))
+                return 1;
+        }
         return 0;
     }
     const char *m = json_string_value(json_object_get(msg, "method"));
