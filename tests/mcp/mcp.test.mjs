@@ -32,6 +32,8 @@ const TOOLS = ["search", "get_capsule", "remember", "update_capsule", "lineage",
   "recent", "list_proposals", "vote"];
 
 const cleanups = [];
+const stdioClients = [], stdioLogs = []; // checked for sanitizer reports by the last test
+const SANITIZER = /ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:/;
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -132,7 +134,11 @@ async function stdioClient(token) {
     env: { FORGE_URL: F.url, FORGE_TOKEN: token, XDG_CONFIG_HOME: cfg, HOME: cfg },
   });
   const client = new Client({ name: "forge-mcp-test", version: "1.0.0" });
+  const log = { text: "" };
+  transport.stderr.on("data", (d) => { log.text += d; });
+  stdioLogs.push(log);
   await client.connect(transport);
+  stdioClients.push(client);
   cleanups.push(() => client.close());
   return client;
 }
@@ -171,6 +177,7 @@ function rawStdio(token) {
     const t = setTimeout(() => reject(new Error("no reply; stderr: " + stderr)), 20000);
     waiters.push((m) => { clearTimeout(t); resolve(m); });
   });
+  cleanups.push(() => assert.doesNotMatch(stderr, SANITIZER));
   const send = (obj) => p.stdin.write((typeof obj === "string" ? obj : JSON.stringify(obj)) + "\n");
   const close = () => new Promise((r) => {
     if (p.exitCode !== null) return r();
@@ -616,4 +623,16 @@ test("http: MCP_HTTP_ENABLED=false and MCP_ALLOWED_ORIGINS", async () => {
         Origin: origin } });
     assert.equal(r.status, status, origin);
   }
+});
+
+// Last: under an ASan/UBSan build (FORGE_BIN=build-asan/forge) every `forge mcp` and the server
+// must exit without a sanitizer report (leaks are reported at exit).
+test("no sanitizer reports from forge mcp or forge serve", async () => {
+  for (const c of stdioClients) await c.close();
+  await new Promise((r) => setTimeout(r, 500)); // let the children write their exit reports
+  for (const l of stdioLogs) assert.doesNotMatch(l.text, SANITIZER);
+  const done = new Promise((r) => F.proc.once("exit", r));
+  F.proc.kill("SIGTERM");
+  await done;
+  assert.doesNotMatch(F.log(), SANITIZER);
 });
