@@ -190,4 +190,10 @@ result.speedup_search = {
   hybrid: +(result.forge.search_hybrid.calls_per_s / result.reference.search_nodes.calls_per_s).toFixed(1),
   semantic: +(result.forge.search_semantic.calls_per_s / result.reference.search_nodes.calls_per_s).toFixed(1),
 };
+// the same ratio within each repetition (forge and the reference ran back to back, under the
+// same machine load), then its median and range
+const perRep = (mode) => forge.map((f, i) =>
+  +(f["search_" + mode].calls_per_s / ref[i].search.calls_per_s).toFixed(1));
+result.speedup_search_per_rep = { hybrid: perRep("hybrid"), semantic: perRep("semantic") };
+result.load_avg = os.loadavg().map((x) => +x.toFixed(1));
 console.log(JSON.stringify(result, null, 2));
