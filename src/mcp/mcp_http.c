@@ -186,8 +186,15 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
     return fg_buf_append(b, p, sz * n) == FG_OK ? sz * n : 0;
 }
 
+static void curl_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* no-op when the embedder already did it */
+}
+
 static long loop_api(void *ud, const char *method, const char *path, json_t *body, json_t **out)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, curl_once);
     struct loop *l = ud;
     *out = NULL;
     CURL *h = curl_easy_init();
