@@ -45,3 +45,7 @@ fi
 if [ "${1:-}" = "--test" ] && [ -x tests/deploy/install-deps.sh ]; then
   tests/deploy/install-deps.sh
 fi
+# The MCP suite (tests/mcp): the official MCP SDK client, pinned in tests/mcp/package-lock.json.
+if [ "${1:-}" = "--test" ] && [ -f tests/mcp/package-lock.json ]; then
+  (cd tests/mcp && npm ci --no-audit --no-fund --loglevel=error)
+fi

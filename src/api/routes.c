@@ -18,6 +18,7 @@ const struct http_route *const api_route_tables[] = {
     api_graph_routes,
     api_history_routes,
     api_overlay_routes, /* api/overlays.c */
+    api_mcp_routes, /* mcp/mcp_http.c */
     NULL,
 };
 // clang-format on

@@ -37,5 +37,6 @@ int cli_list_pages(struct cli_ctx *c, struct cli_args *a, const char *base,
                    const char *const *headers, const char *noun);
 
 int cli_completion(struct cli_ctx *c, struct cli_args *a);
+int cli_mcp(struct cli_ctx *c, struct cli_args *a); /* cmd_mcp.c */
 
 #endif

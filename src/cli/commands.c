@@ -31,6 +31,7 @@ const struct cli_command cli_commands[] = {
     {"export", cli_client_main, "export DIR                     write capsules as files"},
     {"proposal", cli_client_main, "proposal <command>             governance proposals"},
     {"completion", cli_client_main, "completion bash|zsh            shell completion script"},
+    {"mcp", cli_client_main, "mcp                            MCP server over stdio (AI agents)"},
     {NULL, NULL, NULL},
 };
 

@@ -141,6 +141,11 @@ const struct cli_cmddef cli_cmddefs[] = {
     {"completion", "bash|zsh", "print the shell completion script",
      "bash: source <(forge completion bash)   zsh: source <(forge completion zsh)", OPTS(0), 1, 1,
      cli_completion},
+    {"mcp", "", "serve the Model Context Protocol over stdio (for AI agents)",
+     "Reads newline-delimited JSON-RPC from stdin and answers on stdout (logs on stderr). Every "
+     "tool call is an API call with this profile's session (or FORGE_URL and FORGE_TOKEN), so "
+     "the account's permissions, trust and rate limits apply. Client configuration: docs/mcp.md.",
+     OPTS(0), 0, 0, cli_mcp},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
 };
 

@@ -180,6 +180,11 @@ static const struct var vars[] = {
       "participation a proposal needs (floor 0.10; proposals may only ask for more)"),
     D("GOVERNANCE_APPROVAL_THRESHOLD", governance_approval_threshold, "0.50", 0.50, 1,
       "approval a proposal needs (floor 0.50; proposals may only ask for more)"),
+    B("MCP_HTTP_ENABLED", mcp_http_enabled, "true",
+      "serve the Model Context Protocol at /mcp (Streamable HTTP; docs/mcp.md)"),
+    S("MCP_ALLOWED_ORIGINS", mcp_allowed_origins, "",
+      "comma-separated Origin values allowed on /mcp ('*' for any; empty: loopback origins only; "
+      "requests without Origin are allowed)"),
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 

@@ -100,6 +100,9 @@ struct fg_config {
     long long argon2_queue_max;
     /* overlays (docs/overlays.md) */
     long long overlay_workers;
+    /* MCP over Streamable HTTP at /mcp (docs/mcp.md) */
+    int mcp_http_enabled;
+    char *mcp_allowed_origins;
 };
 
 /**
