@@ -1,41 +1,56 @@
 #!/usr/bin/env bash
-# bench/capsules: create and get throughput of capsules through HTTP with a bearer token.
-# Starts `forge serve` on a fresh SQLite file (synchronous=FULL, the production setting), registers
-# a user and logs in, then runs wrk: POST /api/v1/capsules (create.lua), then GET
-# /api/v1/capsules/{id} over the created ids (get.lua). Prints req/s and latency percentiles.
+# bench/capsules: create and get throughput of capsules through HTTP, Forge against a FastAPI
+# anchor in the same run (issue 13).
 #
-# usage: bench/capsules/run.sh [duration_s=10] [connections=16]
-# env:   FORGE_BIN (default build/forge), THREADS (wrk threads, 2), WORKERS (server threads, 2×cores)
+# Forge: `forge serve` on a fresh SQLite file (synchronous=FULL, the production setting), a
+# registered user's bearer token on every request (auth, validation, embedding, index follower,
+# full-text, audit chain, outbox, durable group commit).
+# Anchor: anchor.py — FastAPI + uvicorn, 2 workers, async handlers, SQLite WAL synchronous=NORMAL,
+# no auth (Debian python3-fastapi, python3-uvicorn).
+# Per round and server: wrk POST /api/v1/capsules (create.lua, CONTENT_BYTES of content), then GET
+# /api/v1/capsules/{id} over the created ids (get.lua). Rounds alternate the two servers; the
+# summary gives medians, the range, and Forge/anchor ratios.
+#
+# usage: bench/capsules/run.sh [duration_s=10] [connections=64] [rounds=3]
+# env:   FORGE_BIN (default build/forge), THREADS (wrk threads, 2), WORKERS (server threads),
+#        CONTENT_BYTES (500), ANCHOR=0 skips the anchor
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 DUR="${1:-10}"
-CONNS="${2:-16}"
+CONNS="${2:-64}"
+ROUNDS="${3:-3}"
 THREADS="${THREADS:-2}"
 FORGE="${FORGE_BIN:-$root/build/forge}"
 PY=/usr/bin/python3
+export CONTENT_BYTES="${CONTENT_BYTES:-500}"
 command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; exit 1; }
 [ -x "$FORGE" ] || { echo "no forge binary at $FORGE (make, or set FORGE_BIN)" >&2; exit 1; }
+if [ "${ANCHOR:-1}" = 1 ] && ! $PY -c 'import fastapi, uvicorn' 2>/dev/null; then
+    echo "anchor needs python3-fastapi python3-uvicorn (apt-get install -y ...), or ANCHOR=0" >&2
+    exit 1
+fi
 
 tmp="$(mktemp -d)"
-cleanup() {
-    [ -n "${fpid:-}" ] && kill "$fpid" 2>/dev/null && wait "$fpid" 2>/dev/null || true
-    rm -rf "$tmp"
-}
+spid=""
+stop_server() { [ -n "$spid" ] && kill "$spid" 2>/dev/null && wait "$spid" 2>/dev/null || true; spid=""; }
+cleanup() { stop_server; rm -rf "$tmp"; }
 trap cleanup EXIT
-port="$($PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')"
+free_port() { $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+wait_up() { # URL
+    for _ in $(seq 400); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done
+    return 1
+}
 
-# The per-user rate limit (1000/min for standard users) would rightly refuse the bench: off.
-env -i PATH="$PATH" HOME="$tmp" HOST=127.0.0.1 PORT="$port" LOG_LEVEL=warning \
-    ENVIRONMENT=development DATABASE_URL="sqlite://$tmp/forge.db" RATE_LIMIT_ENABLED=false \
-    ${WORKERS:+WORKERS=$WORKERS} JWT_SECRET=bench-capsules-secret-0123456789abcdef \
-    FORGE_ENV_FILE=/dev/null "$FORGE" serve >"$tmp/forge.log" 2>&1 &
-fpid=$!
-for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.05; done
-curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null || { cat "$tmp/forge.log"; exit 1; }
-
-# a user and its access token
-export FORGE_TOKEN="$($PY - "$port" <<'EOF'
+start_forge() { # DIR PORT
+    env -i PATH="$PATH" HOME="$1" HOST=127.0.0.1 PORT="$2" LOG_LEVEL=warning \
+        ENVIRONMENT=development DATABASE_URL="sqlite://$1/forge.db" RATE_LIMIT_ENABLED=false \
+        ${WORKERS:+WORKERS=$WORKERS} JWT_SECRET=bench-capsules-secret-0123456789abcdef \
+        FORGE_ENV_FILE=/dev/null "$FORGE" serve >"$1/server.log" 2>&1 &
+    spid=$!
+    wait_up "http://127.0.0.1:$2/health/ready" || { cat "$1/server.log"; exit 1; }
+    # a user and its access token (the per-user rate limit is off: it would refuse the bench)
+    FORGE_TOKEN="$($PY - "$2" <<'PYEOF'
 import json, sys, urllib.request
 base = "http://127.0.0.1:%s/api/v1/auth/" % sys.argv[1]
 def post(path, body):
@@ -45,27 +60,76 @@ def post(path, body):
 cred = {"email": "bench@forge.test", "password": "Bench-passw0rd"}
 post("register", cred)
 print(post("login", cred)["data"]["access_token"])
-EOF
+PYEOF
 )"
-export FORGE_IDS="$tmp/ids.txt"
+    export FORGE_TOKEN
+}
 
-echo "# bench/capsules $(date -u +%FT%TZ) $(nproc) cores, wrk -t$THREADS -c$CONNS -d${DUR}s, $("$FORGE" version)"
-wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" --latency -s "$here/create.lua" \
-    "http://127.0.0.1:$port" >"$tmp/create.txt"
-$PY - "$tmp/forge.db" "$FORGE_IDS" <<'EOF'
+start_anchor() { # DIR PORT
+    (cd "$here" && ANCHOR_DB="$1/forge.db" exec $PY -m uvicorn anchor:app --host 127.0.0.1 \
+        --port "$2" --workers 2 --log-level warning >"$1/server.log" 2>&1) &
+    spid=$!
+    export FORGE_TOKEN=none
+    for _ in $(seq 400); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/api/v1/capsules/x" || true)
+        [ "$code" = 404 ] && return 0
+        sleep 0.05
+    done
+    cat "$1/server.log"; exit 1
+}
+
+measure() { # NAME ROUND
+    local dir="$tmp/$1-$2" port
+    mkdir -p "$dir"
+    port="$(free_port)"
+    "start_$1" "$dir" "$port"
+    wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" --latency -s "$here/create.lua" \
+        "http://127.0.0.1:$port" >"$dir/create.txt"
+    $PY - "$dir/forge.db" "$dir/ids.txt" <<'PYEOF'
 import sqlite3, sys
 h = sqlite3.connect(sys.argv[1])
 ids = [r[0] for r in h.execute("SELECT id FROM capsules")]
 open(sys.argv[2], "w").write("\n".join(ids) + "\n")
-print("capsules stored: %d" % len(ids))
-EOF
-wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" --latency -s "$here/get.lua" \
-    "http://127.0.0.1:$port" >"$tmp/get.txt"
+PYEOF
+    FORGE_IDS="$dir/ids.txt" wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" --latency \
+        -s "$here/get.lua" "http://127.0.0.1:$port" >"$dir/get.txt"
+    stop_server
+    for op in create get; do
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$op" \
+            "$(awk '/Requests\/sec/ {print $2}' "$dir/$op.txt")" \
+            "$(grep -E "^$op:" "$dir/$op.txt" | sed -E 's/.*p50 ([0-9.]+) ms, p99 ([0-9.]+) ms.*/\1\t\2/')" \
+            >>"$tmp/results.tsv"
+        printf '  round %s %-6s %-6s %10s req/s   %s   non-2xx: %s\n' "$2" "$1" "$op" \
+            "$(awk '/Requests\/sec/ {print $2}' "$dir/$op.txt")" \
+            "$(grep -E "^$op:" "$dir/$op.txt" | sed "s/^$op: //")" \
+            "$(awk '/Non-2xx/ {print $NF}' "$dir/$op.txt" | grep . || echo 0)"
+    done
+}
 
-for op in create get; do
-    rps=$(awk '/Requests\/sec/ {print $2}' "$tmp/$op.txt")
-    bad=$(awk '/Non-2xx/ {print $NF}' "$tmp/$op.txt")
-    printf '%-6s %10s req/s   %s   non-2xx: %s\n' "$op" "$rps" \
-        "$(grep -E "^$op:" "$tmp/$op.txt" | sed "s/^$op: //")" "${bad:-0}"
+echo "# bench/capsules $(date -u +%FT%TZ) $(nproc) cores, wrk -t$THREADS -c$CONNS -d${DUR}s," \
+    "$CONTENT_BYTES-byte content, $ROUNDS rounds, $("$FORGE" version); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+: >"$tmp/results.tsv"
+for r in $(seq "$ROUNDS"); do
+    measure forge "$r"
+    [ "${ANCHOR:-1}" = 1 ] && measure anchor "$r"
 done
-grep -h "Socket errors" "$tmp"/create.txt "$tmp"/get.txt || true
+$PY - "$tmp/results.tsv" <<'PYEOF'
+import statistics, sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+def series(name, op, col):
+    return [float(r[col]) for r in rows if r[0] == name and r[2] == op and r[col]]
+print("summary (median of the rounds, [min-max]):")
+for op in ("create", "get"):
+    f, a = series("forge", op, 3), series("anchor", op, 3)
+    fp99 = series("forge", op, 5)
+    line = "  %-6s forge %8.0f req/s [%.0f-%.0f], p99 %.1f ms" % (
+        op, statistics.median(f), min(f), max(f), statistics.median(fp99))
+    if a:
+        ap99 = series("anchor", op, 5)
+        line += " | anchor %8.0f req/s [%.0f-%.0f], p99 %.1f ms | ratio forge/anchor %.2f [%.2f-%.2f]" % (
+            statistics.median(a), min(a), max(a), statistics.median(ap99),
+            statistics.median(f) / statistics.median(a),
+            min(x / y for x, y in zip(f, a)), max(x / y for x, y in zip(f, a)))
+    print(line)
+PYEOF
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
