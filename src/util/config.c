@@ -185,6 +185,14 @@ static const struct var vars[] = {
     S("MCP_ALLOWED_ORIGINS", mcp_allowed_origins, "",
       "comma-separated Origin values allowed on /mcp ('*' for any; empty: loopback origins only; "
       "requests without Origin are allowed)"),
+    I("DATABASE_CACHE_MB", database_cache_mb, "64", 2, 65536,
+      "SQLite page cache per connection, MiB (PRAGMA cache_size)"),
+    I("DATABASE_MMAP_MB", database_mmap_mb, "256", 0, 1048576,
+      "SQLite memory-mapped I/O per connection, MiB (PRAGMA mmap_size; 0: off)"),
+    I("DATABASE_CHECKPOINT_MS", database_checkpoint_ms, "1000", 50, 600000,
+      "interval of the background WAL checkpoint (SQLite)"),
+    I("DATABASE_WAL_MAX_MB", database_wal_max_mb, "64", 1, 65536,
+      "WAL size past which the background checkpoint restarts and truncates the WAL (SQLite)"),
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 

@@ -84,6 +84,14 @@ struct sq_store {
     int gc_count;            /* savepoints released into the open batch */
     int64_t gc_opened_ms;    /* when the open batch began */
     struct gc_wait *gc_list; /* requests waiting for the open batch's COMMIT */
+    /* page access and the background checkpointer (DATABASE_CACHE_MB, ..._MMAP_MB,
+     * ..._CHECKPOINT_MS, ..._WAL_MAX_MB) */
+    long long cache_kib, mmap_bytes, wal_max_bytes;
+    int ckpt_ms;
+    pthread_t ckpt_thread;
+    int ckpt_started, ckpt_stop;
+    pthread_mutex_t ckpt_mu;
+    pthread_cond_t ckpt_cv;
 };
 
 static const struct store_ops sqlite_ops;
@@ -148,8 +156,14 @@ static struct store_conn *conn_open(struct sq_store *s, enum fg_err *err)
     }
     sqlite3_busy_handler(db, busy_wait, s);
     sqlite3_extended_result_codes(db, 1);
-    if (exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                 "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16000;") != SQLITE_OK) {
+    /* checkpoints run in the background (checkpointer()), never inside a request's COMMIT */
+    char pragmas[400];
+    snprintf(pragmas, sizeof pragmas,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+             "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-%lld; PRAGMA mmap_size=%lld;"
+             "PRAGMA wal_autocheckpoint=0;",
+             s->cache_kib, s->mmap_bytes);
+    if (exec(db, pragmas) != SQLITE_OK) {
         sqlite3_close(db);
         *err = FG_EDB;
         return NULL;
@@ -545,6 +559,51 @@ out:
     return e;
 }
 
+/* Background WAL checkpoints: PASSIVE every ckpt_ms (copies what no reader still needs, never
+ * waits); when the WAL has grown past wal_max_bytes, TRUNCATE (waits for readers and writers
+ * through the busy handler, then resets the WAL file to zero bytes). */
+static void *checkpointer(void *arg)
+{
+    struct sq_store *s = arg;
+    enum fg_err e = FG_OK;
+    struct store_conn *c = NULL;
+    pthread_mutex_lock(&s->ckpt_mu);
+    while (!s->ckpt_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += s->ckpt_ms / 1000;
+        ts.tv_nsec += (long)(s->ckpt_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->ckpt_cv, &s->ckpt_mu, &ts);
+        if (s->ckpt_stop)
+            break;
+        pthread_mutex_unlock(&s->ckpt_mu);
+        if (!c)
+            c = conn_open(s, &e);
+        if (c) {
+            char wal[4096];
+            struct stat st;
+            snprintf(wal, sizeof wal, "%s-wal", s->path);
+            int big = stat(wal, &st) == 0 && st.st_size > s->wal_max_bytes;
+            int nlog = 0, nckpt = 0;
+            int rc = sqlite3_wal_checkpoint_v2(
+                c->db, NULL, big ? SQLITE_CHECKPOINT_TRUNCATE : SQLITE_CHECKPOINT_PASSIVE, &nlog,
+                &nckpt);
+            if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY)
+                fg_log(FG_LOG_WARN, "sqlite_checkpoint", FG_LF_STR("error", sqlite3_errmsg(c->db)),
+                       FG_LF_INT("rc", rc), FG_LF_END);
+        }
+        pthread_mutex_lock(&s->ckpt_mu);
+    }
+    pthread_mutex_unlock(&s->ckpt_mu);
+    if (c)
+        conn_close(c);
+    return NULL;
+}
+
 static enum fg_err sq_ping(struct store *base)
 {
     enum fg_err e = FG_OK;
@@ -631,6 +690,15 @@ static void sq_close(struct store *base)
         s->free_list = c->next_free;
         conn_close(c);
     }
+    if (s->ckpt_started) {
+        pthread_mutex_lock(&s->ckpt_mu);
+        s->ckpt_stop = 1;
+        pthread_cond_signal(&s->ckpt_cv);
+        pthread_mutex_unlock(&s->ckpt_mu);
+        pthread_join(s->ckpt_thread, NULL);
+    }
+    pthread_mutex_destroy(&s->ckpt_mu);
+    pthread_cond_destroy(&s->ckpt_cv);
     if (s->w)
         conn_close(&s->w->pub);
     pthread_mutex_destroy(&s->mu);
@@ -737,6 +805,12 @@ enum fg_err store_sqlite_open(const char *path, const struct fg_config *cfg, str
     s->base.overlays = &sqlite_overlay_ops;
     s->path = fg_xstrdup(path);
     s->busy_ms = (int)cfg->database_busy_timeout_ms;
+    s->cache_kib = cfg->database_cache_mb > 0 ? cfg->database_cache_mb * 1024 : 64 * 1024;
+    s->mmap_bytes = cfg->database_mmap_mb * 1024 * 1024;
+    s->ckpt_ms = cfg->database_checkpoint_ms > 0 ? (int)cfg->database_checkpoint_ms : 1000;
+    s->wal_max_bytes = (cfg->database_wal_max_mb > 0 ? cfg->database_wal_max_mb : 64) * 1024 * 1024;
+    pthread_mutex_init(&s->ckpt_mu, NULL);
+    pthread_cond_init(&s->ckpt_cv, NULL);
     s->max_conns = (int)cfg->database_pool_size;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
@@ -750,6 +824,7 @@ enum fg_err store_sqlite_open(const char *path, const struct fg_config *cfg, str
         return e;
     }
     sq_release(&s->base, c);
+    s->ckpt_started = pthread_create(&s->ckpt_thread, NULL, checkpointer, s) == 0;
     *out = &s->base;
     return FG_OK;
 }

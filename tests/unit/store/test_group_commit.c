@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -160,7 +161,8 @@ static void test_concurrent_commits_and_rollbacks(void **state)
         assert_int_equal(ws[i].rolled_back, PER_THREAD / 5);
         total += ws[i].committed;
         for (int n = 0; n < PER_THREAD; n++) {
-            sqlite3_stmt *st = sq_prepare(c, "SELECT count(*) FROM gc_t WHERE thread = ?1 AND n = ?2");
+            sqlite3_stmt *st =
+                sq_prepare(c, "SELECT count(*) FROM gc_t WHERE thread = ?1 AND n = ?2");
             sqlite3_bind_int(st, 1, i);
             sqlite3_bind_int(st, 2, n);
             assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -229,12 +231,87 @@ static void test_leaked_transaction_is_rolled_back(void **state)
     store_release(f->st, w);
 }
 
+static long long pragma_int(struct store_conn *c, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* DATABASE_CACHE_MB / DATABASE_MMAP_MB reach every connection, commits never checkpoint inline,
+ * and the background checkpointer truncates a WAL grown past DATABASE_WAL_MAX_MB. */
+static void test_page_access_and_background_checkpoint(void **state)
+{
+    (void)state;
+    char dir[64], db[128], url[160], err[512];
+    snprintf(dir, sizeof dir, "/tmp/forge-ckpt-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(db, sizeof db, "%s/forge.db", dir);
+    snprintf(url, sizeof url, "sqlite://%s", db);
+    setenv("DATABASE_URL", url, 1);
+    setenv("FORGE_ENV_FILE", "/dev/null", 1);
+    setenv("DATABASE_CACHE_MB", "8", 1);
+    setenv("DATABASE_MMAP_MB", "32", 1);
+    setenv("DATABASE_CHECKPOINT_MS", "100", 1);
+    setenv("DATABASE_WAL_MAX_MB", "1", 1);
+    struct fg_config cfg;
+    assert_int_equal(fg_config_load(&cfg, NULL, err, sizeof err), 0);
+    struct store *st;
+    assert_int_equal(store_open(&cfg, &st, err, sizeof err), FG_OK);
+    int applied;
+    assert_int_equal(st->ops->migrate(st, &applied), FG_OK);
+    enum fg_err e;
+    struct store_conn *c = store_acquire(st, &e);
+    assert_non_null(c);
+    assert_int_equal(pragma_int(c, "PRAGMA cache_size"), -8 * 1024);
+    assert_int_equal(pragma_int(c, "PRAGMA mmap_size"), 32LL * 1024 * 1024);
+    assert_int_equal(pragma_int(c, "PRAGMA wal_autocheckpoint"), 0);
+    /* ~3 MiB through the WAL in 30 commits */
+    assert_int_equal(sqlite3_exec(c->db, "CREATE TABLE big (b BLOB)", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 0; i < 30; i++) {
+        assert_int_equal(store_begin(st, c), FG_OK);
+        assert_int_equal(
+            sqlite3_exec(c->db, "INSERT INTO big VALUES (randomblob(100000))", NULL, NULL, NULL),
+            SQLITE_OK);
+        assert_int_equal(store_commit(st, c), FG_OK);
+    }
+    store_release(st, c);
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    struct stat sb;
+    long long size = -1;
+    for (int i = 0; i < 100; i++) { /* the checkpointer runs every 100 ms */
+        size = stat(wal, &sb) == 0 ? (long long)sb.st_size : 0;
+        if (size < 1024 * 1024)
+            break;
+        usleep(50 * 1000);
+    }
+    assert_true(size >= 0 && size < 1024 * 1024);
+    c = store_acquire(st, &e);
+    assert_int_equal(pragma_int(c, "SELECT count(*) FROM big"), 30);
+    store_release(st, c);
+    store_close(st);
+    fg_config_free(&cfg);
+    unsetenv("DATABASE_CACHE_MB");
+    unsetenv("DATABASE_MMAP_MB");
+    unsetenv("DATABASE_CHECKPOINT_MS");
+    unsetenv("DATABASE_WAL_MAX_MB");
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_concurrent_commits_and_rollbacks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_readers_do_not_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leaked_transaction_is_rolled_back, setup, teardown),
+        cmocka_unit_test(test_page_access_and_background_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
