@@ -710,6 +710,11 @@ int fg_crypt_rotate(const char *new_master_hex, long long *rewrapped, char *err,
     snprintf(v, sizeof v, "%d", target);
     ks->ops->meta_set(ks, "kek_version", v);
     ks->ops->meta_set(ks, "rotate_to", "0");
+    pthread_mutex_lock(&G->mu);
+    if (!find_kek(target) && G->nkeks < MAX_KEKS)
+        G->keks[G->nkeks++] = to;
+    G->current = target;
+    pthread_mutex_unlock(&G->mu);
     sodium_memzero(&to, sizeof to);
     *rewrapped = r.done;
     return 0;

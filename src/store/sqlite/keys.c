@@ -366,3 +366,51 @@ enum fg_err store_keystore_sqlite_open(const char *path, struct store_keystore *
     *out = &k->base;
     return FG_OK;
 }
+
+/* `forge restore --keys FILE`: copies a key-store backup over keys.db (refusing to replace an
+ * existing one without `force`). Stop the servers first. */
+enum fg_err store_keystore_sqlite_restore(const char *src, const char *dst, int force, char *err,
+                                          size_t errlen);
+enum fg_err store_keystore_sqlite_restore(const char *src, const char *dst, int force, char *err,
+                                          size_t errlen)
+{
+    struct stat sb;
+    if (!force && stat(dst, &sb) == 0) {
+        snprintf(err, errlen, "%s exists: run again with --force to replace it", dst);
+        return FG_ECONFLICT;
+    }
+    sqlite3 *in = NULL, *out = NULL;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_open_v2(src, &in, SQLITE_OPEN_READONLY, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(in, "SELECT count(*) FROM data_keys", -1, &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) != SQLITE_ROW)
+        rc = SQLITE_CORRUPT;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "'%s' is not a Forge key store backup", src);
+        sqlite3_close(in);
+        return FG_EINVAL;
+    }
+    rc = sqlite3_open(dst, &out);
+    if (rc == SQLITE_OK) {
+        chmod(dst, 0600);
+        sqlite3_busy_timeout(out, 5000);
+        sqlite3_backup *b = sqlite3_backup_init(out, "main", in, "main");
+        rc = b ? sqlite3_backup_step(b, -1) : sqlite3_errcode(out);
+        if (b)
+            sqlite3_backup_finish(b);
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(out, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+    sqlite3_close(out);
+    sqlite3_close(in);
+    if (rc != SQLITE_OK) {
+        snprintf(err, errlen, "restoring the key store into %s failed: %s", dst,
+                 sqlite3_errstr(rc));
+        return FG_EIO;
+    }
+    return FG_OK;
+}
