@@ -411,6 +411,25 @@ static enum fg_err seal_user(struct store_conn *c, const struct store_user *u)
     return e;
 }
 
+/* 0 when the page holds sealed emails and none of them opens: the data was restored without
+ * its key store, or the master key belongs to another deployment. Serving would then create new
+ * keys beside unreadable data, so the start is refused. */
+static int keys_match(const struct store_user *items, size_t n)
+{
+    int ok = 0, bad = 0;
+    char plain[STORE_EMAIL_MAX + 1];
+    for (size_t i = 0; i < n && i < 20; i++) {
+        if (!fg_crypt_is_sealed(items[i].email_enc))
+            continue;
+        if (fg_crypt_unseal("users.email", items[i].email_enc, plain, sizeof plain) == 0)
+            ok++;
+        else
+            bad++;
+    }
+    sodium_memzero(plain, sizeof plain);
+    return !(ok == 0 && bad > 0);
+}
+
 enum fg_err fg_crypt_encrypt_existing(struct store *s, int batch, long long *sealed)
 {
     *sealed = 0;
@@ -428,6 +447,14 @@ enum fg_err fg_crypt_encrypt_existing(struct store *s, int batch, long long *sea
         size_t n = 0;
         long long total = 0;
         e = OU->list(c, offset, batch, &items, &n, &total); /* raw: at-rest forms */
+        if (e == FG_OK && offset == 0 && !keys_match(items, n)) {
+            e = FG_EINVAL;
+            fg_log(FG_LOG_ERROR, "key_store_mismatch",
+                   FG_LF_STR("hint", "sealed personal data does not open with this key store and "
+                                     "master key: restore the key store (forge restore --keys) "
+                                     "and set the right FORGE_MASTER_KEY"),
+                   FG_LF_END);
+        }
         size_t need = 0;
         for (size_t i = 0; e == FG_OK && i < n; i++)
             need += (size_t)user_needs_sealing(&items[i]);

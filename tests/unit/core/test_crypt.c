@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -187,6 +188,32 @@ static void test_rotation_and_wrong_master(void **state)
     assert_string_equal(p, "new@example.org");
 }
 
+/* What encryption adds to a login by email: the blind index, then opening email, display name and
+ * MFA secret (keys cached, as on a running server). Budget: 1 ms beyond Argon2 (issue 14). */
+static void test_login_overhead(void **state)
+{
+    (void)state;
+    char e[512], d[512], m[512], p[512], bidx[65];
+    assert_int_equal(fg_crypt_seal("u7", "users.email", "fast@example.org", 16, e, sizeof e), 0);
+    assert_int_equal(fg_crypt_seal("u7", "users.display_name", "Fast Person", 11, d, sizeof d), 0);
+    assert_int_equal(fg_crypt_seal("u7", "users.mfa_secret", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+                                   32, m, sizeof m),
+                     0);
+    enum { N = 2000 };
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(fg_crypt_blind_index("Fast@Example.org", bidx), 0);
+        assert_int_equal(fg_crypt_unseal("users.email", e, p, sizeof p), 0);
+        assert_int_equal(fg_crypt_unseal("users.display_name", d, p, sizeof p), 0);
+        assert_int_equal(fg_crypt_unseal("users.mfa_secret", m, p, sizeof p), 0);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / N;
+    printf("crypt login overhead: %.2f us per login (blind index + 3 opens)\n", us);
+    assert_true(us < 1000.0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_tamper_detection),
         cmocka_unit_test(test_blind_index),
         cmocka_unit_test(test_destroyed_key_shreds),
+        cmocka_unit_test(test_login_overhead),
         cmocka_unit_test(test_rotation_and_wrong_master),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
