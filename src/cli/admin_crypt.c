@@ -60,8 +60,9 @@ int cmd_admin_encrypt_existing(int argc, char **argv)
     if (rc == 0) {
         long long n = 0;
         if (fg_crypt_encrypt_existing(st, batch, &n) != FG_OK) {
-            fprintf(stderr, "forge admin encrypt-existing: stopped after %lld rows (resumable: run "
-                            "again)\n",
+            fprintf(stderr,
+                    "forge admin encrypt-existing: stopped after %lld rows (resumable: run "
+                    "again)\n",
                     n);
             rc = 1;
         } else {

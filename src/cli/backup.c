@@ -116,8 +116,9 @@ static int restore_keys(const char *file, int force)
     if (path[0]) {
         e = store_keystore_sqlite_restore(file, path, force, err, sizeof err);
     } else if (!force) {
-        snprintf(err, sizeof err, "restoring replaces the forge_keys schema of the DATABASE_URL "
-                                  "database; run again with --force");
+        snprintf(err, sizeof err,
+                 "restoring replaces the forge_keys schema of the DATABASE_URL "
+                 "database; run again with --force");
         e = FG_EINVAL;
     } else {
         e = store_keystore_pg_restore(cfg.database_url, file, err, sizeof err);

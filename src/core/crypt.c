@@ -71,8 +71,8 @@ static void kek_check(const unsigned char kek[KEY_BYTES], char out[65])
 static int parse_master(const char *hex, unsigned char out[KEY_BYTES])
 {
     size_t n = 0;
-    if (!hex || strlen(hex) != 64 ||
-        sodium_hex2bin(out, KEY_BYTES, hex, 64, NULL, &n, NULL) != 0 || n != KEY_BYTES)
+    if (!hex || strlen(hex) != 64 || sodium_hex2bin(out, KEY_BYTES, hex, 64, NULL, &n, NULL) != 0 ||
+        n != KEY_BYTES)
         return -1;
     return 0;
 }
@@ -246,8 +246,8 @@ size_t fg_crypt_sealed_len(const char *owner, size_t plen)
            sodium_base64_ENCODED_LEN(raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-int fg_crypt_seal(const char *owner, const char *column, const char *plain, size_t plen,
-                  char *out, size_t cap)
+int fg_crypt_seal(const char *owner, const char *column, const char *plain, size_t plen, char *out,
+                  size_t cap)
 {
     unsigned char key[KEY_BYTES];
     int dkv = 0;
@@ -267,10 +267,9 @@ int fg_crypt_seal(const char *owner, const char *column, const char *plain, size
     value_ad(owner, column, dkv, ad, sizeof ad);
     randombytes_buf(raw, NONCE_BYTES);
     unsigned long long clen = 0;
-    crypto_aead_xchacha20poly1305_ietf_encrypt(raw + NONCE_BYTES, &clen,
-                                               (const unsigned char *)plain, plen,
-                                               (const unsigned char *)ad, strlen(ad), NULL, raw,
-                                               key);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        raw + NONCE_BYTES, &clen, (const unsigned char *)plain, plen, (const unsigned char *)ad,
+        strlen(ad), NULL, raw, key);
     sodium_memzero(key, sizeof key);
     int k = snprintf(out, cap, FG_CRYPT_PREFIX "%s$%d$", owner, dkv);
     sodium_bin2base64(out + k, cap - (size_t)k, raw, NONCE_BYTES + (size_t)clen,

@@ -31,9 +31,9 @@ struct fg_config;
 struct store;
 struct store_keystore;
 
-#define FG_CRYPT_PREFIX     "$fe1$"
-#define FG_CRYPT_SYSTEM     "_s"
-#define FG_CRYPT_BIDX_HEX   64
+#define FG_CRYPT_PREFIX      "$fe1$"
+#define FG_CRYPT_SYSTEM      "_s"
+#define FG_CRYPT_BIDX_HEX    64
 #define FG_CRYPT_CACHE_SLOTS 4096
 
 /**
@@ -59,8 +59,8 @@ int fg_crypt_is_sealed(const char *s);
 size_t fg_crypt_sealed_len(const char *owner, size_t plen);
 /** Seals plain[0..plen) for owner/column into out (NUL-terminated). -1 when out is too small or
  * the key is unavailable. Creates the owner's data key on first use. */
-int fg_crypt_seal(const char *owner, const char *column, const char *plain, size_t plen,
-                  char *out, size_t cap);
+int fg_crypt_seal(const char *owner, const char *column, const char *plain, size_t plen, char *out,
+                  size_t cap);
 /** The same, malloc'd (NULL on error). */
 char *fg_crypt_seal_alloc(const char *owner, const char *column, const char *plain);
 /**

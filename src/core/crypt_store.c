@@ -128,8 +128,8 @@ static enum fg_err w_set_display_name(struct store_conn *c, const char *id, cons
     return OU->set_display_name(c, id, sealed, now);
 }
 
-static enum fg_err w_set_mfa(struct store_conn *c, const char *id, const char *secret,
-                             int enabled, int64_t last_step, int64_t now)
+static enum fg_err w_set_mfa(struct store_conn *c, const char *id, const char *secret, int enabled,
+                             int64_t last_step, int64_t now)
 {
     if (!secret)
         return OU->set_mfa(c, id, NULL, enabled, last_step, now);
@@ -312,8 +312,7 @@ static enum fg_err w_record(struct store_conn *c, const struct store_immune_resp
 
 static enum fg_err w_immune_list(struct store_conn *c, const struct store_immune_filter *f,
                                  long long offset, long long limit,
-                                 struct store_immune_response **items, size_t *n,
-                                 long long *total)
+                                 struct store_immune_response **items, size_t *n, long long *total)
 {
     enum fg_err e = OI->list(c, f, offset, limit, items, n, total);
     for (size_t i = 0; e == FG_OK && i < *n; i++)
@@ -335,8 +334,7 @@ static void open_active(void *vctx, const struct store_immune_response *r)
 }
 
 static enum fg_err w_active(struct store_conn *c, const char *action, int64_t now,
-                            void (*fn)(void *ctx, const struct store_immune_response *r),
-                            void *ctx)
+                            void (*fn)(void *ctx, const struct store_immune_response *r), void *ctx)
 {
     struct active_ctx x = {fn, ctx};
     return OI->active(c, action, now, open_active, &x);
@@ -402,8 +400,8 @@ static enum fg_err seal_user(struct store_conn *c, const struct store_user *u)
         e = OU->set_display_name(c, u->id, sealed, u->updated_at);
     }
     if (e == FG_OK && u->mfa_secret_enc[0] && !fg_crypt_is_sealed(u->mfa_secret_enc)) {
-        if (fg_crypt_seal(u->id, "users.mfa_secret", u->mfa_secret_enc,
-                          strlen(u->mfa_secret_enc), sealed, sizeof sealed) != 0)
+        if (fg_crypt_seal(u->id, "users.mfa_secret", u->mfa_secret_enc, strlen(u->mfa_secret_enc),
+                          sealed, sizeof sealed) != 0)
             return FG_EINTERNAL;
         e = OU->set_mfa(c, u->id, sealed, u->mfa_enabled, u->mfa_last_step, u->updated_at);
     }

@@ -26,8 +26,8 @@ void store_keystore_sqlite_path(const char *url, char *out, size_t cap)
         snprintf(out, cap, "%.*s/keys.db", (int)(slash - path), path);
 }
 
-enum fg_err store_keystore_open(const struct fg_config *cfg, struct store_keystore **out,
-                                char *err, size_t errlen)
+enum fg_err store_keystore_open(const struct fg_config *cfg, struct store_keystore **out, char *err,
+                                size_t errlen)
 {
     const char *url = cfg->database_url;
     *out = NULL;

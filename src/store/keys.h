@@ -24,7 +24,7 @@
 struct fg_config;
 struct store_keystore;
 
-#define STORE_KEY_OWNER_MAX 64
+#define STORE_KEY_OWNER_MAX   64
 #define STORE_KEY_WRAPPED_MAX 128
 
 struct store_wrapped_key {
@@ -70,8 +70,8 @@ struct store_keystore {
 };
 
 /** Opens (creating on first use) the key store that belongs to DATABASE_URL. */
-enum fg_err store_keystore_open(const struct fg_config *cfg, struct store_keystore **out,
-                                char *err, size_t errlen);
+enum fg_err store_keystore_open(const struct fg_config *cfg, struct store_keystore **out, char *err,
+                                size_t errlen);
 /** The path of the SQLite key store for a sqlite:// DATABASE_URL ("" for other stores). */
 void store_keystore_sqlite_path(const char *database_url, char *out, size_t cap);
 

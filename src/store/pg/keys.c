@@ -63,8 +63,8 @@ static PGresult *run(struct pg_keys *k, const char *sql, int n, const char *cons
         if (!gone || attempt == 1) {
             fg_log(FG_LOG_ERROR, "keystore_error", FG_LF_STR("sqlstate", state ? state : "-"),
                    FG_LF_STR("error", PQerrorMessage(k->pg)), FG_LF_END);
-            *e = gone ? FG_EUNAVAIL
-                      : (state && strcmp(state, "23505") == 0 ? FG_ECONFLICT : FG_EDB);
+            *e =
+                gone ? FG_EUNAVAIL : (state && strcmp(state, "23505") == 0 ? FG_ECONFLICT : FG_EDB);
             PQclear(r);
             return NULL;
         }
@@ -299,8 +299,10 @@ static enum fg_err k_backup(struct store_keystore *ks, const char *path, char *e
     char url[4096], pw[512], tmp[4200];
     split_password(k->url, url, sizeof url, pw, sizeof pw);
     snprintf(tmp, sizeof tmp, "%s.partial", path);
-    const char *argv[] = {"pg_dump", "--format=custom", "--no-owner", "--schema=forge_keys",
-                          "--file",  tmp,               "--dbname",   url,
+    const char *argv[] = {"pg_dump",    "--format=custom",
+                          "--no-owner", "--schema=forge_keys",
+                          "--file",     tmp,
+                          "--dbname",   url,
                           NULL};
     int rc = run_tool(argv, pw[0] ? pw : NULL);
     memset(pw, 0, sizeof pw);
@@ -325,8 +327,9 @@ enum fg_err store_keystore_pg_restore(const char *url_with_pw, const char *path,
 {
     char url[4096], pw[512];
     split_password(url_with_pw, url, sizeof url, pw, sizeof pw);
-    const char *argv[] = {"pg_restore",  "--clean",  "--if-exists", "--no-owner",
-                          "--single-transaction", "--dbname", url, path, NULL};
+    const char *argv[] = {
+        "pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
+        "--dbname",   url,       path,          NULL};
     int rc = run_tool(argv, pw[0] ? pw : NULL);
     memset(pw, 0, sizeof pw);
     if (rc != 0) {

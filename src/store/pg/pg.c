@@ -332,8 +332,10 @@ static enum fg_err pg_backup(struct store *base, const char *path, char *err, si
     split_password(s->url, url, sizeof url, pw, sizeof pw);
     snprintf(tmp, sizeof tmp, "%s.partial", path);
     /* the key store (schema forge_keys, store/pg/keys.c) is backed up on its own */
-    const char *argv[] = {"pg_dump", "--format=custom", "--no-owner", "--exclude-schema=forge_keys",
-                          "--file",  tmp,               "--dbname",   url,
+    const char *argv[] = {"pg_dump",    "--format=custom",
+                          "--no-owner", "--exclude-schema=forge_keys",
+                          "--file",     tmp,
+                          "--dbname",   url,
                           NULL};
     int rc = run_tool(argv, pw[0] ? pw : NULL);
     if (rc != 0) {

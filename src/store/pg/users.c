@@ -64,8 +64,9 @@ static enum fg_err u_create(struct store_conn *c, const struct store_user *u)
     struct pg_num trust = pg_num(u->trust), roles = pg_num((long long)u->roles),
                   dis = pg_num(u->disabled ? 1 : 0), ca = pg_num(u->created_at),
                   ua = pg_num(u->updated_at);
-    const char *p[] = {u->id, u->email, u->display_name_enc, u->password_hash, trust.s, roles.s,
-                       dis.s, ca.s,    ua.s,                u->email_enc};
+    const char *p[] = {
+        u->id, u->email, u->display_name_enc, u->password_hash, trust.s, roles.s, dis.s,
+        ca.s,  ua.s,     u->email_enc};
     return pg_run_locked(c, sql, 10, p, NULL);
 }
 

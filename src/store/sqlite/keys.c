@@ -340,9 +340,8 @@ enum fg_err store_keystore_sqlite_open(const char *path, struct store_keystore *
     snprintf(k->path, sizeof k->path, "%s", path);
     struct stat sb;
     int existed = stat(path, &sb) == 0;
-    int rc = sqlite3_open_v2(path, &k->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(
+        path, &k->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc == SQLITE_OK && !existed)
         chmod(path, 0600);
     if (rc == SQLITE_OK)

@@ -196,8 +196,8 @@ static void test_login_overhead(void **state)
     char e[512], d[512], m[512], p[512], bidx[65];
     assert_int_equal(fg_crypt_seal("u7", "users.email", "fast@example.org", 16, e, sizeof e), 0);
     assert_int_equal(fg_crypt_seal("u7", "users.display_name", "Fast Person", 11, d, sizeof d), 0);
-    assert_int_equal(fg_crypt_seal("u7", "users.mfa_secret", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
-                                   32, m, sizeof m),
+    assert_int_equal(fg_crypt_seal("u7", "users.mfa_secret", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", 32,
+                                   m, sizeof m),
                      0);
     enum { N = 2000 };
     struct timespec t0, t1;
@@ -209,7 +209,8 @@ static void test_login_overhead(void **state)
         assert_int_equal(fg_crypt_unseal("users.mfa_secret", m, p, sizeof p), 0);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    double us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / N;
+    double us =
+        ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / N;
     printf("crypt login overhead: %.2f us per login (blind index + 3 opens)\n", us);
     assert_true(us < 1000.0);
 }
