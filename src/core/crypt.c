@@ -35,17 +35,23 @@ struct cache_slot {
     unsigned char key[KEY_BYTES];
 };
 
+/* Key material lives in sodium_malloc'd memory (guard pages, mlock where allowed, wiped). */
+struct crypt_secrets {
+    unsigned char master[KEY_BYTES];
+    unsigned char master_new[KEY_BYTES];
+    struct kek keks[MAX_KEKS];
+    unsigned char bidx[KEY_BYTES];
+};
+
+/* Ordinary heap (so leak checkers see the pointers it holds). */
 struct crypt_state {
     struct store_keystore *ks;
     char url[4096];
     pthread_mutex_t mu; /* guards keks, the cache and bidx */
-    unsigned char master[KEY_BYTES];
-    unsigned char master_new[KEY_BYTES];
+    struct crypt_secrets *sec;
     int have_new;
-    struct kek keks[MAX_KEKS];
     int nkeks;
     int current; /* KEK version that wraps new keys */
-    unsigned char bidx[KEY_BYTES];
     int have_bidx;
     struct cache_slot *cache; /* FG_CRYPT_CACHE_SLOTS, sodium_malloc'd */
 };
@@ -80,8 +86,8 @@ static int parse_master(const char *hex, unsigned char out[KEY_BYTES])
 static const struct kek *find_kek(int version)
 {
     for (int i = 0; i < G->nkeks; i++)
-        if (G->keks[i].version == version)
-            return &G->keks[i];
+        if (G->sec->keks[i].version == version)
+            return &G->sec->keks[i];
     return NULL;
 }
 
@@ -97,7 +103,7 @@ static int learn_kek(int version)
     snprintf(name, sizeof name, "kek_check_%d", version);
     if (G->ks->ops->meta_get(G->ks, name, want, sizeof want) != FG_OK)
         return -1;
-    const unsigned char *masters[2] = {G->master, G->have_new ? G->master_new : NULL};
+    const unsigned char *masters[2] = {G->sec->master, G->have_new ? G->sec->master_new : NULL};
     for (int m = 0; m < 2; m++) {
         if (!masters[m])
             continue;
@@ -106,7 +112,7 @@ static int learn_kek(int version)
         derive_kek(masters[m], version, k.key);
         kek_check(k.key, got);
         if (strlen(want) == 64 && sodium_memcmp(got, want, 64) == 0) {
-            G->keks[G->nkeks++] = k;
+            G->sec->keks[G->nkeks++] = k;
             sodium_memzero(&k, sizeof k);
             return 0;
         }
@@ -378,7 +384,7 @@ int fg_crypt_blind_index(const char *email, char out[FG_CRYPT_BIDX_HEX + 1])
         return -1;
     crypto_auth_hmacsha256_state st;
     unsigned char tag[crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_init(&st, G->bidx, KEY_BYTES);
+    crypto_auth_hmacsha256_init(&st, G->sec->bidx, KEY_BYTES);
     static const char dom[] = "forge-email-bidx-v1\n";
     crypto_auth_hmacsha256_update(&st, (const unsigned char *)dom, sizeof dom - 1);
     for (const char *p = email; *p; p++) {
@@ -465,9 +471,11 @@ static void free_state(struct crypt_state *s)
         s->ks->ops->close(s->ks);
     if (s->cache)
         sodium_free(s->cache);
+    if (s->sec)
+        sodium_free(s->sec);
     pthread_mutex_destroy(&s->mu);
     sodium_memzero(s, sizeof *s);
-    sodium_free(s);
+    free(s);
 }
 
 void fg_crypt_close(void)
@@ -501,13 +509,15 @@ int fg_crypt_open(const struct fg_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "libsodium failed to initialise");
         return -1;
     }
-    struct crypt_state *s = sodium_malloc(sizeof *s);
-    if (!s) {
+    struct crypt_state *s = fg_xcalloc(1, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    s->sec = sodium_malloc(sizeof *s->sec);
+    if (!s->sec) {
         snprintf(err, errlen, "out of memory");
+        free_state(s);
         return -1;
     }
-    memset(s, 0, sizeof *s);
-    pthread_mutex_init(&s->mu, NULL);
+    memset(s->sec, 0, sizeof *s->sec);
     snprintf(s->url, sizeof s->url, "%s", cfg->database_url);
     s->cache = sodium_malloc(sizeof *s->cache * FG_CRYPT_CACHE_SLOTS);
     if (!s->cache) {
@@ -517,7 +527,7 @@ int fg_crypt_open(const struct fg_config *cfg, char *err, size_t errlen)
     }
     memset(s->cache, 0, sizeof *s->cache * FG_CRYPT_CACHE_SLOTS);
     if (cfg->master_key && cfg->master_key[0]) {
-        if (parse_master(cfg->master_key, s->master) != 0) {
+        if (parse_master(cfg->master_key, s->sec->master) != 0) {
             snprintf(err, errlen, "FORGE_MASTER_KEY: expected 64 hexadecimal characters");
             free_state(s);
             return -1;
@@ -526,13 +536,13 @@ int fg_crypt_open(const struct fg_config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "FORGE_MASTER_KEY: required in production");
         free_state(s);
         return -1;
-    } else if (dev_key_file(cfg, s->master, err, errlen) != 0) {
+    } else if (dev_key_file(cfg, s->sec->master, err, errlen) != 0) {
         free_state(s);
         return -1;
     }
     const char *nk = getenv("FORGE_MASTER_KEY_NEW");
     if (nk && *nk) {
-        if (parse_master(nk, s->master_new) != 0) {
+        if (parse_master(nk, s->sec->master_new) != 0) {
             snprintf(err, errlen, "FORGE_MASTER_KEY_NEW: expected 64 hexadecimal characters");
             free_state(s);
             return -1;
@@ -555,7 +565,7 @@ int fg_crypt_open(const struct fg_config *cfg, char *err, size_t errlen)
         }
         struct kek k = {.version = 1};
         char check[65];
-        derive_kek(s->master, 1, k.key);
+        derive_kek(s->sec->master, 1, k.key);
         kek_check(k.key, check);
         sodium_memzero(&k, sizeof k);
         if (s->ks->ops->meta_set(s->ks, "kek_check_1", check) != FG_OK ||
@@ -583,7 +593,7 @@ int fg_crypt_open(const struct fg_config *cfg, char *err, size_t errlen)
             s->current = t; /* a rotation is under way and we hold its key: wrap with it */
     }
     int dkv = 0;
-    if (data_key("_bidx", 1, 0, s->bidx, &dkv) != 0) {
+    if (data_key("_bidx", 1, 0, s->sec->bidx, &dkv) != 0) {
         snprintf(err, errlen, "key store: cannot load the blind-index key");
         goto fail;
     }
@@ -646,7 +656,7 @@ int fg_crypt_rotate(const char *new_master_hex, long long *rewrapped, char *err,
         snprintf(err, errlen, "FORGE_MASTER_KEY_NEW: expected 64 hexadecimal characters");
         return -1;
     }
-    if (sodium_memcmp(nm, G->master, KEY_BYTES) == 0) {
+    if (sodium_memcmp(nm, G->sec->master, KEY_BYTES) == 0) {
         sodium_memzero(nm, sizeof nm);
         snprintf(err, errlen, "FORGE_MASTER_KEY_NEW equals FORGE_MASTER_KEY");
         return -1;
@@ -711,7 +721,7 @@ int fg_crypt_rotate(const char *new_master_hex, long long *rewrapped, char *err,
     ks->ops->meta_set(ks, "rotate_to", "0");
     pthread_mutex_lock(&G->mu);
     if (!find_kek(target) && G->nkeks < MAX_KEKS)
-        G->keks[G->nkeks++] = to;
+        G->sec->keks[G->nkeks++] = to;
     G->current = target;
     pthread_mutex_unlock(&G->mu);
     sodium_memzero(&to, sizeof to);
