@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 
 #include "cli/commands.h"
+#include "core/crypt.h"
+#include "store/keys.h"
 #include "store/store.h"
 #include "util/config.h"
 
@@ -26,6 +28,11 @@ enum fg_err store_sqlite_restore(const char *src, const char *dst, int force, ch
                                  size_t errlen);
 /* store/pg/pg.c */
 enum fg_err store_pg_restore(const char *url_with_pw, const char *path, char *err, size_t errlen);
+/* store/sqlite/keys.c, store/pg/keys.c: the key store (store/keys.h) */
+enum fg_err store_keystore_sqlite_restore(const char *src, const char *dst, int force, char *err,
+                                          size_t errlen);
+enum fg_err store_keystore_pg_restore(const char *url_with_pw, const char *path, char *err,
+                                      size_t errlen);
 
 /* 1 when `url` names a PostgreSQL database. */
 static int is_pg_url(const char *url)
@@ -67,10 +74,71 @@ static const char *sqlite_path(const char *url)
     return p;
 }
 
+/* `forge backup --keys FILE`: the key store alone (docs/operations/backup.md, "Key store"). */
+static int backup_keys(const char *file)
+{
+    struct fg_config cfg;
+    int rc = cli_load_config(&cfg);
+    if (rc)
+        return rc;
+    char err[1024];
+    rc = 1;
+    if (fg_crypt_open(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "forge backup --keys: %s\n", err);
+    } else {
+        struct store_keystore *ks = fg_crypt_keystore();
+        long long n = 0;
+        ks->ops->count(ks, &n);
+        if (ks->ops->backup(ks, file, err, sizeof err) != FG_OK) {
+            fprintf(stderr, "forge backup --keys: %s\n", err);
+        } else {
+            printf("forge backup: wrote the key store to %s (%lld data keys; store it apart from "
+                   "the data backups)\n",
+                   file, n);
+            rc = 0;
+        }
+        fg_crypt_close();
+    }
+    fg_config_free(&cfg);
+    return rc;
+}
+
+/* `forge restore --keys FILE [--force]`. */
+static int restore_keys(const char *file, int force)
+{
+    struct fg_config cfg;
+    int rc = cli_load_config(&cfg);
+    if (rc)
+        return rc;
+    char err[1024], path[4096];
+    enum fg_err e;
+    store_keystore_sqlite_path(cfg.database_url, path, sizeof path);
+    if (path[0]) {
+        e = store_keystore_sqlite_restore(file, path, force, err, sizeof err);
+    } else if (!force) {
+        snprintf(err, sizeof err,
+                 "restoring replaces the forge_keys schema of the DATABASE_URL "
+                 "database; run again with --force");
+        e = FG_EINVAL;
+    } else {
+        e = store_keystore_pg_restore(cfg.database_url, file, err, sizeof err);
+    }
+    if (e != FG_OK) {
+        fprintf(stderr, "forge restore --keys: %s\n", err);
+        rc = 1;
+    } else {
+        printf("forge restore: key store restored from %s\n", file);
+    }
+    fg_config_free(&cfg);
+    return rc;
+}
+
 int cmd_backup(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--keys") == 0 && argv[2][0] != '-')
+        return backup_keys(argv[2]);
     if (argc != 2 || argv[1][0] == '-') {
-        fprintf(stderr, "usage: forge backup FILE\n");
+        fprintf(stderr, "usage: forge backup FILE | forge backup --keys FILE\n");
         return 2;
     }
     const char *file = argv[1];
@@ -103,6 +171,8 @@ int cmd_backup(int argc, char **argv)
     }
     long long size = stat(file, &sb) == 0 ? (long long)sb.st_size : -1;
     printf("forge backup: wrote %s (%lld bytes)%s\n", file, size, db ? ", integrity_check ok" : "");
+    printf("forge backup: the key store is not in this file: back it up with forge backup --keys "
+           "(docs/operations/backup.md)\n");
     rc = 0;
 out:
     fg_config_free(&cfg);
@@ -112,9 +182,11 @@ out:
 int cmd_restore(int argc, char **argv)
 {
     const char *file = NULL;
-    int force = 0;
+    int force = 0, keys = 0;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--force") == 0) {
+        if (strcmp(argv[i], "--keys") == 0) {
+            keys = 1;
+        } else if (strcmp(argv[i], "--force") == 0) {
             force = 1;
         } else if (argv[i][0] != '-' && !file) {
             file = argv[i];
@@ -124,9 +196,11 @@ int cmd_restore(int argc, char **argv)
         }
     }
     if (!file) {
-        fprintf(stderr, "usage: forge restore FILE [--force]\n");
+        fprintf(stderr, "usage: forge restore [--keys] FILE [--force]\n");
         return 2;
     }
+    if (keys)
+        return restore_keys(file, force);
     struct fg_config cfg;
     int rc = cli_load_config(&cfg);
     if (rc)

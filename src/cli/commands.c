@@ -44,6 +44,13 @@ const struct cli_command cli_admin_commands[] = {
     {"retention", cmd_admin_retention,
      "admin retention [--dry-run] [--json]  apply the RETENTION_* purges once (dry run: counts "
      "only)"},
+    {"encrypt-existing", cmd_admin_encrypt_existing,
+     "admin encrypt-existing [--batch N]  seal personal data stored before encryption at rest"},
+    {"rotate-master-key", cmd_admin_rotate_master_key,
+     "admin rotate-master-key        re-wrap every data key under FORGE_MASTER_KEY_NEW (online, "
+     "resumable)"},
+    {"keys-status", cmd_admin_keys_status,
+     "admin keys-status              KEK version, data key count, rotation state (JSON)"},
     {NULL, NULL, NULL},
 };
 

@@ -31,6 +31,10 @@ int cmd_admin_audit_verify(int argc, char **argv); /* cli/admin_audit.c */
 int cmd_admin_retention(int argc, char **argv);    /* cli/admin_retention.c */
 int cmd_admin_create_user(int argc, char **argv);  /* cli/admin.c */
 
+int cmd_admin_encrypt_existing(int argc, char **argv);  /* cli/admin_crypt.c */
+int cmd_admin_rotate_master_key(int argc, char **argv); /* cli/admin_crypt.c */
+int cmd_admin_keys_status(int argc, char **argv);       /* cli/admin_crypt.c */
+
 /** Loads configuration and initialises logging; prints "forge: VAR: message" and returns 2 on
  * error. */
 int cli_load_config(struct fg_config *cfg);

@@ -9,6 +9,7 @@
 
 #include "api/routes.h"
 #include "core/capsule.h"
+#include "core/crypt.h"
 #include "core/delivery.h"
 #include "core/events.h"
 #include "core/governance.h"
@@ -36,6 +37,14 @@ int fg_app_start(struct fg_app *app, struct fg_config *cfg, char *err, size_t er
     int applied = 0;
     if (app->store->ops->migrate(app->store, &applied) != FG_OK) {
         snprintf(err, errlen, "DATABASE_URL: migrations failed (see log)");
+        return -1;
+    }
+    long long sealed = 0; /* rows written before encryption at rest: sealed in place (resumable) */
+    if (fg_crypt_encrypt_existing(app->store, 200, &sealed) != FG_OK) {
+        snprintf(err, errlen,
+                 "FORGE_MASTER_KEY: personal data cannot be opened or sealed with this "
+                 "key store and master key (see log; after a restore, restore the "
+                 "key store too: forge restore --keys)");
         return -1;
     }
     if (fg_identity_start(app, err, errlen) != 0) /* shared state, IP blocks, bootstrap admin */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/crypt.h"
 #include "util/config.h"
 
 enum fg_err store_sqlite_open(const char *path, const struct fg_config *cfg, struct store **out,
@@ -10,7 +11,8 @@ enum fg_err store_sqlite_open(const char *path, const struct fg_config *cfg, str
 enum fg_err store_pg_open(const char *url, const struct fg_config *cfg, struct store **out,
                           char *err, size_t errlen);
 
-enum fg_err store_open(const struct fg_config *cfg, struct store **out, char *err, size_t errlen)
+static enum fg_err store_open_backend(const struct fg_config *cfg, struct store **out, char *err,
+                                      size_t errlen)
 {
     const char *url = cfg->database_url;
     *out = NULL;
@@ -26,4 +28,20 @@ enum fg_err store_open(const struct fg_config *cfg, struct store **out, char *er
     }
     snprintf(err, errlen, "DATABASE_URL: unsupported scheme (sqlite:// or postgresql://)");
     return FG_EINVAL;
+}
+
+/* Every store is opened with its key store and wrapped by the crypt decorator (core/crypt.h):
+ * personal columns are sealed on write and opened on read for every caller. */
+enum fg_err store_open(const struct fg_config *cfg, struct store **out, char *err, size_t errlen)
+{
+    enum fg_err e = store_open_backend(cfg, out, err, errlen);
+    if (e != FG_OK)
+        return e;
+    if (fg_crypt_open(cfg, err, errlen) != 0) {
+        store_close(*out);
+        *out = NULL;
+        return FG_EINVAL;
+    }
+    fg_crypt_wrap_store(*out);
+    return FG_OK;
 }

@@ -20,6 +20,7 @@ struct store_conn;
 
 #define STORE_EMAIL_MAX              254
 #define STORE_DISPLAY_NAME_MAX_BYTES 400 /* 100 code points of up to 4 bytes */
+#define STORE_SEALED_MAX             768 /* a sealed display name: prefix, owner, base64 */
 
 struct store_user {
     char id[37];
@@ -34,6 +35,14 @@ struct store_user {
     int64_t mfa_last_step;
     int64_t locked_until;                          /* ms; 0 = not locked */
     int64_t created_at, updated_at, last_login_at; /* last_login_at 0 = never */
+    /* At-rest forms (issue 14, core/crypt.h): exchanged only between a backend and the crypt
+     * decorator (core/crypt_store.c), which fills them on write and opens them on read. The
+     * backend writes and reads them verbatim: email_enc ↔ users.email_enc, display_name_enc ↔
+     * users.display_name, mfa_secret_enc ↔ users.mfa_secret ("" = NULL); the `email` column
+     * holds the keyed blind index of the email. Callers above the store never see them set. */
+    char email_enc[STORE_SEALED_MAX];
+    char display_name_enc[STORE_SEALED_MAX];
+    char mfa_secret_enc[STORE_SEALED_MAX];
 };
 
 struct store_session {
@@ -88,6 +97,11 @@ struct store_user_ops {
                                        void (*fn)(void *ctx, const char *sid), void *ctx);
     /** Deletes sessions expired or revoked before `before`; *deleted (may be NULL). */
     enum fg_err (*session_purge)(struct store_conn *c, int64_t before, long long *deleted);
+    /** Sets the email's at-rest forms (blind index, sealed value) without touching updated_at
+     * (core/crypt_store.c: sealing rows written before encryption). FG_ECONFLICT when the blind
+     * index is taken. */
+    enum fg_err (*set_email)(struct store_conn *c, const char *id, const char *email_bidx,
+                             const char *email_enc);
 };
 
 #endif

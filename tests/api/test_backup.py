@@ -11,7 +11,7 @@ import threading
 import time
 
 # forge-test: stores=sqlite,postgresql
-from forgetest import Forge, main, sqlite_only
+from forgetest import STORE, Forge, main, sqlite_only
 from test_durability import Writer
 
 CAPS = "/api/v1/capsules"
@@ -24,6 +24,19 @@ def integrity(path):
         return h.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         h.close()
+
+
+def restore_key_store(f, g):
+    """The key store and the master key go with the data (docs/operations/backup.md, "Key
+    store"): `forge backup --keys` on the source, `forge restore --keys` on the target, and the
+    same master key (here the development key file)."""
+    kb = os.path.join(f.dir, "keys.backup")
+    p = f.cli("backup", "--keys", kb)
+    assert p.returncode == 0, p.stderr
+    assert os.stat(kb).st_mode & 0o077 == 0, oct(os.stat(kb).st_mode)
+    p = g.cli("restore", "--keys", kb, "--force")
+    assert p.returncode == 0, p.stderr
+    shutil.copy(os.path.join(f.dir, "forge-master.key"), os.path.join(g.dir, "forge-master.key"))
 
 
 @sqlite_only
@@ -67,6 +80,7 @@ def test_backup_under_write_load_restores_and_serves(f: Forge):
         p = g.cli("restore", backup)
         assert p.returncode == 0, p.stderr
         assert integrity(os.path.join(g.dir, "forge.db")) == "ok"
+        restore_key_store(f, g)
         g.start(timeout=60)
         adm = g.admin_token()
         for cid in list(before)[:200]:
@@ -170,6 +184,17 @@ def test_backup_restore_round_trip(f: Forge):
         p = g.cli("restore", backup, "--force")
         assert p.returncode == 0, p.stderr
         assert "forge-test-pw" not in p.stdout + p.stderr, "the password must never be printed"
+        # the data alone does not serve: its personal data needs the key store it was sealed with
+        try:
+            g.start(timeout=60)
+            raise AssertionError("served restored data without its key store")
+        except RuntimeError as e:
+            assert "key store" in str(e), e
+        if STORE == "sqlite":
+            for name in ("keys.db", "keys.db-wal", "keys.db-shm", "forge-master.key"):
+                if os.path.exists(os.path.join(g.dir, name)):
+                    os.remove(os.path.join(g.dir, name))
+        restore_key_store(f, g)
         g.start(timeout=60)
         adm = g.admin_token()
         for cid, content in ids.items():

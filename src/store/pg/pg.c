@@ -331,8 +331,12 @@ static enum fg_err pg_backup(struct store *base, const char *path, char *err, si
     char url[4096], pw[512], tmp[4096];
     split_password(s->url, url, sizeof url, pw, sizeof pw);
     snprintf(tmp, sizeof tmp, "%s.partial", path);
-    const char *argv[] = {"pg_dump", "--format=custom", "--no-owner", "--file",
-                          tmp,       "--dbname",        url,          NULL};
+    /* the key store (schema forge_keys, store/pg/keys.c) is backed up on its own */
+    const char *argv[] = {"pg_dump",    "--format=custom",
+                          "--no-owner", "--exclude-schema=forge_keys",
+                          "--file",     tmp,
+                          "--dbname",   url,
+                          NULL};
     int rc = run_tool(argv, pw[0] ? pw : NULL);
     if (rc != 0) {
         snprintf(err, errlen, "pg_dump failed (exit %d)", rc);

@@ -22,25 +22,26 @@
 
 #define USER_COLS                                                                                  \
     "id, email, display_name, password_hash, trust_level, roles, is_disabled, mfa_enabled, "       \
-    "mfa_secret, mfa_last_step, locked_until, created_at, updated_at, last_login_at"
+    "mfa_secret, mfa_last_step, locked_until, created_at, updated_at, last_login_at, email_enc"
 
 static void row_user(const PGresult *r, int i, struct store_user *u)
 {
     memset(u, 0, sizeof *u);
     pg_get_text(r, i, 0, u->id, sizeof u->id);
     pg_get_text(r, i, 1, u->email, sizeof u->email);
-    pg_get_text(r, i, 2, u->display_name, sizeof u->display_name);
+    pg_get_text(r, i, 2, u->display_name_enc, sizeof u->display_name_enc);
     pg_get_text(r, i, 3, u->password_hash, sizeof u->password_hash);
     u->trust = (int)pg_get_i64(r, i, 4);
     u->roles = (unsigned)pg_get_i64(r, i, 5);
     u->disabled = (int)pg_get_i64(r, i, 6);
     u->mfa_enabled = (int)pg_get_i64(r, i, 7);
-    pg_get_text(r, i, 8, u->mfa_secret, sizeof u->mfa_secret);
+    pg_get_text(r, i, 8, u->mfa_secret_enc, sizeof u->mfa_secret_enc);
     u->mfa_last_step = pg_get_i64(r, i, 9);
     u->locked_until = pg_get_i64(r, i, 10);
     u->created_at = pg_get_i64(r, i, 11);
     u->updated_at = pg_get_i64(r, i, 12);
     u->last_login_at = pg_get_i64(r, i, 13);
+    pg_get_text(r, i, 14, u->email_enc, sizeof u->email_enc);
 }
 
 /* An UPDATE of one user by id: FG_ENOTFOUND when no row changed. */
@@ -58,14 +59,15 @@ static enum fg_err u_create(struct store_conn *c, const struct store_user *u)
     static const char sql[] =
         "INSERT INTO users (id, email, display_name, password_hash, trust_level, roles, "
         "is_disabled, mfa_enabled, mfa_secret, mfa_last_step, locked_until, created_at, "
-        "updated_at) VALUES ($1, $2, $3, $4, $5::integer, $6::integer, $7::smallint, 0, NULL, 0, "
-        "0, $8::bigint, $9::bigint)";
+        "updated_at, email_enc) VALUES ($1, $2, $3, $4, $5::integer, $6::integer, $7::smallint, "
+        "0, NULL, 0, 0, $8::bigint, $9::bigint, $10)";
     struct pg_num trust = pg_num(u->trust), roles = pg_num((long long)u->roles),
                   dis = pg_num(u->disabled ? 1 : 0), ca = pg_num(u->created_at),
                   ua = pg_num(u->updated_at);
-    const char *p[] = {u->id, u->email, u->display_name, u->password_hash, trust.s, roles.s, dis.s,
-                       ca.s,  ua.s};
-    return pg_run_locked(c, sql, 9, p, NULL);
+    const char *p[] = {
+        u->id, u->email, u->display_name_enc, u->password_hash, trust.s, roles.s, dis.s,
+        ca.s,  ua.s,     u->email_enc};
+    return pg_run_locked(c, sql, 10, p, NULL);
 }
 
 /* One user by `sql` (a SELECT with one parameter); locked until commit inside a transaction. */
@@ -336,6 +338,14 @@ static enum fg_err s_purge(struct store_conn *c, int64_t before, long long *dele
     return e;
 }
 
+static enum fg_err u_set_email(struct store_conn *c, const char *id, const char *bidx,
+                               const char *enc)
+{
+    static const char sql[] = "UPDATE users SET email = $1, email_enc = $2 WHERE id = $3";
+    const char *p[] = {bidx, enc, id};
+    return update_found(c, sql, 3, p);
+}
+
 const struct store_user_ops pg_user_ops = {
     .create = u_create,
     .get_by_id = u_get_by_id,
@@ -357,4 +367,5 @@ const struct store_user_ops pg_user_ops = {
     .session_revoke = s_revoke,
     .session_revoke_user = s_revoke_user,
     .session_purge = s_purge,
+    .set_email = u_set_email,
 };

@@ -9,25 +9,26 @@
 
 #define USER_COLS                                                                                  \
     "id, email, display_name, password_hash, trust_level, roles, is_disabled, mfa_enabled, "       \
-    "mfa_secret, mfa_last_step, locked_until, created_at, updated_at, last_login_at"
+    "mfa_secret, mfa_last_step, locked_until, created_at, updated_at, last_login_at, email_enc"
 
 static void row_user(sqlite3_stmt *st, struct store_user *u)
 {
     memset(u, 0, sizeof *u);
     sq_col_text(st, 0, u->id, sizeof u->id);
     sq_col_text(st, 1, u->email, sizeof u->email);
-    sq_col_text(st, 2, u->display_name, sizeof u->display_name);
+    sq_col_text(st, 2, u->display_name_enc, sizeof u->display_name_enc);
     sq_col_text(st, 3, u->password_hash, sizeof u->password_hash);
     u->trust = sqlite3_column_int(st, 4);
     u->roles = (unsigned)sqlite3_column_int(st, 5);
     u->disabled = sqlite3_column_int(st, 6);
     u->mfa_enabled = sqlite3_column_int(st, 7);
-    sq_col_text(st, 8, u->mfa_secret, sizeof u->mfa_secret);
+    sq_col_text(st, 8, u->mfa_secret_enc, sizeof u->mfa_secret_enc);
     u->mfa_last_step = sqlite3_column_int64(st, 9);
     u->locked_until = sqlite3_column_int64(st, 10);
     u->created_at = sqlite3_column_int64(st, 11);
     u->updated_at = sqlite3_column_int64(st, 12);
     u->last_login_at = sqlite3_column_int64(st, 13);
+    sq_col_text(st, 14, u->email_enc, sizeof u->email_enc);
 }
 
 static enum fg_err u_create(struct store_conn *c, const struct store_user *u)
@@ -35,19 +36,20 @@ static enum fg_err u_create(struct store_conn *c, const struct store_user *u)
     static const char sql[] =
         "INSERT INTO users (id, email, display_name, password_hash, trust_level, roles, "
         "is_disabled, mfa_enabled, mfa_secret, mfa_last_step, locked_until, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, 0, 0, ?, ?)";
+        "updated_at, email_enc) VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, 0, 0, ?, ?, ?)";
     sqlite3_stmt *st = sq_prepare(c, sql);
     if (!st)
         return FG_EDB;
     sq_bind_text(st, 1, u->id);
     sq_bind_text(st, 2, u->email);
-    sq_bind_text(st, 3, u->display_name);
+    sq_bind_text(st, 3, u->display_name_enc);
     sq_bind_text(st, 4, u->password_hash);
     sqlite3_bind_int(st, 5, u->trust);
     sqlite3_bind_int(st, 6, (int)u->roles);
     sqlite3_bind_int(st, 7, u->disabled ? 1 : 0);
     sqlite3_bind_int64(st, 8, u->created_at);
     sqlite3_bind_int64(st, 9, u->updated_at);
+    sq_bind_text(st, 10, u->email_enc);
     return sq_step_done(c, st, "users.create", NULL);
 }
 
@@ -385,6 +387,19 @@ static enum fg_err s_purge(struct store_conn *c, int64_t before, long long *dele
     return e;
 }
 
+static enum fg_err u_set_email(struct store_conn *c, const char *id, const char *bidx,
+                               const char *enc)
+{
+    static const char sql[] = "UPDATE users SET email = ?, email_enc = ? WHERE id = ?";
+    sqlite3_stmt *st = sq_prepare(c, sql);
+    if (!st)
+        return FG_EDB;
+    sq_bind_text(st, 1, bidx);
+    sq_bind_text(st, 2, enc);
+    sq_bind_text(st, 3, id);
+    return update_found(c, st, "users.set_email");
+}
+
 const struct store_user_ops sqlite_user_ops = {
     .create = u_create,
     .get_by_id = u_get_by_id,
@@ -406,4 +421,5 @@ const struct store_user_ops sqlite_user_ops = {
     .session_revoke = s_revoke,
     .session_revoke_user = s_revoke_user,
     .session_purge = s_purge,
+    .set_email = u_set_email,
 };

@@ -719,9 +719,14 @@ static void test_execute_emergency(void **state)
     approve(f, id, &p);
     assert_string_equal(p.status, "executed");
     store_proposal_clear(&p);
+    /* the blocked IP is stored sealed (docs/privacy.md), never in clear */
     assert_int_equal(count(f, "SELECT count(*) FROM immune_responses WHERE action = 'block_ip' "
-                              "AND target_id = '192.0.2.7' AND expires_at > created_at"),
+                              "AND target_type = 'ip' AND target_id LIKE '$fe1$_s$%' "
+                              "AND expires_at > created_at"),
                      1);
+    assert_int_equal(count(f, "SELECT count(*) FROM immune_responses WHERE target_id = "
+                              "'192.0.2.7'"),
+                     0);
     /* quarantining an already quarantined user fails cleanly */
     propose(f, &admin, "emergency", "{\"action\":\"quarantine_user\",\"target\":\"" SBX2 "\"}", 1,
             id);

@@ -170,15 +170,15 @@ static void test_detects_rehashed_edit(void **state)
         record(f, NULL, i);
     /* the editor recomputes the hash of the edited entry: the next entry no longer chains */
     struct {
-        char id[40], actor[40], rid[40], prev[70];
+        char id[40], actor[40], rid[40], prev[70], ip[200], details[400];
         long long at;
     } row;
     sqlite3 *h;
     assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_prepare_v2(h,
-                                        "SELECT id, actor_id, resource_id, prev_hash, at FROM "
-                                        "audit_log WHERE seq = 4",
+                                        "SELECT id, actor_id, resource_id, prev_hash, at, "
+                                        "client_ip, details FROM audit_log WHERE seq = 4",
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -187,6 +187,9 @@ static void test_detects_rehashed_edit(void **state)
     snprintf(row.rid, sizeof row.rid, "%s", sqlite3_column_text(st, 2));
     snprintf(row.prev, sizeof row.prev, "%s", sqlite3_column_text(st, 3));
     row.at = sqlite3_column_int64(st, 4);
+    /* the hash covers the stored (sealed, docs/privacy.md) IP and details */
+    snprintf(row.ip, sizeof row.ip, "%s", sqlite3_column_text(st, 5));
+    snprintf(row.details, sizeof row.details, "%s", sqlite3_column_text(st, 6));
     sqlite3_finalize(st);
     struct store_audit_row r = {.seq = 4,
                                 .id = row.id,
@@ -195,10 +198,10 @@ static void test_detects_rehashed_edit(void **state)
                                 .action = "capsule.delete",
                                 .resource_type = "capsule",
                                 .resource_id = row.rid,
-                                .client_ip = "127.0.0.1",
+                                .client_ip = row.ip,
                                 .correlation_id = "corr",
                                 .outcome = "success",
-                                .details = "{\"i\":3}",
+                                .details = row.details,
                                 .prev_hash = row.prev};
     char hash[65];
     fg_audit_hash(&r, hash);
