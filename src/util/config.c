@@ -180,6 +180,11 @@ static const struct var vars[] = {
       "participation a proposal needs (floor 0.10; proposals may only ask for more)"),
     D("GOVERNANCE_APPROVAL_THRESHOLD", governance_approval_threshold, "0.50", 0.50, 1,
       "approval a proposal needs (floor 0.50; proposals may only ask for more)"),
+    S("CONSENT_PURPOSES", consent_purposes, "analytics,marketing,research",
+      "consent purposes a user can grant or withdraw (comma-separated names [a-z0-9_], at most 32; "
+      "docs/privacy.md)"),
+    S("CONSENT_POLICY_VERSION", consent_policy_version, "1",
+      "privacy policy version recorded with every consent change (docs/privacy.md)"),
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 

@@ -100,6 +100,9 @@ struct fg_config {
     long long argon2_queue_max;
     /* overlays (docs/overlays.md) */
     long long overlay_workers;
+    /* consent (GDPR Art. 7, docs/privacy.md) */
+    char *consent_purposes;       /* comma-separated purpose names */
+    char *consent_policy_version; /* recorded with every consent change */
 };
 
 /**
