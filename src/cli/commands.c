@@ -43,6 +43,8 @@ const struct cli_command cli_admin_commands[] = {
     {"retention", cmd_admin_retention,
      "admin retention [--dry-run] [--json]  apply the RETENTION_* purges once (dry run: counts "
      "only)"},
+    {"export-user", cmd_admin_export_user,
+     "admin export-user ID|EMAIL [--out FILE]  a user's data as JSON (GDPR access/portability)"},
     {NULL, NULL, NULL},
 };
 
