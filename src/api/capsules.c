@@ -339,9 +339,9 @@ static int append_ancestor(const struct store_ancestor *an, void *vctx)
     struct lineage_ctx *x = vctx;
     const struct store_capsule *cap = an->cap;
     if (an->erased) { /* GDPR erasure: the ancestor existed, its content is gone */
-        json_array_append_new(x->items, json_pack("{sssbsisssn}", "id", cap->id, "erased", 1,
-                                                  "depth", an->depth, "relation", "DERIVED_FROM",
-                                                  "reason"));
+        json_array_append_new(x->items,
+                              json_pack("{sssbsisssn}", "id", cap->id, "erased", 1, "depth",
+                                        an->depth, "relation", "DERIVED_FROM", "reason"));
         return 0;
     }
     size_t pv = fg_utf8_prefix(cap->content ? cap->content : "", cap->content_len,

@@ -244,7 +244,8 @@ static void h_consents_put(struct http_req *req, struct http_resp *resp)
 }
 
 #define ERASED_SCHEMA                                                                              \
-    "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"},\"erased\":{\"const\":true}," \
+    "{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"string\"},\"erased\":{\"const\":"     \
+    "true},"                                                                                       \
     "\"already_erased\":{\"type\":\"boolean\"},\"capsules_removed\":{\"type\":\"integer\"},"       \
     "\"capsules_tombstoned\":{\"type\":\"integer\"},\"votes_anonymised\":{\"type\":\"integer\"}}}"
 #define CONSENTS_SCHEMA                                                                            \
@@ -252,14 +253,15 @@ static void h_consents_put(struct http_req *req, struct http_resp *resp)
     "\"purposes\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{"             \
     "\"purpose\":{\"type\":\"string\"},\"granted\":{\"type\":\"boolean\"},"                        \
     "\"policy_version\":{\"type\":[\"string\",\"null\"]},\"updated_at\":{\"type\":[\"string\","    \
-    "\"null\"]}}}},\"history\":{\"type\":\"array\",\"description\":\"newest first, at most 100\","  \
+    "\"null\"]}}}},\"history\":{\"type\":\"array\",\"description\":\"newest first, at most 100\"," \
     "\"items\":{\"type\":\"object\",\"properties\":{\"purpose\":{\"type\":\"string\"},"            \
     "\"granted\":{\"type\":\"boolean\"},\"policy_version\":{\"type\":\"string\"},"                 \
     "\"at\":{\"type\":\"string\"}}}},\"history_total\":{\"type\":\"integer\"}}}"
 #define EXPORT_SCHEMA                                                                              \
-    "{\"type\":\"object\",\"description\":\"forge.user-export schema_version 1 (docs/privacy.md); " \
+    "{\"type\":\"object\",\"description\":\"forge.user-export schema_version 1 "                   \
+    "(docs/privacy.md); "                                                                          \
     "the whole response is {data, meta} with meta.schema_version\",\"properties\":{"               \
-    "\"schema\":{\"const\":\"forge.user-export\"},\"schema_version\":{\"const\":1},"              \
+    "\"schema\":{\"const\":\"forge.user-export\"},\"schema_version\":{\"const\":1},"               \
     "\"generated_at\":{\"type\":\"string\"},\"user\":{\"type\":\"object\"},"                       \
     "\"capsules\":{\"type\":\"array\"},\"votes\":{\"type\":\"array\"},"                            \
     "\"proposals\":{\"type\":\"array\"},\"sessions\":{\"type\":\"array\"},"                        \

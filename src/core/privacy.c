@@ -71,8 +71,7 @@ static int purposes_check(const char *list, char *err, size_t errlen)
             return -1;
         }
         if (++count > FG_CONSENT_PURPOSES_MAX) {
-            snprintf(err, errlen, "CONSENT_PURPOSES: at most %d purposes",
-                     FG_CONSENT_PURPOSES_MAX);
+            snprintf(err, errlen, "CONSENT_PURPOSES: at most %d purposes", FG_CONSENT_PURPOSES_MAX);
             return -1;
         }
         if (!end)
@@ -125,10 +124,10 @@ static enum fg_err erase_account(struct fg_app *app, struct http_req *req, const
     /* crypt: destroy the user's data key here */
     e = P(app)->anonymise_account(c, uid, fg_now_ms());
     if (e == FG_OK) {
-        json_t *d = json_pack("{sssIsIsI}", "requested_by", job->requested_by,
-                              "capsules_removed", (json_int_t)job->capsules_removed,
-                              "capsules_tombstoned", (json_int_t)job->capsules_tombstoned,
-                              "votes_anonymised", (json_int_t)job->votes_anonymised);
+        json_t *d = json_pack("{sssIsIsI}", "requested_by", job->requested_by, "capsules_removed",
+                              (json_int_t)job->capsules_removed, "capsules_tombstoned",
+                              (json_int_t)job->capsules_tombstoned, "votes_anonymised",
+                              (json_int_t)job->votes_anonymised);
         struct fg_audit_entry a = {0};
         if (req) {
             fg_audit_from_req(&a, req);
@@ -342,8 +341,8 @@ enum fg_err fg_privacy_reapply(struct fg_app *app, int *applied)
 
 int fg_privacy_start(struct fg_app *app, char *err, size_t errlen)
 {
-    if (purposes_check(app->cfg->consent_purposes ? app->cfg->consent_purposes : "", err,
-                       errlen) != 0)
+    if (purposes_check(app->cfg->consent_purposes ? app->cfg->consent_purposes : "", err, errlen) !=
+        0)
         return -1;
     if (app->cfg->environment == FG_ENV_DEVELOPMENT) {
         const char *p = getenv("FORGE_TEST_ERASE_PAUSE_MS");
@@ -504,9 +503,9 @@ static int consent_json_cb(const struct store_consent *k, void *vctx)
 {
     char at[40];
     fg_time_iso(k->at, at, sizeof at);
-    json_array_append_new(vctx, json_pack("{sssbssss}", "purpose", k->purpose, "granted",
-                                          k->granted, "policy_version", k->policy_version, "at",
-                                          at));
+    json_array_append_new(vctx,
+                          json_pack("{sssbssss}", "purpose", k->purpose, "granted", k->granted,
+                                    "policy_version", k->policy_version, "at", at));
     return 0;
 }
 

@@ -153,9 +153,8 @@ static enum MHD_Result send_resp(struct http_server *s, struct http_req *req,
         sc->free_fn = resp->stream_free;
         sc->ctx = resp->stream_ctx;
         resp->stream = NULL; /* owned by the MHD response from here */
-        struct MHD_Response *r =
-            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_reader, sc,
-                                              stream_free);
+        struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+                                                                   stream_reader, sc, stream_free);
         if (!r) {
             stream_free(sc);
             return MHD_NO;

@@ -40,8 +40,8 @@ typedef int (*store_export_cb)(const char *key, const char *json, void *ctx);
 
 struct store_erasure_job {
     char user_id[37];
-    char state[16];        /* capsules | votes | account | done */
-    char requested_by[8];  /* self | admin | ledger */
+    char state[16];       /* capsules | votes | account | done */
+    char requested_by[8]; /* self | admin | ledger */
     int64_t started_at, updated_at, finished_at;
     long long capsules_removed, capsules_tombstoned, votes_anonymised;
 };
@@ -97,8 +97,8 @@ struct store_privacy_ops {
     enum fg_err (*consent_add)(struct store_conn *c, const char *user_id, const char *purpose,
                                int granted, const char *policy_version, int64_t now);
     /** The newest record of each purpose (purpose order). */
-    enum fg_err (*consent_current)(struct store_conn *c, const char *user_id,
-                                   store_consent_cb cb, void *ctx);
+    enum fg_err (*consent_current)(struct store_conn *c, const char *user_id, store_consent_cb cb,
+                                   void *ctx);
     /** The history, newest first: rows [offset, offset+limit); *total = all rows. */
     enum fg_err (*consent_history)(struct store_conn *c, const char *user_id, long long offset,
                                    long long limit, store_consent_cb cb, void *ctx,

@@ -334,8 +334,10 @@ static enum fg_err pg_backup(struct store *base, const char *path, char *err, si
     snprintf(tmp, sizeof tmp, "%s.partial", path);
     /* the erasure ledger (schema forge_ledger) is not part of the data backup: a restore must
      * never roll it back (docs/privacy.md "Erasure and backups") */
-    const char *argv[] = {"pg_dump", "--format=custom", "--no-owner", "--exclude-schema=forge_ledger",
-                          "--file",  tmp,               "--dbname",   url,
+    const char *argv[] = {"pg_dump",    "--format=custom",
+                          "--no-owner", "--exclude-schema=forge_ledger",
+                          "--file",     tmp,
+                          "--dbname",   url,
                           NULL};
     int rc = run_tool(argv, pw[0] ? pw : NULL);
     if (rc != 0) {

@@ -7,10 +7,12 @@
 #include "store/privacy.h"
 #include "util/mem.h"
 
-#define ISO(x) "to_char(to_timestamp((" x ") / 1000.0) AT TIME ZONE 'UTC', " \
-               "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define ISO(x)                                                                                     \
+    "to_char(to_timestamp((" x ") / 1000.0) AT TIME ZONE 'UTC', "                                  \
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* Each query: $1 user id, $2 the last key seen, $3 limit; columns: key, JSON text. */
+// clang-format off
 static const char *const export_sql[STORE_EXPORT_NKINDS] = {
     [STORE_EXPORT_CAPSULES] =
         "SELECT c.id, json_build_object('id', c.id, 'type', c.type, 'content', c.content, "
@@ -52,6 +54,7 @@ static const char *const export_sql[STORE_EXPORT_NKINDS] = {
         "(a.actor_id = $1 OR (a.resource_type = 'user' AND a.resource_id = $1)) "
         "ORDER BY a.seq LIMIT $3::bigint",
 };
+// clang-format on
 
 static enum fg_err p_export(struct store_conn *c, enum store_export_kind kind, const char *uid,
                             const char *after, long long limit, store_export_cb cb, void *ctx)
@@ -330,7 +333,7 @@ static enum fg_err p_ledger_list(struct store *s, store_ledger_cb cb, void *ctx)
         NULL, &e);
     /* copy first: the callback may need a connection of its own */
     size_t n = r ? (size_t)PQntuples(r) : 0;
-    char (*ids)[37] = fg_xcalloc(n ? n : 1, sizeof *ids);
+    char(*ids)[37] = fg_xcalloc(n ? n : 1, sizeof *ids);
     int64_t *at = fg_xcalloc(n ? n : 1, sizeof *at);
     for (size_t i = 0; i < n; i++) {
         pg_get_text(r, (int)i, 0, ids[i], sizeof ids[i]);

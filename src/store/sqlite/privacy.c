@@ -7,10 +7,11 @@
 #include "store/sqlite/sqlite_int.h"
 #include "util/mem.h"
 
-#define ISO(x) "strftime('%Y-%m-%dT%H:%M:%fZ', (" x ") / 1000.0, 'unixepoch')"
+#define ISO(x)     "strftime('%Y-%m-%dT%H:%M:%fZ', (" x ") / 1000.0, 'unixepoch')"
 #define ISO_OPT(x) "CASE WHEN (" x ") IS NULL THEN NULL ELSE " ISO(x) " END"
 
 /* Each query: ?1 user id, ?2 the last key seen ("" first), ?3 limit; columns: key, JSON text. */
+// clang-format off
 static const char *const export_sql[STORE_EXPORT_NKINDS] = {
     [STORE_EXPORT_CAPSULES] =
         "SELECT c.id, json_object('id', c.id, 'type', c.type, 'content', c.content, "
@@ -53,6 +54,7 @@ static const char *const export_sql[STORE_EXPORT_NKINDS] = {
         "(a.actor_id = ?1 OR (a.resource_type = 'user' AND a.resource_id = ?1)) "
         "ORDER BY a.seq LIMIT ?3",
 };
+// clang-format on
 
 static enum fg_err p_export(struct store_conn *c, enum store_export_kind kind, const char *uid,
                             const char *after, long long limit, store_export_cb cb, void *ctx)
@@ -166,7 +168,7 @@ static enum fg_err p_jobs_pending(struct store_conn *c, long long limit,
     sqlite3_bind_int64(st, 1, limit);
     /* copy the ids first: the callback may use the connection */
     size_t n = 0, cap = 16;
-    char (*ids)[37] = fg_xmalloc(cap * sizeof *ids);
+    char(*ids)[37] = fg_xmalloc(cap * sizeof *ids);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
@@ -185,8 +187,8 @@ static enum fg_err p_jobs_pending(struct store_conn *c, long long limit,
 }
 
 /* Ids of up to `limit` rows of `sql` (?1 user, ?2 limit). */
-static enum fg_err pick_ids(struct store_conn *c, const char *sql, const char *uid,
-                            long long limit, char (**ids)[37], size_t *n)
+static enum fg_err pick_ids(struct store_conn *c, const char *sql, const char *uid, long long limit,
+                            char (**ids)[37], size_t *n)
 {
     sqlite3_stmt *st = sq_prepare(c, sql);
     *n = 0;
@@ -236,7 +238,7 @@ static enum fg_err p_erase_capsules(struct store_conn *c, const char *uid, int64
         "content_hash = '3973e022e93220f9212c18d0d0c543ae7c309e46640da93a4a0314de999f5112', "
         "version_author_id = '' WHERE id = ?1";
     *removed = *tombstoned = 0;
-    char (*ids)[37] = NULL;
+    char(*ids)[37] = NULL;
     size_t n = 0;
     enum fg_err e = pick_ids(c, leaves, uid, limit, &ids, &n);
     for (size_t i = 0; i < n && e == FG_OK; i++) {
@@ -275,8 +277,8 @@ static enum fg_err p_erase_capsules(struct store_conn *c, const char *uid, int64
 static enum fg_err p_anonymise_votes(struct store_conn *c, const char *uid, long long *n)
 {
     int ch = 0;
-    enum fg_err e = run1(c, "UPDATE votes SET reasoning = '' WHERE voter_id = ?1", uid,
-                         "anonymise votes", &ch);
+    enum fg_err e =
+        run1(c, "UPDATE votes SET reasoning = '' WHERE voter_id = ?1", uid, "anonymise votes", &ch);
     *n = ch;
     return e;
 }
@@ -410,8 +412,7 @@ static sqlite3 *ledger_open(struct store *s, enum fg_err *err)
     }
     snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "%s", "erasures.db");
     sqlite3 *db = NULL;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-            SQLITE_OK ||
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
         sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
         sqlite3_exec(db,
                      "PRAGMA synchronous=FULL; CREATE TABLE IF NOT EXISTS erasures ("
