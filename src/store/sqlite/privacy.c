@@ -50,9 +50,12 @@ static const char *const export_sql[STORE_EXPORT_NKINDS] = {
         "SELECT a.seq, json_object('seq', a.seq, 'id', a.id, 'at', " ISO("a.at") ", "
         "'actor_id', a.actor_id, 'action', a.action, 'resource_type', a.resource_type, "
         "'resource_id', a.resource_id, 'client_ip', a.client_ip, 'outcome', a.outcome, "
-        "'details', json(a.details)) FROM audit_log a WHERE a.seq > CAST(?2 AS INTEGER) AND "
-        "(a.actor_id = ?1 OR (a.resource_type = 'user' AND a.resource_id = ?1)) "
-        "ORDER BY a.seq LIMIT ?3",
+        "'details', json(a.details)) FROM audit_log a WHERE a.seq IN ("
+        " SELECT seq FROM (SELECT seq FROM audit_log WHERE actor_id = ?1"
+        "  AND seq > CAST(?2 AS INTEGER) ORDER BY seq LIMIT ?3)"
+        " UNION SELECT seq FROM (SELECT seq FROM audit_log WHERE resource_type = 'user'"
+        "  AND resource_id = ?1 AND seq > CAST(?2 AS INTEGER) ORDER BY seq LIMIT ?3))"
+        " ORDER BY a.seq LIMIT ?3",
 };
 // clang-format on
 

@@ -36,5 +36,8 @@ CREATE TABLE consents (
 ) STRICT;
 CREATE INDEX consents_user ON consents (user_id, purpose, seq);
 
-CREATE INDEX votes_voter ON votes (voter_id);
+-- Keyset pages of the export (GET /api/v1/me/data): each page is one index range, never a sort.
+CREATE INDEX capsules_owner_id ON capsules (owner_id, id);
+CREATE INDEX votes_voter ON votes (voter_id, proposal_id);
+CREATE INDEX proposals_proposer_id ON proposals (proposer_id, id);
 CREATE INDEX sessions_user ON sessions (user_id, id);
