@@ -8,7 +8,8 @@ it has a revision), then
      reports the export size, its time, the RSS before and the peak RSS during the export;
   2. erases the user (POST /api/v1/admin/users/{id}/erase) and reports the time.
 
-usage: bench/privacy/run.py [N=10000]      env: FORGE_BIN (default build/forge), DATABASE_URL
+usage: bench/privacy/run.py [N=10000]      env: FORGE_BIN (default build/forge), DATABASE_URL,
+                                            CONTENT_BYTES (size of each capsule, default ~250)
 Standard library only. Run it niced on a shared machine: nice -n 19 bench/privacy/run.py
 """
 import http.client
@@ -25,6 +26,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 FORGE = os.environ.get("FORGE_BIN") or os.path.join(ROOT, "build", "forge")
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
 ADMIN = ("admin@bench.test", "Bench-Adm1n-passw0rd")
+FILL = "lorem ipsum " * (max(int(os.environ.get("CONTENT_BYTES", "240")), 12) // 12)
 
 
 def free_port():
@@ -99,7 +101,7 @@ def main():
             cl = Client(port)
             for i in range(k, N, nthreads):
                 st, r = cl.req("POST", "/api/v1/capsules",
-                               {"content": "bench capsule %d " % i + "lorem ipsum " * 20}, tok)
+                               {"content": "bench capsule %d " % i + FILL}, tok)
                 assert st == 201, r
                 if i % 10 == 0:
                     st, _ = cl.req("PUT", "/api/v1/capsules/" + r["data"]["id"],

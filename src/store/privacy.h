@@ -79,7 +79,8 @@ struct store_privacy_ops {
     /** One batch: removes up to `limit` capsules owned by `user_id` that have no children (with
      * their revisions, edges and links); when there is no such capsule left, turns up to `limit`
      * owned capsules that still have children into tombstones (content, metadata, revisions,
-     * links and embedding gone, is_deleted = 1, erased_at set; id and parent kept). Both 0: the
+     * links and embedding gone, content "[erased]", is_deleted = 1, deleted_at = created_at so
+     * that no as-of read ever shows it, erased_at set; id and parent kept). Both 0: the
      * user owns nothing left to erase. */
     enum fg_err (*erase_capsules)(struct store_conn *c, const char *user_id, int64_t now,
                                   long long limit, long long *removed, long long *tombstoned);

@@ -192,6 +192,11 @@ def test_erase_me_removes_and_anonymises(f: Forge):
     leaf = mk(f, t, "derived by the same user", parent=a)
     theirs = mk(f, other["access_token"], "derived by someone else", parent=a)
     f.put("/api/v1/me/consents", {"consents": {"analytics": True}}, token=t)
+    time.sleep(1.1)  # as_of below is after the creation of `a` (second precision)
+    before_erase = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    r = f.get(CAPS + "/%s?as_of=%s" % (a, before_erase), token=f.admin_token())
+    assert r.status == 200 and r.json["data"]["content"] == "edited private note", r
+    time.sleep(1.1)
     r = f.delete("/api/v1/me", body={"password": u["password"], "confirmation": "ERASE"}, token=t)
     assert r.status == 200, r
     d = r.json["data"]
@@ -210,6 +215,12 @@ def test_erase_me_removes_and_anonymises(f: Forge):
     assert "content_preview" not in anc[0] and "owner_id" not in anc[0]
     r = f.get(CAPS + "/" + theirs, token=adm)
     assert r.status == 200 and r.json["data"]["parent_id"] == a
+    # an admin reading deleted capsules sees only the tombstone; time travel never shows it
+    r = f.get(CAPS + "/%s?include_deleted=true" % a, token=adm)
+    assert r.status == 200 and r.json["data"]["content"] == "[erased]", r
+    assert r.json["data"]["metadata"] == {} and r.json["data"]["is_deleted"] is True
+    r = f.get(CAPS + "/%s?include_deleted=true&as_of=%s" % (a, before_erase), token=adm)
+    assert_error(r, 404)
     # account anonymised; login impossible; the old token refused
     acct = f.get("/api/v1/admin/users/" + u["id"], token=adm).json["data"]
     assert acct["email"] != u["email"] and acct["email"].endswith("@erased.invalid"), acct

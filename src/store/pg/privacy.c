@@ -174,10 +174,11 @@ static enum fg_err p_erase_capsules(struct store_conn *c, const char *uid, int64
         "l AS (DELETE FROM capsule_links WHERE source_id IN (SELECT id FROM t) "
         "      OR target_id IN (SELECT id FROM t)), "
         "e AS (UPDATE capsule_edges SET reason = NULL WHERE child_id IN (SELECT id FROM t)) "
-        "UPDATE capsules SET content = '-', metadata = '{}', embedding = NULL, is_deleted = 1, "
-        "deleted_at = coalesce(deleted_at, $3::bigint), erased_at = $3::bigint, "
+        "UPDATE capsules SET content = '[erased]', metadata = '{}', embedding = NULL, is_deleted = "
+        "1, "
+        "deleted_at = created_at, erased_at = $3::bigint, "
         "updated_at = $3::bigint, "
-        "content_hash = '3973e022e93220f9212c18d0d0c543ae7c309e46640da93a4a0314de999f5112', "
+        "content_hash = '774971fa368a7f694e7546f7e9865ddd68cbbb53f3ea4e78e9e50dd9b58b3201', "
         "version_author_id = '' WHERE id IN (SELECT id FROM t)";
     *removed = *tombstoned = 0;
     struct pg_num l = pg_num(limit), t = pg_num(now);

@@ -236,9 +236,10 @@ static enum fg_err p_erase_capsules(struct store_conn *c, const char *uid, int64
         "UPDATE capsule_edges SET reason = NULL WHERE child_id = ?1",
     };
     static const char hollow[] =
-        "UPDATE capsules SET content = '-', metadata = '{}', embedding = NULL, is_deleted = 1, "
-        "deleted_at = coalesce(deleted_at, ?2), erased_at = ?2, updated_at = ?2, "
-        "content_hash = '3973e022e93220f9212c18d0d0c543ae7c309e46640da93a4a0314de999f5112', "
+        "UPDATE capsules SET content = '[erased]', metadata = '{}', embedding = NULL, is_deleted = "
+        "1, "
+        "deleted_at = created_at, erased_at = ?2, updated_at = ?2, "
+        "content_hash = '774971fa368a7f694e7546f7e9865ddd68cbbb53f3ea4e78e9e50dd9b58b3201', "
         "version_author_id = '' WHERE id = ?1";
     *removed = *tombstoned = 0;
     char(*ids)[37] = NULL;
