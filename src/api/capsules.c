@@ -338,6 +338,12 @@ static int append_ancestor(const struct store_ancestor *an, void *vctx)
 {
     struct lineage_ctx *x = vctx;
     const struct store_capsule *cap = an->cap;
+    if (an->erased) { /* GDPR erasure: the ancestor existed, its content is gone */
+        json_array_append_new(x->items,
+                              json_pack("{sssbsisssn}", "id", cap->id, "erased", 1, "depth",
+                                        an->depth, "relation", "DERIVED_FROM", "reason"));
+        return 0;
+    }
     size_t pv = fg_utf8_prefix(cap->content ? cap->content : "", cap->content_len,
                                FG_CONTENT_PREVIEW_CHARS);
     json_t *o = json_object();
@@ -371,6 +377,8 @@ static enum fg_err add_contents(struct http_req *req, const struct fg_actor *a, 
     json_t *o;
     json_array_foreach(items, i, o)
     {
+        if (json_is_true(json_object_get(o, "erased")))
+            continue;
         size_t bytes = (size_t)json_integer_value(json_object_get(o, "content_bytes"));
         if (bytes > b.left) {
             b.capped = 1;

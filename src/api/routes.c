@@ -19,6 +19,7 @@ const struct http_route *const api_route_tables[] = {
     api_history_routes,
     api_overlay_routes, /* api/overlays.c */
     api_mcp_routes, /* mcp/mcp_http.c */
+    api_privacy_routes, /* api/privacy.c (GDPR) */
     NULL,
 };
 // clang-format on

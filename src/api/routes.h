@@ -24,6 +24,7 @@ extern const struct http_route api_graph_routes[];           /* graph.c */
 extern const struct http_route api_history_routes[];         /* history.c */
 extern const struct http_route api_overlay_routes[];         /* overlays.c */
 extern const struct http_route api_mcp_routes[];             /* mcp/mcp_http.c */
+extern const struct http_route api_privacy_routes[];         /* privacy.c (GDPR) */
 
 /** NULL-terminated list of every table. */
 extern const struct http_route *const api_route_tables[];

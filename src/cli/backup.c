@@ -208,6 +208,8 @@ int cmd_restore(int argc, char **argv)
     const char *db = sqlite_path(cfg.database_url);
     if (!db && is_pg_url(cfg.database_url)) {
         rc = restore_pg(&cfg, file, force);
+        if (rc == 0) /* erasures newer than the backup are applied again before serving */
+            rc = cli_privacy_reapply(&cfg);
         fg_config_free(&cfg);
         return rc;
     }
@@ -223,6 +225,7 @@ int cmd_restore(int argc, char **argv)
         rc = 1;
     } else {
         printf("forge restore: %s restored into %s (integrity_check ok)\n", file, db);
+        rc = cli_privacy_reapply(&cfg); /* erasures newer than the backup, before serving */
     }
     fg_config_free(&cfg);
     return rc;

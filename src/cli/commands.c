@@ -51,6 +51,8 @@ const struct cli_command cli_admin_commands[] = {
      "resumable)"},
     {"keys-status", cmd_admin_keys_status,
      "admin keys-status              KEK version, data key count, rotation state (JSON)"},
+    {"export-user", cmd_admin_export_user,
+     "admin export-user ID|EMAIL [--out FILE]  a user's data as JSON (GDPR access/portability)"},
     {NULL, NULL, NULL},
 };
 

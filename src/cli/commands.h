@@ -30,6 +30,10 @@ extern const struct cli_command cli_admin_commands[];
 int cmd_admin_audit_verify(int argc, char **argv); /* cli/admin_audit.c */
 int cmd_admin_retention(int argc, char **argv);    /* cli/admin_retention.c */
 int cmd_admin_create_user(int argc, char **argv);  /* cli/admin.c */
+int cmd_admin_export_user(int argc, char **argv);  /* cli/admin_privacy.c */
+struct fg_config;
+/** After `forge restore`: re-applies the erasure ledger (cli/admin_privacy.c). 0 ok, 1 failed. */
+int cli_privacy_reapply(struct fg_config *cfg);
 
 int cmd_admin_encrypt_existing(int argc, char **argv);  /* cli/admin_crypt.c */
 int cmd_admin_rotate_master_key(int argc, char **argv); /* cli/admin_crypt.c */

@@ -18,6 +18,7 @@
 #include "core/retention.h"
 #include "core/overlay.h"
 #include "core/search.h"
+#include "core/privacy.h"
 #include "http/router.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -59,6 +60,9 @@ int fg_app_start(struct fg_app *app, struct fg_config *cfg, char *err, size_t er
         return -1;
     /* overlays: sandbox pool (workers start on first use) and the event-hook dispatcher */
     if (fg_overlay_start(app, err, errlen) != 0)
+        return -1;
+    /* GDPR: finish interrupted erasures, re-apply the erasure ledger (docs/privacy.md) */
+    if (fg_privacy_start(app, err, errlen) != 0)
         return -1;
     if (cfg->kafka_bootstrap_servers[0]) {
         struct fg_delivery_config dc = {0};

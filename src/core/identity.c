@@ -1342,3 +1342,18 @@ enum fg_err fg_identity_set_disabled(struct fg_app *app, struct http_req *req, c
     free(revoked.ids);
     return e;
 }
+
+/* ---- GDPR erasure (core/privacy.c, docs/privacy.md) ---------------------------------------- */
+
+enum fg_err fg_identity_reauth(struct fg_app *app, struct http_req *req, const char *user_id,
+                               const char *pw, size_t pwlen, enum fg_reauth_status *status,
+                               int64_t *locked_until)
+{
+    struct store_user u;
+    enum fg_err e = fg_identity_get_user(app, user_id, &u);
+    if (e != FG_OK)
+        return e;
+    e = reauth_password(app, req, &u, pw, pwlen, status, locked_until);
+    sodium_memzero(u.mfa_secret, sizeof u.mfa_secret);
+    return e;
+}

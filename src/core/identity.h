@@ -182,4 +182,10 @@ enum fg_err fg_identity_set_roles(struct fg_app *app, struct http_req *req, cons
 enum fg_err fg_identity_set_disabled(struct fg_app *app, struct http_req *req, const char *user_id,
                                      int disabled, struct store_user *out);
 
+/** Checks the password of an authenticated user before a destructive action (GDPR erasure):
+ * a wrong one counts as a failed login (lockout applies). */
+enum fg_err fg_identity_reauth(struct fg_app *app, struct http_req *req, const char *user_id,
+                               const char *pw, size_t pwlen, enum fg_reauth_status *status,
+                               int64_t *locked_until);
+
 #endif

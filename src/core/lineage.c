@@ -16,7 +16,7 @@ struct filter_ctx {
 static int filter_cb(const struct store_ancestor *an, void *vctx)
 {
     struct filter_ctx *f = vctx;
-    if (fg_capsule_owner_hidden(f->a, an->cap))
+    if (!an->erased && fg_capsule_owner_hidden(f->a, an->cap))
         return 0;
     return f->cb(an, f->ctx);
 }

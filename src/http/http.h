@@ -99,6 +99,11 @@ struct http_resp {
     const char *content_type;
     char *headers[HTTP_MAX_RESP_HEADERS][2]; /* owned copies */
     size_t nheaders;
+    /* streamed body (chunked): when set, the server pulls the body from `stream` (> 0 bytes,
+     * 0 at the end, -1 on error: the connection is closed) and calls stream_free(ctx) once */
+    long (*stream)(void *ctx, char *buf, size_t max);
+    void (*stream_free)(void *ctx);
+    void *stream_ctx;
 };
 
 /** Value of a request header (case-insensitive name), or NULL. Borrowed for the request. */

@@ -107,6 +107,9 @@ static void free_req(struct http_req *req)
 
 static void free_resp(struct http_resp *r)
 {
+    if (r->stream && r->stream_free) /* never handed to libmicrohttpd */
+        r->stream_free(r->stream_ctx);
+    r->stream = NULL;
     if (r->json)
         json_decref(r->json);
     free(r->body);
@@ -116,9 +119,59 @@ static void free_resp(struct http_resp *r)
     }
 }
 
+/* Streamed bodies (http_resp.stream): libmicrohttpd pulls them chunk by chunk. */
+struct stream_cls {
+    long (*fn)(void *ctx, char *buf, size_t max);
+    void (*free_fn)(void *ctx);
+    void *ctx;
+};
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct stream_cls *sc = cls;
+    long n = sc->fn(sc->ctx, buf, max);
+    if (n > 0)
+        return (ssize_t)n;
+    return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream_cls *sc = cls;
+    if (sc->free_fn)
+        sc->free_fn(sc->ctx);
+    free(sc);
+}
+
 static enum MHD_Result send_resp(struct http_server *s, struct http_req *req,
                                  struct http_resp *resp)
 {
+    if (resp->stream) {
+        struct stream_cls *sc = fg_xcalloc(1, sizeof *sc);
+        sc->fn = resp->stream;
+        sc->free_fn = resp->stream_free;
+        sc->ctx = resp->stream_ctx;
+        resp->stream = NULL; /* owned by the MHD response from here */
+        struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+                                                                   stream_reader, sc, stream_free);
+        if (!r) {
+            stream_free(sc);
+            return MHD_NO;
+        }
+        if (resp->content_type)
+            MHD_add_response_header(r, "Content-Type", resp->content_type);
+        mw_common_headers(req, resp);
+        for (size_t i = 0; i < resp->nheaders; i++)
+            MHD_add_response_header(r, resp->headers[i][0], resp->headers[i][1]);
+        if (atomic_load(&s->app->draining))
+            MHD_add_response_header(r, "Connection", "close");
+        req->_status = resp->status;
+        req->_responded = 1;
+        enum MHD_Result ret = MHD_queue_response(req->conn, (unsigned)resp->status, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     char *body = NULL;
     size_t len = 0;
     const char *ctype = resp->content_type;

@@ -95,6 +95,8 @@ struct store_ancestor {
     /* issue 11: cap->content holds only the first STORE_ANCESTOR_PREVIEW_CHARS characters (the
      * walk never loads whole contents); this is the full content's length in bytes */
     size_t content_bytes;
+    /* GDPR erasure (docs/privacy.md): a tombstone — only cap->id is meaningful */
+    int erased;
 };
 #define STORE_ANCESTOR_PREVIEW_CHARS 200
 

@@ -53,6 +53,7 @@ struct store_search_ops;
 struct store_retention_ops;
 struct store_graph_ops;
 struct store_overlay_ops;
+struct store_privacy_ops;
 
 struct store {
     const struct store_ops *ops;
@@ -66,6 +67,7 @@ struct store {
     const struct store_retention_ops *retention; /* store/retention.h */
     const struct store_graph_ops *graph;         /* store/graph.h: typed edges, time travel */
     const struct store_overlay_ops *overlays;    /* store/overlays.h */
+    const struct store_privacy_ops *privacy;     /* store/privacy.h: GDPR export, erasure */
 };
 
 /**

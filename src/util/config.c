@@ -193,6 +193,11 @@ static const struct var vars[] = {
       "interval of the background WAL checkpoint (SQLite)"),
     I("DATABASE_WAL_MAX_MB", database_wal_max_mb, "64", 1, 65536,
       "WAL size past which the background checkpoint restarts and truncates the WAL (SQLite)"),
+    S("CONSENT_PURPOSES", consent_purposes, "analytics,marketing,research",
+      "consent purposes a user can grant or withdraw (comma-separated names [a-z0-9_], at most 32; "
+      "docs/privacy.md)"),
+    S("CONSENT_POLICY_VERSION", consent_policy_version, "1",
+      "privacy policy version recorded with every consent change (docs/privacy.md)"),
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 

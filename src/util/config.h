@@ -103,11 +103,14 @@ struct fg_config {
     /* MCP over Streamable HTTP at /mcp (docs/mcp.md) */
     int mcp_http_enabled;
     char *mcp_allowed_origins;
-    /* SQLite page access and checkpoints (docs/knowledge-engine.md, issue 13) */
+    /* SQLite page access and checkpoints (docs/operations/backup.md, issue 13) */
     long long database_cache_mb;
     long long database_mmap_mb;
     long long database_checkpoint_ms;
     long long database_wal_max_mb;
+    /* consent (GDPR Art. 7, docs/privacy.md) */
+    char *consent_purposes;       /* comma-separated purpose names */
+    char *consent_policy_version; /* recorded with every consent change */
 };
 
 /**

@@ -438,9 +438,10 @@ static enum fg_err cap_ancestors(struct store_conn *c, const char *id, int max_d
         "  JOIN capsule_edges e ON e.child_id = a.id AND e.relation = 'DERIVED_FROM'"
         "  WHERE a.depth <= $2::int)"
         " SELECT a.depth, a.reason, a.derived_at, " CAP_COLS_HEAD "substr(c.content, 1, " PREVIEW
-        "), " CAP_COLS_TAIL ", octet_length(c.content)"
+        "), " CAP_COLS_TAIL ", octet_length(c.content), c.erased_at IS NOT NULL"
         " FROM anc a JOIN capsules c ON c.id = a.id"
-        " WHERE a.depth > $2::int OR (c.is_deleted = 0 AND c.trust_level <= $3::int)"
+        " WHERE a.depth > $2::int OR c.erased_at IS NOT NULL"
+        "  OR (c.is_deleted = 0 AND c.trust_level <= $3::int)"
         " ORDER BY a.depth";
     struct pg_num d = pg_num(max_depth);
     struct pg_num t = pg_num(max_trust);
@@ -468,6 +469,7 @@ static enum fg_err cap_ancestors(struct store_conn *c, const char *id, int max_d
             .reason = pg_get_opt(r, i, 1),
             .derived_at = pg_get_i64(r, i, 2),
             .content_bytes = (size_t)pg_get_i64(r, i, 3 + CAP_NCOLS),
+            .erased = PQgetvalue(r, i, 4 + CAP_NCOLS)[0] == 't',
         };
         stop = cb(&a, ctx);
     }

@@ -46,6 +46,7 @@ extern const struct store_audit_ops pg_audit_ops;           /* audit.c */
 extern const struct store_search_ops pg_search_ops;         /* search.c */
 extern const struct store_retention_ops pg_retention_ops;   /* retention.c */
 extern const struct store_graph_ops pg_graph_ops;           /* graph.c */
+extern const struct store_privacy_ops pg_privacy_ops;       /* privacy.c */
 
 static void notice_quiet(void *arg, const char *msg)
 {
@@ -331,9 +332,14 @@ static enum fg_err pg_backup(struct store *base, const char *path, char *err, si
     char url[4096], pw[512], tmp[4096];
     split_password(s->url, url, sizeof url, pw, sizeof pw);
     snprintf(tmp, sizeof tmp, "%s.partial", path);
-    /* the key store (schema forge_keys, store/pg/keys.c) is backed up on its own */
-    const char *argv[] = {"pg_dump",    "--format=custom",
-                          "--no-owner", "--exclude-schema=forge_keys",
+    /* the key store (schema forge_keys, store/pg/keys.c) is backed up on its own; the erasure
+     * ledger (schema forge_ledger) is not part of the data backup: a restore must never roll it
+     * back (docs/privacy.md "Erasure and backups") */
+    const char *argv[] = {"pg_dump",
+                          "--format=custom",
+                          "--no-owner",
+                          "--exclude-schema=forge_keys",
+                          "--exclude-schema=forge_ledger",
                           "--file",     tmp,
                           "--dbname",   url,
                           NULL};
@@ -426,6 +432,7 @@ enum fg_err store_pg_open(const char *url, const struct fg_config *cfg, struct s
     s->base.retention = &pg_retention_ops;
     s->base.graph = &pg_graph_ops;
     s->base.overlays = &pg_overlay_ops;
+    s->base.privacy = &pg_privacy_ops;
     s->url = fg_xstrdup(url);
     s->busy_ms = (int)cfg->database_busy_timeout_ms;
     s->max_conns = (int)cfg->database_pool_size;

@@ -414,9 +414,10 @@ static enum fg_err cap_ancestors(struct store_conn *c, const char *id, int max_d
         "  JOIN capsule_edges e ON e.child_id = a.id AND e.relation = 'DERIVED_FROM'"
         "  WHERE a.depth <= ?2)"
         " SELECT a.depth, a.reason, a.derived_at, " CAP_COLS_HEAD "substr(c.content, 1, " PREVIEW
-        "), " CAP_COLS_TAIL ", length(CAST(c.content AS BLOB))"
+        "), " CAP_COLS_TAIL ", length(CAST(c.content AS BLOB)), c.erased_at IS NOT NULL"
         " FROM anc a JOIN capsules c ON c.id = a.id"
-        " WHERE a.depth > ?2 OR (c.is_deleted = 0 AND c.trust_level <= ?3)"
+        " WHERE a.depth > ?2 OR c.erased_at IS NOT NULL"
+        "  OR (c.is_deleted = 0 AND c.trust_level <= ?3)"
         " ORDER BY a.depth";
     sqlite3_stmt *st = sq_prepare(c, sql);
     if (!st)
@@ -443,6 +444,7 @@ static enum fg_err cap_ancestors(struct store_conn *c, const char *id, int max_d
             .reason = (const char *)sqlite3_column_text(st, 1),
             .derived_at = sqlite3_column_int64(st, 2),
             .content_bytes = (size_t)sqlite3_column_int64(st, 3 + CAP_NCOLS),
+            .erased = sqlite3_column_int(st, 4 + CAP_NCOLS),
         };
         stop = cb(&a, ctx);
     }

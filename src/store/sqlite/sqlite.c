@@ -106,6 +106,7 @@ extern const struct store_search_ops sqlite_search_ops;         /* search.c */
 extern const struct store_graph_ops sqlite_graph_ops;           /* graph.c */
 extern const struct store_governance_ops sqlite_governance_ops; /* governance.c */
 extern const struct store_retention_ops sqlite_retention_ops;   /* retention.c */
+extern const struct store_privacy_ops sqlite_privacy_ops;       /* privacy.c */
 
 static int exec(sqlite3 *db, const char *sql)
 {
@@ -803,6 +804,7 @@ enum fg_err store_sqlite_open(const char *path, const struct fg_config *cfg, str
     s->base.retention = &sqlite_retention_ops;
     s->base.graph = &sqlite_graph_ops;
     s->base.overlays = &sqlite_overlay_ops;
+    s->base.privacy = &sqlite_privacy_ops;
     s->path = fg_xstrdup(path);
     s->busy_ms = (int)cfg->database_busy_timeout_ms;
     s->cache_kib = cfg->database_cache_mb > 0 ? cfg->database_cache_mb * 1024 : 64 * 1024;
