@@ -427,14 +427,54 @@ struct fg_export *fg_export_open(struct fg_app *app, const char *user_id, enum f
     return x;
 }
 
+/* Audit rows are stored with their personal fields sealed (core/crypt_store.c): the export gives
+ * the user their own data in clear. Returns a new JSON text, or NULL to keep the row as it is. */
+static char *open_audit_json(const char *json)
+{
+    json_t *o = json_loads(json, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    int changed = 0;
+    static const char *const fields[][2] = {{"client_ip", "audit.client_ip"},
+                                            {"resource_id", "audit.resource_id"}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const char *v = json_string_value(json_object_get(o, fields[i][0]));
+        if (v && fg_crypt_is_sealed(v)) {
+            char *plain = fg_crypt_unseal_alloc(fields[i][1], v);
+            json_object_set_new(o, fields[i][0], plain ? json_string(plain) : json_null());
+            free(plain);
+            changed = 1;
+        }
+    }
+    const char *sealed =
+        json_string_value(json_object_get(json_object_get(o, "details"), "sealed"));
+    if (sealed && fg_crypt_is_sealed(sealed)) {
+        char *plain = fg_crypt_unseal_alloc("audit.details", sealed);
+        json_t *d = plain ? json_loads(plain, 0, NULL) : NULL;
+        json_object_set_new(o, "details", d ? d : json_pack("{sb}", "unavailable", 1));
+        free(plain);
+        changed = 1;
+    }
+    char *out = changed ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return out;
+}
+
 static int row_cb(const char *key, const char *json, void *vctx)
 {
     struct fg_export *x = vctx;
+    char *opened = x->phase - 1 == STORE_EXPORT_AUDIT && json ? open_audit_json(json) : NULL;
+    if (opened)
+        json = opened;
     if ((!x->first && fg_buf_puts(&x->buf, ",") != FG_OK) ||
         fg_buf_puts(&x->buf, json ? json : "null") != FG_OK) {
+        free(opened);
         x->overflow = 1;
         return 1;
     }
+    free(opened);
     x->first = 0;
     snprintf(x->after, sizeof x->after, "%s", key ? key : "");
     x->rows++;

@@ -340,8 +340,10 @@ static enum fg_err pg_backup(struct store *base, const char *path, char *err, si
                           "--no-owner",
                           "--exclude-schema=forge_keys",
                           "--exclude-schema=forge_ledger",
-                          "--file",     tmp,
-                          "--dbname",   url,
+                          "--file",
+                          tmp,
+                          "--dbname",
+                          url,
                           NULL};
     int rc = run_tool(argv, pw[0] ? pw : NULL);
     if (rc != 0) {
