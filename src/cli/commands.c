@@ -31,6 +31,8 @@ const struct cli_command cli_commands[] = {
     {"export", cli_client_main, "export DIR                     write capsules as files"},
     {"proposal", cli_client_main, "proposal <command>             governance proposals"},
     {"completion", cli_client_main, "completion bash|zsh            shell completion script"},
+    {"graph", cli_client_main, "graph <command>                typed edges: neighbors, paths"},
+    {"overlay", cli_client_main, "overlay <command>              register, run, manage overlays"},
     {NULL, NULL, NULL},
 };
 
