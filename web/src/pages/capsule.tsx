@@ -93,7 +93,7 @@ function Revisions({ id }: { id: string }) {
         {list.map((r) => (
           <li>
             <strong>v{r.version}</strong> {r.current ? "(current)" : ""} · {when(r.created_at)} · by {shortId(r.author_id)} ·{" "}
-            <a href={`/capsules/${id}${qs({ as_of: r.created_at })}`} aria-label={`Show as it was on ${when(r.created_at)} (v${r.version})`}>
+            <a href={`/capsules/${id}${qs({ as_of: r.created_at })}`} aria-label={`as it was then: v${r.version}, ${when(r.created_at)}`}>
               as it was then
             </a>
           </li>
@@ -168,7 +168,7 @@ function Related({ id, self, mayEdit }: { id: string; self: GraphNode; mayEdit: 
                   <button
                     type="button"
                     class="danger small"
-                    aria-label={`Delete the ${e.type} link to ${labels[e.target_id] || e.target_id}`}
+                    aria-label={`Delete link: ${e.type} to ${labels[e.target_id] || e.target_id}`}
                     onClick={async () => {
                       setErr(null);
                       setMsg("");
