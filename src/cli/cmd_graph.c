@@ -77,8 +77,8 @@ int cli_capsule_get_past(struct cli_ctx *c, struct cli_args *a)
             printf("%s\n", a->v[O_AS_OF] ? str(d, "id") : str(d, "capsule_id"));
         } else {
             static const char *const cap_keys[] = {
-                "id",         "type",       "version",    "trust_level", "owner_id",
-                "parent_id",  "created_at", "updated_at", "metadata",    NULL};
+                "id",        "type",       "version",    "trust_level", "owner_id",
+                "parent_id", "created_at", "updated_at", "metadata",    NULL};
             static const char *const rev_keys[] = {"capsule_id", "version",    "current",
                                                    "author_id",  "created_at", "superseded_at",
                                                    "metadata",   NULL};
@@ -149,8 +149,9 @@ int cli_capsule_diff(struct cli_ctx *c, struct cli_args *a)
         json_array_foreach(list, i, r)
         {
             const char *v = str(r, "version");
-            int is_to = to && strcmp(to, "current") != 0 ? strcmp(v, to) == 0
-                                                         : json_is_true(json_object_get(r, "current"));
+            int is_to = to && strcmp(to, "current") != 0
+                            ? strcmp(v, to) == 0
+                            : json_is_true(json_object_get(r, "current"));
             if (seen) {
                 from = v;
                 break;
@@ -320,8 +321,8 @@ int cli_capsule_link(struct cli_ctx *c, struct cli_args *a)
         else if (c->quiet)
             printf("%s\n", str(d, "id"));
         else
-            printf("Linked %s %s%s%s %s (edge %s)\n", id, cli_bold(c), str(d, "type"),
-                   cli_reset(c), target, str(d, "id"));
+            printf("Linked %s %s%s%s %s (edge %s)\n", id, cli_bold(c), str(d, "type"), cli_reset(c),
+                   target, str(d, "id"));
     }
     json_decref(out);
     json_decref(body);
@@ -413,7 +414,8 @@ static void draw_children(struct nbr *g, const char *id, long depth, const char 
     json_array_foreach(kids, i, kid)
     {
         const char *kid_id = str(kid, "id");
-        json_t *e = json_array_get(g->edges, (size_t)json_integer_value(json_object_get(kid, "edge")));
+        json_t *e =
+            json_array_get(g->edges, (size_t)json_integer_value(json_object_get(kid, "edge")));
         char lab[96];
         edge_label(lab, sizeof lab, e, id);
         printf("%s%s%s%s%s ", indent, i + 1 == nk ? "└── " : "├── ", cli_dim(g->c), lab,
@@ -479,8 +481,7 @@ int cli_graph_neighbors(struct cli_ctx *c, struct cli_args *a)
                 if (json_object_get(g.used, k))
                     continue;
                 if (!others++)
-                    printf("%sother edges between these capsules:%s\n", cli_dim(c),
-                           cli_reset(c));
+                    printf("%sother edges between these capsules:%s\n", cli_dim(c), cli_reset(c));
                 printf("  %s %s─%s→%s %s\n", str(x, "source_id"), cli_dim(c), str(x, "type"),
                        cli_reset(c), str(x, "target_id"));
             }
@@ -488,8 +489,9 @@ int cli_graph_neighbors(struct cli_ctx *c, struct cli_args *a)
                    json_array_size(nodes) ? json_array_size(nodes) - 1 : 0,
                    json_array_size(nodes) == 2 ? "" : "s", json_array_size(edges),
                    json_array_size(edges) == 1 ? "" : "s",
-                   json_is_true(json_object_get(d, "truncated")) ? " (truncated at the server's node limit)"
-                                                                 : "",
+                   json_is_true(json_object_get(d, "truncated"))
+                       ? " (truncated at the server's node limit)"
+                       : "",
                    cli_reset(c));
             json_decref(g.nodes);
             json_decref(g.placed);
@@ -552,8 +554,7 @@ int cli_graph_path(struct cli_ctx *c, struct cli_args *a)
             }
             printf("%s%lld hop%s%s\n", cli_dim(c),
                    (long long)json_integer_value(json_object_get(d, "length")),
-                   json_integer_value(json_object_get(d, "length")) == 1 ? "" : "s",
-                   cli_reset(c));
+                   json_integer_value(json_object_get(d, "length")) == 1 ? "" : "s", cli_reset(c));
         }
         if (!found && rc == CLI_EXIT_OK)
             rc = CLI_EXIT_NOT_FOUND;

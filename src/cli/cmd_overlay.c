@@ -45,9 +45,9 @@ static void overlay_rows(struct cli_table *t, json_t *arr)
         snprintf(rate, sizeof rate, "%.0f%%",
                  100.0 * json_number_value(json_object_get(st, "failure_rate")));
         snprintf(mean, sizeof mean, "%.1f", json_number_value(json_object_get(st, "mean_ms")));
-        const char *cells[] = {str(o, "id"),          str(o, "name"), str(o, "version"),
-                               str(o, "status"),      inv,            fail,
-                               rate,                  mean,           str(o, "trust_level")};
+        const char *cells[] = {
+            str(o, "id"), str(o, "name"), str(o, "version"),    str(o, "status"), inv, fail,
+            rate,         mean,           str(o, "trust_level")};
         cli_table_add(t, cells);
     }
 }
@@ -90,9 +90,9 @@ int cli_overlay_versions(struct cli_ctx *c, struct cli_args *a)
 
 static void print_overlay(struct cli_ctx *c, json_t *o)
 {
-    static const char *const keys[] = {"id",         "name",       "version", "status",
-                                       "trust_level", "owner_id",  "sha256",  "created_at",
-                                       "updated_at", NULL};
+    static const char *const keys[] = {"id",          "name",     "version", "status",
+                                       "trust_level", "owner_id", "sha256",  "created_at",
+                                       "updated_at",  NULL};
     cli_print_fields(c, o, keys);
     json_t *st = json_object_get(o, "stats");
     printf("%sstats%s        %lld calls, %lld failures (%.0f%%), mean %.1f ms; window %lld/%lld "
@@ -213,8 +213,8 @@ int cli_overlay_transition(struct cli_ctx *c, struct cli_args *a)
             fprintf(stderr, "forge %s: --reason is required\n", c->cmd);
             return CLI_EXIT_USAGE;
         }
-        body = json_pack("{ssssss}", "target_type", "overlay", "target_id", id, "reason",
-                         a->v[O_WHY]);
+        body =
+            json_pack("{ssssss}", "target_type", "overlay", "target_id", id, "reason", a->v[O_WHY]);
         size_t n = strlen(action) + 32;
         p = fg_xmalloc(n);
         snprintf(p, n, "/api/v1/immune/%s", action);
@@ -337,8 +337,9 @@ static void invocation_rows(struct cli_table *t, json_t *arr)
         snprintf(att, sizeof att, "%lld",
                  (long long)json_integer_value(json_object_get(v, "attempt")));
         snprintf(ms, sizeof ms, "%.1f", json_number_value(json_object_get(v, "elapsed_ms")));
-        const char *cells[] = {str(v, "created_at"), str(v, "event_type"), att,
-                               str(v, "outcome"),    ms,                   str(v, "error")};
+        const char *cells[] = {
+            str(v, "created_at"), str(v, "event_type"), att, str(v, "outcome"), ms,
+            str(v, "error")};
         cli_table_add(t, cells);
     }
 }

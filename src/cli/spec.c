@@ -80,7 +80,8 @@ const struct cli_optdef cli_optdefs[] = {
     {O_NAME, "name", 0, "NAME", "only overlays of this name"},
     {O_FUNCTION, "function", 0, "NAME", "entry point to call (default process)"},
     {O_INPUT, "input", 'i', "JSON", "input value as JSON (default null; --file reads it)"},
-    {O_WHY, "reason", 0, "TEXT", "why (recorded in the audit log; required for quarantine/release)"},
+    {O_WHY, "reason", 0, "TEXT",
+     "why (recorded in the audit log; required for quarantine/release)"},
     {0, NULL, 0, NULL, NULL},
 };
 
@@ -196,8 +197,8 @@ const struct cli_cmddef cli_cmddefs[] = {
      cli_overlay_transition},
     {"overlay suspend", "ID", "suspend an overlay (operators and admins)", NULL, OPTS(O_WHY), 1, 1,
      cli_overlay_transition},
-    {"overlay deprecate", "ID", "deprecate an overlay (operators and admins)", NULL, OPTS(O_WHY),
-     1, 1, cli_overlay_transition},
+    {"overlay deprecate", "ID", "deprecate an overlay (operators and admins)", NULL, OPTS(O_WHY), 1,
+     1, cli_overlay_transition},
     {"overlay quarantine", "ID", "quarantine an overlay (admins; an immune response)", NULL,
      OPTS(O_WHY), 1, 1, cli_overlay_transition},
     {"overlay release", "ID", "release an overlay from quarantine (admins)", NULL, OPTS(O_WHY), 1,
@@ -217,9 +218,9 @@ const struct cli_cmddef cli_cmddefs[] = {
 static const char *const g_exit_codes[] = {
     "0",  "success",
     "1",  "usage error or input refused by the server (400, 413, 422)",
-    "2",  "not found (404)",
+    "2",  "not found (404); graph path: no path",
     "3",  "authentication: not logged in, session expired or revoked (401), bad credentials file",
-    "4",  "conflict or refused (409, 403)",
+    "4",  "conflict or refused (409, 403); overlay invoke: the overlay failed",
     "5",  "server or network error (5xx, unreachable, retries exhausted)",
     NULL, NULL,
 };
