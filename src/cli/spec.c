@@ -431,7 +431,14 @@ static void roff(FILE *f, const char *s)
         if (bol && (*s == '.' || *s == '\''))
             fputs("\\&", f);
         bol = 0;
-        if (*s == '\\')
+        unsigned char u = (unsigned char)*s;
+        if (u >= 0xC0 && u < 0xF0 && (s[1] & 0xC0) == 0x80 && (u < 0xE0 || (s[2] & 0xC0) == 0x80)) {
+            /* non-ASCII (UTF-8, 2 or 3 bytes): a groff Unicode escape */
+            unsigned cp = u < 0xE0 ? ((u & 0x1Fu) << 6) | (s[1] & 0x3Fu)
+                                   : ((u & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
+            fprintf(f, "\\[u%04X]", cp);
+            s += u < 0xE0 ? 1 : 2;
+        } else if (*s == '\\')
             fputs("\\e", f);
         else if (*s == '-')
             fputs("\\-", f);
