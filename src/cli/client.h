@@ -88,6 +88,7 @@ enum cli_opt_key {
     O_FUNCTION,
     O_INPUT,
     O_WHY,
+    O_OV_STATUS,
     O__COUNT
 };
 

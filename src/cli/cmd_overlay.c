@@ -63,7 +63,7 @@ int cli_overlay_list(struct cli_ctx *c, struct cli_args *a)
     struct fg_buf b;
     fg_buf_init(&b, 4096);
     fg_buf_puts(&b, "/api/v1/overlays");
-    const char *q[][2] = {{"name", a->v[O_NAME]}, {"status", a->v[O_STATUS]}};
+    const char *q[][2] = {{"name", a->v[O_NAME]}, {"status", a->v[O_OV_STATUS]}};
     for (size_t i = 0; i < 2; i++)
         if (q[i][1]) {
             char *e = cli_urlencode(q[i][1]);
