@@ -73,6 +73,22 @@ enum cli_opt_key {
     O_EDITOR_FLAG,
     O_FORCE,
     O_WATCH,
+    O_FROM,
+    O_TO,
+    O_UNIFIED,
+    O_AS_OF,
+    O_VERSION,
+    O_DIRECTION,
+    O_EDGE_TYPE,
+    O_NOTE,
+    O_WEIGHT,
+    O_DEPTH,
+    O_TYPES,
+    O_NAME,
+    O_FUNCTION,
+    O_INPUT,
+    O_WHY,
+    O_OV_STATUS,
     O__COUNT
 };
 

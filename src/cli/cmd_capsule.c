@@ -218,6 +218,8 @@ int cli_capsule_get(struct cli_ctx *c, struct cli_args *a)
         return rc;
     if (bad_id(c, a->pos[0]))
         return CLI_EXIT_USAGE;
+    if (a->v[O_AS_OF] || a->v[O_VERSION])
+        return cli_capsule_get_past(c, a);
     char *path = capsule_path(a->pos[0], "");
     json_t *out = NULL;
     rc = cli_call(c, "GET", path, NULL, 0, &out, NULL);

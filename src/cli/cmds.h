@@ -36,6 +36,29 @@ int cli_list_pages(struct cli_ctx *c, struct cli_args *a, const char *base,
                    void (*rows)(struct cli_table *, json_t *), int ncols,
                    const char *const *headers, const char *noun);
 
+/* cmd_graph.c: typed edges, graph traversal, time travel */
+int cli_capsule_diff(struct cli_ctx *c, struct cli_args *a);
+int cli_capsule_links(struct cli_ctx *c, struct cli_args *a);
+int cli_capsule_link(struct cli_ctx *c, struct cli_args *a);
+int cli_capsule_unlink(struct cli_ctx *c, struct cli_args *a);
+int cli_graph_neighbors(struct cli_ctx *c, struct cli_args *a);
+int cli_graph_path(struct cli_ctx *c, struct cli_args *a);
+int cli_graph_contradictions(struct cli_ctx *c, struct cli_args *a);
+/** GET /capsules/{id}?as_of= or /revisions/{version} for `capsule get` (cmd_graph.c). */
+int cli_capsule_get_past(struct cli_ctx *c, struct cli_args *a);
+
+/* cmd_overlay.c */
+int cli_overlay_list(struct cli_ctx *c, struct cli_args *a);
+int cli_overlay_show(struct cli_ctx *c, struct cli_args *a);
+int cli_overlay_versions(struct cli_ctx *c, struct cli_args *a);
+int cli_overlay_register(struct cli_ctx *c, struct cli_args *a);
+int cli_overlay_transition(struct cli_ctx *c, struct cli_args *a);
+int cli_overlay_invoke(struct cli_ctx *c, struct cli_args *a);
+int cli_overlay_invocations(struct cli_ctx *c, struct cli_args *a);
+
+/** Checks that id looks like a UUID; prints a usage error and returns 1 when not. */
+int cli_bad_id(struct cli_ctx *c, const char *id, const char *what);
+
 int cli_completion(struct cli_ctx *c, struct cli_args *a);
 int cli_mcp(struct cli_ctx *c, struct cli_args *a); /* cmd_mcp.c */
 

@@ -32,6 +32,8 @@ const struct cli_command cli_commands[] = {
     {"proposal", cli_client_main, "proposal <command>             governance proposals"},
     {"completion", cli_client_main, "completion bash|zsh            shell completion script"},
     {"mcp", cli_client_main, "mcp                            MCP server over stdio (AI agents)"},
+    {"graph", cli_client_main, "graph <command>                typed edges: neighbors, paths"},
+    {"overlay", cli_client_main, "overlay <command>              register, run, manage overlays"},
     {NULL, NULL, NULL},
 };
 

@@ -64,6 +64,26 @@ const struct cli_optdef cli_optdefs[] = {
     {O_FORCE, "force", 0, NULL, "overwrite existing files"},
     {O_WATCH, "watch", 'w', NULL,
      "keep showing the tally as votes arrive (every 2 s) until voting closes or Ctrl-C"},
+    {O_FROM, "from", 0, "VERSION", "older version (default: the one before --to)"},
+    {O_TO, "to", 0, "VERSION", "newer version (default: current)"},
+    {O_UNIFIED, "unified", 'U', "N", "lines of context around each change, 0-100 (default 3)"},
+    {O_AS_OF, "as-of", 0, "TIME", "the capsule as it was at TIME (RFC 3339)"},
+    {O_VERSION, "version", 0, "VERSION", "one stored version (a number, or 'current')"},
+    {O_DIRECTION, "direction", 0, "DIR", "out, in or both (default both)"},
+    {O_EDGE_TYPE, "type", 't', "TYPE",
+     "edge type: supports contradicts supersedes related_to references (derived_from = lineage; "
+     "filters take a comma list)"},
+    {O_NOTE, "note", 0, "TEXT", "why the capsules are linked (at most 1000 characters)"},
+    {O_WEIGHT, "weight", 0, "X", "edge weight, 0-1 (default 1)"},
+    {O_DEPTH, "depth", 0, "N", "hops to walk, 1-5 (default 1)"},
+    {O_TYPES, "types", 0, "T1,T2", "only these edge types (comma list; default every type)"},
+    {O_NAME, "name", 0, "NAME", "only overlays of this name"},
+    {O_FUNCTION, "function", 0, "NAME", "entry point to call (default process)"},
+    {O_INPUT, "input", 'i', "JSON", "input value as JSON (default null; --file reads it)"},
+    {O_OV_STATUS, "status", 0, "STATUS",
+     "only overlays in this status: pending active suspended deprecated quarantined"},
+    {O_WHY, "reason", 0, "TEXT",
+     "why (recorded in the audit log; required for quarantine/release)"},
     {0, NULL, 0, NULL, NULL},
 };
 
@@ -91,7 +111,10 @@ const struct cli_cmddef cli_cmddefs[] = {
      "an empty text aborts.",
      OPTS(O_FILE, O_EDITOR_FLAG, O_TYPE, O_META, O_META_JSON, O_PARENT, O_REASON), 0, 1,
      cli_capsule_create},
-    {"capsule get", "ID", "show a capsule", NULL, OPTS(0), 1, 1, cli_capsule_get},
+    {"capsule get", "ID", "show a capsule (now, as it was at a time, or one stored version)",
+     "--as-of shows the version that was current at that time (type and trust are today's); "
+     "--version shows one stored revision.",
+     OPTS(O_AS_OF, O_VERSION), 1, 1, cli_capsule_get},
     {"capsule list", "", "list capsules (newest first)", NULL,
      OPTS(O_TYPE, O_TRUST, O_OWNER, O_PARENT, O_AFTER, O_BEFORE, O_PAGE, O_PER_PAGE, O_ALL), 0, 0,
      cli_capsule_list},
@@ -109,6 +132,18 @@ const struct cli_cmddef cli_cmddefs[] = {
      OPTS(O_MAX_DEPTH), 1, 1, cli_capsule_lineage},
     {"capsule revisions", "ID", "list a capsule's versions (current first)", NULL, OPTS(0), 1, 1,
      cli_capsule_revisions},
+    {"capsule diff", "ID", "show what changed between two versions (unified diff from the server)",
+     "Without --from: the version before --to (before the current one when --to is not given). "
+     "Coloured on a terminal; -q prints 'ADDED REMOVED' line counts.",
+     OPTS(O_FROM, O_TO, O_UNIFIED), 1, 1, cli_capsule_diff},
+    {"capsule links", "ID", "list a capsule's typed edges (and its lineage edges)", NULL,
+     OPTS(O_DIRECTION, O_EDGE_TYPE, O_PAGE, O_PER_PAGE, O_ALL), 1, 1, cli_capsule_links},
+    {"capsule link", "ID TARGET", "link capsule ID to TARGET with a typed edge",
+     "ID is the source: `forge capsule link A B --type supersedes` records that A replaces B. "
+     "Needs to own ID (or be an admin).",
+     OPTS(O_EDGE_TYPE, O_NOTE, O_WEIGHT), 2, 2, cli_capsule_link},
+    {"capsule unlink", "ID EDGE_ID", "delete a typed edge leaving capsule ID", NULL, OPTS(0), 2, 2,
+     cli_capsule_unlink},
     {"search", "QUERY", "search capsules by meaning and by words, with scores", NULL,
      OPTS(O_MODE, O_TYPE, O_LIMIT, O_MIN_SCORE, O_CONTEXT, O_MAX_HOPS), 1, 1, cli_search},
     {"import", "PATH...", "import Markdown/text files, one capsule per file",
@@ -138,6 +173,44 @@ const struct cli_cmddef cli_cmddefs[] = {
     {"proposal vote", "ID for|against|abstain", "vote on an active proposal (again to change it)",
      NULL, OPTS(O_REASONING), 2, 2, cli_proposal_vote},
     {"proposal cancel", "ID", "cancel your proposal", NULL, OPTS(0), 1, 1, cli_proposal_cancel},
+    {"graph neighbors", "ID", "draw the capsules linked to ID, up to --depth hops",
+     "Every edge type, lineage included, in both directions unless --types / --direction say "
+     "otherwise. Drawn as a tree from ID (edges shown as ─type→ or ←type─); edges that do not fit "
+     "the tree are listed below it.",
+     OPTS(O_DEPTH, O_TYPES, O_DIRECTION), 1, 1, cli_graph_neighbors},
+    {"graph path", "FROM TO", "shortest chain of edges between two capsules",
+     "Edge direction is ignored for the search and shown in the answer. Exit code 2 when there "
+     "is no path within --max-depth hops (1-10, default 6).",
+     OPTS(O_MAX_DEPTH, O_TYPES), 2, 2, cli_graph_path},
+    {"graph contradictions", "", "list the contradicts edges between capsules you can read", NULL,
+     OPTS(O_PAGE, O_PER_PAGE, O_ALL), 0, 0, cli_graph_contradictions},
+    {"overlay list", "", "list overlays with their statistics", NULL,
+     OPTS(O_NAME, O_OV_STATUS, O_PAGE, O_PER_PAGE, O_ALL), 0, 0, cli_overlay_list},
+    {"overlay show", "ID", "show an overlay: manifest, statistics (source for its registrant)",
+     NULL, OPTS(0), 1, 1, cli_overlay_show},
+    {"overlay versions", "ID", "list every version of an overlay's name", NULL,
+     OPTS(O_PAGE, O_PER_PAGE, O_ALL), 1, 1, cli_overlay_versions},
+    {"overlay register", "MANIFEST SOURCE", "register an overlay (status pending)",
+     "MANIFEST.json holds the manifest object (name, version, capabilities, limits, entry_points, "
+     "events, validates: docs/overlays.md); SOURCE.lua the Lua 5.4 source (at most 256 KiB). "
+     "The server's validation messages name the field at fault (manifest.<field> or source).",
+     OPTS(0), 2, 2, cli_overlay_register},
+    {"overlay activate", "ID", "activate an overlay (admins)", NULL, OPTS(O_WHY), 1, 1,
+     cli_overlay_transition},
+    {"overlay suspend", "ID", "suspend an overlay (operators and admins)", NULL, OPTS(O_WHY), 1, 1,
+     cli_overlay_transition},
+    {"overlay deprecate", "ID", "deprecate an overlay (operators and admins)", NULL, OPTS(O_WHY), 1,
+     1, cli_overlay_transition},
+    {"overlay quarantine", "ID", "quarantine an overlay (admins; an immune response)", NULL,
+     OPTS(O_WHY), 1, 1, cli_overlay_transition},
+    {"overlay release", "ID", "release an overlay from quarantine (admins)", NULL, OPTS(O_WHY), 1,
+     1, cli_overlay_transition},
+    {"overlay invoke", "ID", "run an entry point of an active overlay",
+     "Prints the result, or the failure kind and message, with time, fuel and memory used. Exit "
+     "code 4 when the overlay failed (success: false), also with --json.",
+     OPTS(O_FUNCTION, O_INPUT, O_FILE), 1, 1, cli_overlay_invoke},
+    {"overlay invocations", "ID", "the overlay's event-hook log (one row per attempt)", NULL,
+     OPTS(O_PAGE, O_PER_PAGE, O_ALL), 1, 1, cli_overlay_invocations},
     {"completion", "bash|zsh", "print the shell completion script",
      "bash: source <(forge completion bash)   zsh: source <(forge completion zsh)", OPTS(0), 1, 1,
      cli_completion},
@@ -152,9 +225,9 @@ const struct cli_cmddef cli_cmddefs[] = {
 static const char *const g_exit_codes[] = {
     "0",  "success",
     "1",  "usage error or input refused by the server (400, 413, 422)",
-    "2",  "not found (404)",
+    "2",  "not found (404); graph path: no path",
     "3",  "authentication: not logged in, session expired or revoked (401), bad credentials file",
-    "4",  "conflict or refused (409, 403)",
+    "4",  "conflict or refused (409, 403); overlay invoke: the overlay failed",
     "5",  "server or network error (5xx, unreachable, retries exhausted)",
     NULL, NULL,
 };
@@ -365,7 +438,14 @@ static void roff(FILE *f, const char *s)
         if (bol && (*s == '.' || *s == '\''))
             fputs("\\&", f);
         bol = 0;
-        if (*s == '\\')
+        unsigned char u = (unsigned char)*s;
+        if (u >= 0xC0 && u < 0xF0 && (s[1] & 0xC0) == 0x80 && (u < 0xE0 || (s[2] & 0xC0) == 0x80)) {
+            /* non-ASCII (UTF-8, 2 or 3 bytes): a groff Unicode escape */
+            unsigned cp = u < 0xE0 ? ((u & 0x1Fu) << 6) | (s[1] & 0x3Fu)
+                                   : ((u & 0x0Fu) << 12) | ((s[1] & 0x3Fu) << 6) | (s[2] & 0x3Fu);
+            fprintf(f, "\\[u%04X]", cp);
+            s += u < 0xE0 ? 1 : 2;
+        } else if (*s == '\\')
             fputs("\\e", f);
         else if (*s == '-')
             fputs("\\-", f);
@@ -561,7 +641,9 @@ static void print_bash(FILE *f)
           "return 0 ;;\n"
           "                --mode) words=\"semantic keyword hybrid\" ;;\n"
           "                --type|-t) words=\"knowledge code decision insight config policy "
-          "trust_adjustment configuration overlay_registration overlay_update emergency\" ;;\n"
+          "trust_adjustment configuration overlay_registration overlay_update emergency supports "
+          "contradicts supersedes related_to references\" ;;\n"
+          "                --direction) words=\"out in both\" ;;\n"
           "                --trust) words=\"core trusted standard sandbox quarantine\" ;;\n"
           "                --status) words=\"draft active approved rejected executed failed "
           "cancelled\" ;;\n"
@@ -604,7 +686,9 @@ static void print_zsh(FILE *f)
           "             --mode) w=(semantic keyword hybrid) ;;\n"
           "             --trust) w=(core trusted standard sandbox quarantine) ;;\n"
           "             --type|-t) w=(knowledge code decision insight config policy "
-          "trust_adjustment configuration overlay_registration overlay_update emergency) ;;\n"
+          "trust_adjustment configuration overlay_registration overlay_update emergency supports "
+          "contradicts supersedes related_to references) ;;\n"
+          "             --direction) w=(out in both) ;;\n"
           "           esac ;;\n"
           "      esac\n"
           "    fi\n"

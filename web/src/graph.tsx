@@ -86,3 +86,53 @@ export function LineageGraph({ ancestors, self, children, truncated }: { ancesto
     </div>
   );
 }
+
+export interface RelatedItem {
+  node: GraphNode;
+  type: string;
+  outgoing: boolean; // the edge leaves the capsule of the page
+}
+
+/** Typed edges as a graph: the capsule on top, related capsules in rows below, each line
+ * carrying its edge type and pointing the edge's way. */
+export function RelatedGraph({ self, items }: { self: GraphNode; items: RelatedItem[] }) {
+  const cols = Math.max(1, Math.min(3, items.length));
+  const gapY = 70;
+  const width = cols * W + (cols - 1) * GAP_X + 20;
+  const rows = Math.ceil(items.length / cols);
+  const height = 10 + H + rows * (gapY + H) + (rows - 1) * 20 + 10;
+  const sx = (width - W) / 2;
+  const parts = [];
+  items.forEach((it, i) => {
+    const r = Math.floor(i / cols);
+    const inRow = Math.min(cols, items.length - r * cols);
+    const rowW = inRow * W + (inRow - 1) * GAP_X;
+    const x = (width - rowW) / 2 + (i % cols) * (W + GAP_X);
+    const y = 10 + H + gapY + r * (H + gapY + 20);
+    const a = { x: width / 2, y: 10 + H };
+    const b = { x: x + W / 2, y };
+    const [p, q] = it.outgoing ? [a, b] : [b, a];
+    parts.push(<line x1={p.x} y1={p.y} x2={q.x} y2={q.y} class={"edge edge-" + it.type} marker-end="url(#arrow-rel)" />);
+    const mx = a.x + (b.x - a.x) * 0.62;
+    const my = a.y + (b.y - a.y) * 0.62;
+    parts.push(
+      <text x={mx} y={my} text-anchor="middle" class="edge-label" data-edge-type={it.type}>
+        {it.type}
+      </text>,
+    );
+    parts.push(<Node n={it.node} x={x} y={y} />);
+  });
+  parts.push(<Node n={self} x={sx} y={10} current />);
+  return (
+    <div class="graph-wrap">
+      <svg class="graph" viewBox={`0 0 ${width} ${height}`} width={width} height={height} role="group" aria-label="Related capsules: typed edges from and to this capsule" data-testid="related-graph">
+        <defs>
+          <marker id="arrow-rel" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+            <path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead" />
+          </marker>
+        </defs>
+        {parts}
+      </svg>
+    </div>
+  );
+}

@@ -12,6 +12,8 @@ import { CapsulePage } from "./pages/capsule";
 import { Governance, ProposalNew } from "./pages/governance";
 import { ProposalPage } from "./pages/proposal";
 import { AdminAudit, AdminImmune, AdminUsers } from "./pages/admin";
+import { OverlayList, OverlayNew, OverlayPage } from "./pages/overlays";
+import { Contradictions } from "./pages/contradictions";
 
 // The system page carries uPlot: loaded only when visited.
 const System = lazy(() => import("./pages/system").then((m) => ({ default: m.System })));
@@ -42,6 +44,7 @@ function Header({ path }: { path: string }) {
       <nav aria-label="Main">
         <NavLink href="/capsules" label="Capsules" path={path} />
         <NavLink href="/governance" label="Governance" path={path} />
+        <NavLink href="/overlays" label="Overlays" path={path} />
         {isAdmin(u) && <NavLink href="/admin" label="Admin" path={path} />}
         <NavLink href="/system" label="System" path={path} />
         <NavLink href="/account" label="Account" path={path} />
@@ -79,6 +82,10 @@ function Routes({ path }: { path: string }) {
   if (path === "/governance") return <Governance />;
   if (path === "/governance/new") return <ProposalNew />;
   if ((p = match("/governance/:id", path))) return <ProposalPage id={p.id} />;
+  if (path === "/contradictions") return <Contradictions />;
+  if (path === "/overlays") return <OverlayList />;
+  if (path === "/overlays/new") return <OverlayNew />;
+  if ((p = match("/overlays/:id", path))) return <OverlayPage id={p.id} />;
   if (path === "/admin" || path === "/admin/users") return <AdminUsers />;
   if (path === "/admin/immune") return <AdminImmune />;
   if (path === "/admin/audit") return <AdminAudit />;

@@ -387,6 +387,174 @@ test("create (refused first, message at the field), derive, lineage graph click-
   await page.context().close();
 });
 
+test("capsule graph: typed links drawn with their types (refused, added, followed, deleted), server diff, as it was on a date, contradictions", T, async () => {
+  const mk = async (content) => (await api("POST", "/api/v1/capsules", { content, type: "decision" }, state.admin)).json.data.id;
+  const a = await mk("# Rollout policy\n\nShip to staging first.\nThen to production.");
+  const b = await mk("# Canary deploys\n\nA canary takes 5 % of traffic for an hour.");
+  const c = await mk("# Big bang deploys\n\nEverything ships at once.");
+  assert.equal((await api("PATCH", `/api/v1/capsules/${a}`, { content: "# Rollout policy\n\nShip to staging first.\nThen to a canary.\nThen to production." }, state.admin)).status, 200);
+  state.graphA = a;
+  const page = await newPage(DESKTOP);
+  await signIn(page, ADMIN);
+  await page.goto(srv.url + `/capsules/${a}`);
+  await page.getByText("No typed links yet.").waitFor();
+  // refused: the API's message appears next to the target field
+  const targetField = page.locator(".field", { has: page.getByLabel("Target capsule ID") });
+  await page.getByLabel("Target capsule ID").fill("not-a-capsule");
+  await page.getByRole("button", { name: "Add link" }).click();
+  await targetField.locator(".field-error").waitFor();
+  assert.match(await targetField.locator(".field-error").textContent(), /target_id|uuid|id/i);
+  // added: supports A -> B with a note, contradicts A -> C
+  await page.getByLabel("Link type").selectOption("supports");
+  await page.getByLabel("Target capsule ID").fill(b);
+  await page.getByLabel("Note (optional)").fill("the canary is how we ship");
+  await page.getByRole("button", { name: "Add link" }).click();
+  await page.getByText("Link added.").waitFor();
+  const graph = page.getByTestId("related-graph");
+  await graph.locator(`a[data-node-id="${b}"]`).waitFor();
+  await graph.locator('text[data-edge-type="supports"]').waitFor();
+  await page.getByLabel("Link type").selectOption("contradicts");
+  await page.getByLabel("Target capsule ID").fill(c);
+  await page.getByRole("button", { name: "Add link" }).click();
+  await graph.locator(`a[data-node-id="${c}"]`).waitFor();
+  await graph.locator('text[data-edge-type="contradicts"]').waitFor();
+  await page.getByTestId("edge-list").locator("li", { hasText: "Big bang deploys" }).waitFor();
+  // a duplicate is refused with the server's message
+  await page.getByLabel("Target capsule ID").fill(c);
+  await page.getByRole("button", { name: "Add link" }).click();
+  await page.getByRole("alert").filter({ hasText: /conflict/ }).waitFor();
+  // the server-side diff between the two versions
+  const summary = page.getByTestId("diff-summary");
+  await summary.filter({ hasText: "1 line added, 0 removed." }).waitFor();
+  assert.match(await page.getByTestId("diff").locator("ins").first().textContent(), /Then to a canary/);
+  assert.match(await page.getByTestId("diff").textContent(), /@@ -\d+,\d+ \+\d+,\d+ @@/);
+  const diffReq = page.waitForRequest((r) => /\/api\/v1\/capsules\/[^/]+\/diff\?/.test(r.url()) && r.url().includes("to=1.0.0"));
+  await page.locator(".diff-pick select").nth(1).selectOption("1.0.0");
+  await diffReq;
+  await summary.filter({ hasText: "No differences." }).waitFor();
+  await axe(page, "capsule with links");
+  await shot(page, "capsule-links-desktop");
+  // follow the link: B's page shows the incoming supports edge back to A
+  await graph.locator(`a[data-node-id="${b}"]`).click();
+  await page.waitForURL(new RegExp(b));
+  await page.getByTestId("related-graph").locator(`a[data-node-id="${a}"]`).waitFor();
+  await page.getByTestId("edge-list").locator("li", { hasText: "Rollout policy" }).waitFor();
+  await page.goBack();
+  await page.waitForURL(new RegExp(a));
+  // contradictions page lists A contradicts C
+  await page.goto(srv.url + "/capsules");
+  await page.getByRole("link", { name: "Contradictions" }).click();
+  await page.waitForURL(/\/contradictions$/);
+  const item = page.getByTestId("contradictions").locator("li", { hasText: "Big bang deploys" });
+  await item.getByRole("link", { name: "Rollout policy" }).waitFor();
+  await axe(page, "contradictions");
+  await shot(page, "contradictions-desktop");
+  // delete the contradicts link: gone from the page and from the API
+  await page.goto(srv.url + `/capsules/${a}`);
+  await page.getByRole("button", { name: /^Delete link: contradicts to/ }).click();
+  await page.getByText("Link deleted.").waitFor();
+  await page.getByTestId("related-graph").locator(`a[data-node-id="${c}"]`).waitFor({ state: "detached" });
+  const left = (await api("GET", `/api/v1/capsules/${a}/edges?type=contradicts`, undefined, state.admin)).json.data;
+  assert.deepEqual(left, []);
+  // as it was on a date: the first version, from the revision list
+  await page.getByRole("link", { name: /^as it was then: v1\.0\.0,/ }).click();
+  await page.waitForURL(/as_of=/);
+  await page.getByTestId("as-of-banner").filter({ hasText: "version 1.0.0" }).waitFor();
+  assert.equal(await page.getByTestId("capsule-version").textContent(), "1.0.0");
+  assert.equal(await page.locator(".content").getByText("Then to a canary.").count(), 0);
+  assert.equal(await page.getByRole("button", { name: "Edit" }).count(), 0, "no editing of the past");
+  await axe(page, "capsule as of");
+  await shot(page, "capsule-as-of-desktop");
+  await page.getByTestId("as-of-banner").getByRole("link", { name: "Show the current version" }).click();
+  await page.getByTestId("capsule-version").filter({ hasText: /^1\.1\.0$/ }).waitFor();
+  // the date picker: before the capsule existed -> the server's not-found message
+  await page.getByLabel("Show as it was on").fill("2001-01-01T12:00");
+  await page.getByRole("button", { name: "Show", exact: true }).click();
+  await page.waitForURL(/as_of=2001-01-01T/);
+  await page.getByRole("alert").filter({ hasText: /not_found/ }).waitFor();
+  await clean(page, "capsule graph");
+  await page.context().close();
+});
+
+test("overlays: register refused at the field then registered, activate, invoke (result, failure, fuel, time), suspend, list with stats", T, async () => {
+  const page = await newPage(DESKTOP);
+  await signIn(page, ADMIN);
+  await page.getByRole("link", { name: "Overlays" }).click();
+  await page.waitForURL(/\/overlays$/);
+  await page.getByTestId("overlay-count").filter({ hasText: "0 overlays" }).waitFor();
+  await page.getByRole("link", { name: "Register overlay" }).click();
+  await page.waitForURL(/\/overlays\/new$/);
+  await axe(page, "overlay new");
+  await shot(page, "overlay-new-desktop");
+  // the API's validation message shows under the field at fault
+  await page.getByLabel("Name").fill("Bad Name");
+  await page.getByLabel("Lua source").fill('function process(x) forge.log("hello") return {doubled = x.n * 2} end\nfunction fail(x) error("boom") end\n');
+  await page.getByLabel("Entry points (comma list)").fill("process, fail");
+  await page.getByLabel("log", { exact: true }).check();
+  await page.getByRole("button", { name: "Register" }).click();
+  const nameField = page.locator(".field", { has: page.getByLabel("Name") });
+  await nameField.locator(".field-error").waitFor();
+  assert.match(await nameField.locator(".field-error").textContent(), /name/i);
+  await page.getByLabel("Name").fill("doubler");
+  await page.getByLabel("Lua source").fill("function process(x) return (");
+  await page.getByRole("button", { name: "Register" }).click();
+  await page.locator(".field", { has: page.getByLabel("Lua source") }).locator(".field-error").waitFor();
+  await page.getByLabel("Lua source").fill('function process(x) forge.log("hello") return {doubled = x.n * 2} end\nfunction fail(x) error("boom") end\n');
+  await page.getByRole("button", { name: "Register" }).click();
+  await page.waitForURL(/\/overlays\/[0-9a-f-]{36}$/);
+  state.overlayUrl = page.url();
+  await page.getByTestId("overlay-status").filter({ hasText: /^pending$/ }).waitFor();
+  // activate (admin)
+  await page.getByRole("button", { name: "Activate" }).click();
+  await page.getByText("Status: active.").waitFor();
+  await page.getByTestId("overlay-status").filter({ hasText: /^active$/ }).waitFor();
+  // invoke: result, time, fuel, logs
+  await page.getByLabel("Input (JSON)").fill('{"n": 21}');
+  await page.getByRole("button", { name: "Invoke" }).click();
+  const res = page.getByTestId("invoke-result");
+  await res.filter({ hasText: "Success" }).waitFor();
+  assert.match(await res.textContent(), /"doubled": 42/);
+  assert.match(await page.getByTestId("invoke-cost").textContent(), /ms · fuel \d+ · memory peak \d+ bytes/);
+  assert.match(await res.textContent(), /log: hello/);
+  await page.getByTestId("overlay-calls").filter({ hasText: /^1$/ }).waitFor();
+  // a failing entry point: the kind and message
+  await page.getByLabel("Entry point").selectOption("fail");
+  await page.getByRole("button", { name: "Invoke" }).click();
+  await res.filter({ hasText: "Failed: runtime_error" }).waitFor();
+  assert.match(await res.textContent(), /boom/);
+  await page.getByTestId("overlay-calls").filter({ hasText: /^2$/ }).waitFor();
+  // bad JSON input is caught before the request
+  await page.getByLabel("Input (JSON)").fill("{nope");
+  await page.getByRole("button", { name: "Invoke" }).click();
+  await page.locator(".field", { has: page.getByLabel("Input (JSON)") }).locator(".field-error").filter({ hasText: "not valid JSON" }).waitFor();
+  await page.getByTestId("overlay-versions").getByText("1.0.0 (this one)").waitFor();
+  await page.getByText("No event-hook invocations yet.").waitFor();
+  await axe(page, "overlay detail");
+  await shot(page, "overlay-desktop");
+  // suspend: invoking now answers not_active
+  await page.getByRole("button", { name: "Suspend" }).click();
+  await page.getByText("Status: suspended.").waitFor();
+  await page.getByTestId("overlay-status").filter({ hasText: /^suspended$/ }).waitFor();
+  await page.getByLabel("Entry point").selectOption("process");
+  await page.getByLabel("Input (JSON)").fill('{"n": 1}');
+  await page.getByRole("button", { name: "Invoke" }).click();
+  await res.filter({ hasText: "Failed: not_active" }).waitFor();
+  // the list shows the statistics
+  await page.getByRole("link", { name: "Overlays" }).click();
+  await page.waitForURL(/\/overlays$/);
+  const row = page.getByTestId("overlay-list").locator("tbody tr", { hasText: "doubler" });
+  await row.waitFor();
+  const cells = await row.locator("td").allTextContents();
+  assert.deepEqual(cells.slice(0, 5), ["doubler", "1.0.0", "suspended", "2", "1 (50%)"]);
+  await page.getByRole("link", { name: "suspended" }).click();
+  await page.waitForURL(/status=suspended/);
+  await page.getByTestId("overlay-count").filter({ hasText: "1 overlay" }).waitFor();
+  await axe(page, "overlays");
+  await shot(page, "overlays-desktop");
+  await clean(page, "overlays");
+  await page.context().close();
+});
+
 test("governance: create and activate, vote by keyboard and change it; phone quick vote in two taps", T, async () => {
   const page = await newPage(DESKTOP);
   await signIn(page, ADMIN);
@@ -519,6 +687,11 @@ test("every screen at 390x844: no horizontal scrolling, axe clean, screenshots",
     ["proposal", new URL(state.proposalUrl).pathname],
     ["proposal-new", "/governance/new"],
     ["admin-users", "/admin/users"],
+    ["overlays", "/overlays"],
+    ["overlay", new URL(state.overlayUrl).pathname],
+    ["overlay-new", "/overlays/new"],
+    ["contradictions", "/contradictions"],
+    ["capsule-links", `/capsules/${state.graphA}`],
     ["admin-immune", "/admin/immune"],
     ["admin-audit", "/admin/audit"],
     ["system", "/system"],
@@ -554,6 +727,8 @@ test("dark theme (prefers-color-scheme: dark): axe contrast clean, screenshots",
     ["capsule", `/capsules/${state.parentId}`],
     ["proposal", new URL(state.proposalUrl).pathname],
     ["admin-users", "/admin/users"],
+    ["overlay", new URL(state.overlayUrl).pathname],
+    ["capsule-links", `/capsules/${state.graphA}`],
   ]) {
     await page.goto(srv.url + url);
     await page.locator("#page-title").waitFor();

@@ -1,10 +1,11 @@
 import { useState } from "preact/hooks";
 import { api, currentUser, isAdmin, qs } from "../api";
-import { diffLines } from "../diff";
-import { LineageGraph } from "../graph";
-import type { GraphNode } from "../graph";
-import { navigate } from "../router";
-import { ErrorBox, Markdown, Notice, shortId, Title, TRUSTS, useLoad, when } from "../ui";
+import { capsuleLabels, EDGE_TYPES } from "../edges";
+import type { Edge } from "../edges";
+import { LineageGraph, RelatedGraph } from "../graph";
+import type { GraphNode, RelatedItem } from "../graph";
+import { navigate, useLocation } from "../router";
+import { ErrorBox, Field, fieldError, formError, Markdown, Notice, shortId, Title, TRUSTS, useLoad, when } from "../ui";
 import { CapsuleForm } from "./capsules";
 import type { Capsule } from "./capsules";
 
@@ -27,6 +28,56 @@ function node(c: Capsule): GraphNode {
   return { id: c.id, label: label(c), sub: `${c.type} · v${c.version} · ${c.trust_level}` };
 }
 
+interface DiffData {
+  from: Revision;
+  to: Revision;
+  hunks: { old_start: number; old_lines: number; new_start: number; new_lines: number; lines: string[] }[];
+  lines_added: number;
+  lines_removed: number;
+  coarse: boolean;
+  metadata_changes: { key: string; change: string; from?: unknown; to?: unknown }[];
+}
+
+/** The server's diff (GET /capsules/{id}/diff) between two chosen versions. */
+function Diff({ id, from, to }: { id: string; from: string; to: string }) {
+  const d = useLoad(() => api<DiffData>("GET", `capsules/${id}/diff${qs({ from, to, context: 3 })}`), [id, from, to]);
+  if (d.error) return <ErrorBox error={d.error} />;
+  if (!d.data) return <p>Loading the changes…</p>;
+  const x = d.data.data;
+  const show = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
+  return (
+    <>
+      <p class="muted small" data-testid="diff-summary">
+        {x.hunks.length === 0 && x.metadata_changes.length === 0
+          ? "No differences."
+          : `${x.lines_added} line${x.lines_added === 1 ? "" : "s"} added, ${x.lines_removed} removed${x.coarse ? " (coarse diff: too many changes)" : ""}.`}
+      </p>
+      {x.hunks.length > 0 && (
+        <pre class="diff" data-testid="diff" aria-label={`Changes from v${from} to v${to}`}>
+          {x.hunks.map((h) => (
+            <>
+              <span class="hunk">{`@@ -${h.old_start},${h.old_lines} +${h.new_start},${h.new_lines} @@\n`}</span>
+              {h.lines.map((l) =>
+                l[0] === "+" ? <ins class="add">{"+ " + l.slice(1) + "\n"}</ins> : l[0] === "-" ? <del class="del">{"- " + l.slice(1) + "\n"}</del> : <span>{"  " + l.slice(1) + "\n"}</span>,
+              )}
+            </>
+          ))}
+        </pre>
+      )}
+      {x.metadata_changes.length > 0 && (
+        <ul class="plain small" data-testid="metadata-changes">
+          {x.metadata_changes.map((m) => (
+            <li>
+              metadata <code>{m.key}</code> {m.change}
+              {m.change === "changed" ? `: ${show(m.from)} → ${show(m.to)}` : m.change === "added" ? `: ${show(m.to)}` : ""}
+            </li>
+          ))}
+        </ul>
+      )}
+    </>
+  );
+}
+
 function Revisions({ id }: { id: string }) {
   const revs = useLoad(() => api<Revision[]>("GET", `capsules/${id}/revisions${qs({ per_page: 100 })}`), [id]);
   const [from, setFrom] = useState<string | null>(null);
@@ -41,7 +92,10 @@ function Revisions({ id }: { id: string }) {
       <ol class="revisions">
         {list.map((r) => (
           <li>
-            <strong>v{r.version}</strong> {r.current ? "(current)" : ""} · {when(r.created_at)} · by {shortId(r.author_id)}
+            <strong>v{r.version}</strong> {r.current ? "(current)" : ""} · {when(r.created_at)} · by {shortId(r.author_id)} ·{" "}
+            <a href={`/capsules/${id}${qs({ as_of: r.created_at })}`} aria-label={`as it was then: v${r.version}, ${when(r.created_at)}`}>
+              as it was then
+            </a>
           </li>
         ))}
       </ol>
@@ -65,32 +119,155 @@ function Revisions({ id }: { id: string }) {
               </select>
             </label>
           </div>
-          <pre class="diff" data-testid="diff" aria-label={`Changes from v${a.version} to v${b.version}`}>
-            {diffLines(a.content, b.content).map((l) =>
-              l.op === "+" ? (
-                <ins class="add">{"+ " + l.text + "\n"}</ins>
-              ) : l.op === "-" ? (
-                <del class="del">{"- " + l.text + "\n"}</del>
-              ) : (
-                <span>{"  " + l.text + "\n"}</span>
-              ),
-            )}
-          </pre>
+          <Diff id={id} from={a.version} to={b.version} />
         </div>
       )}
     </div>
   );
 }
 
+/** Typed edges of the capsule: drawn as a graph, listed with delete buttons, and a form to add
+ * one (the API's validation message next to the field at fault). */
+function Related({ id, self, mayEdit }: { id: string; self: GraphNode; mayEdit: boolean }) {
+  const rel = useLoad(async () => {
+    const r = await api<Edge[]>("GET", `capsules/${id}/edges${qs({ type: EDGE_TYPES.join(","), per_page: 100 })}`);
+    const labels = await capsuleLabels(r.data.map((e) => (e.source_id === id ? e.target_id : e.source_id)));
+    return { edges: r.data, total: r.meta.total as number, labels };
+  }, [id]);
+  const [target, setTarget] = useState("");
+  const [type, setType] = useState("related_to");
+  const [note, setNote] = useState("");
+  const [err, setErr] = useState<unknown>(null);
+  const [msg, setMsg] = useState("");
+  if (rel.error) return <ErrorBox error={rel.error} />;
+  if (!rel.data) return <p>Loading related capsules…</p>;
+  const { edges, total, labels } = rel.data;
+  const other = (e: Edge) => (e.source_id === id ? e.target_id : e.source_id);
+  const items: RelatedItem[] = edges.map((e) => ({
+    node: { id: other(e), label: labels[other(e)] || shortId(other(e)), sub: `${e.source_id === id ? "target" : "source"} · ${shortId(other(e))}` },
+    type: e.type,
+    outgoing: e.source_id === id,
+  }));
+  return (
+    <div>
+      {msg && <Notice>{msg}</Notice>}
+      {edges.length === 0 ? (
+        <p class="muted">No typed links yet.</p>
+      ) : (
+        <>
+          <RelatedGraph self={self} items={items.slice(0, 12)} />
+          {total > edges.length && <p class="muted small">First {edges.length} of {total} links.</p>}
+          <ul class="plain edges" data-testid="edge-list">
+            {edges.map((e) => (
+              <li data-edge-id={e.id || ""}>
+                <span>{e.source_id === id ? "This capsule" : <a href={`/capsules/${e.source_id}`}>{labels[e.source_id] || shortId(e.source_id)}</a>}</span>
+                <span class="badge">{e.type}</span>
+                <span>{e.target_id === id ? "this capsule" : <a href={`/capsules/${e.target_id}`}>{labels[e.target_id] || shortId(e.target_id)}</a>}</span>
+                {e.note && <span class="muted small">“{e.note}”</span>}
+                {mayEdit && e.source_id === id && e.id && (
+                  <button
+                    type="button"
+                    class="danger small"
+                    aria-label={`Delete link: ${e.type} to ${labels[e.target_id] || e.target_id}`}
+                    onClick={async () => {
+                      setErr(null);
+                      setMsg("");
+                      try {
+                        await api("DELETE", `capsules/${id}/edges/${e.id}`);
+                        setMsg("Link deleted.");
+                        rel.reload();
+                      } catch (x) {
+                        setErr(x);
+                      }
+                    }}
+                  >
+                    Delete link
+                  </button>
+                )}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+      {mayEdit && (
+        <form
+          class="card"
+          aria-label="Add a link"
+          onSubmit={async (ev) => {
+            ev.preventDefault();
+            setErr(null);
+            setMsg("");
+            try {
+              await api("POST", `capsules/${id}/edges`, { target_id: target.trim(), type, ...(note.trim() ? { note: note.trim() } : {}) });
+              setTarget("");
+              setNote("");
+              setMsg("Link added.");
+              rel.reload();
+            } catch (x) {
+              setErr(x);
+            }
+          }}
+          noValidate
+        >
+          <h3>Add a link</h3>
+          <ErrorBox error={formError(err, ["target_id", "type", "note"])} />
+          <div class="row wrap">
+            <Field label="Link type" error={fieldError(err, "type")}>
+              {(fid, by) => (
+                <select id={fid} aria-describedby={by} value={type} onChange={(e) => setType(e.currentTarget.value)}>
+                  {EDGE_TYPES.map((t) => (
+                    <option value={t}>{t}</option>
+                  ))}
+                </select>
+              )}
+            </Field>
+            <Field label="Target capsule ID" error={fieldError(err, "target_id")}>
+              {(fid, by) => <input id={fid} aria-describedby={by} class="mono" value={target} onInput={(e) => setTarget(e.currentTarget.value)} />}
+            </Field>
+          </div>
+          <Field label="Note (optional)" error={fieldError(err, "note")}>
+            {(fid, by) => <input id={fid} aria-describedby={by} value={note} onInput={(e) => setNote(e.currentTarget.value)} />}
+          </Field>
+          <button type="submit" class="primary">
+            Add link
+          </button>
+        </form>
+      )}
+    </div>
+  );
+}
+
+function AsOfPicker({ id }: { id: string }) {
+  const [v, setV] = useState("");
+  return (
+    <form
+      class="row wrap as-of-pick"
+      onSubmit={(ev) => {
+        ev.preventDefault();
+        const d = new Date(v);
+        if (!v || isNaN(d.getTime())) return;
+        navigate(`/capsules/${id}${qs({ as_of: d.toISOString() })}`);
+      }}
+    >
+      <div class="field">
+        <label for="as-of-input">Show as it was on</label>
+        <input id="as-of-input" type="datetime-local" step="1" value={v} onInput={(e) => setV(e.currentTarget.value)} />
+      </div>
+      <button type="submit">Show</button>
+    </form>
+  );
+}
+
 export function CapsulePage({ id }: { id: string }) {
+  const asOf = useLocation().query.get("as_of");
   const cap = useLoad(async () => {
     const [c, lin, kids] = await Promise.all([
-      api<Capsule>("GET", `capsules/${id}`),
+      api<Capsule>("GET", `capsules/${id}${qs({ as_of: asOf })}`),
       api<{ ancestors: (Capsule & { depth: number; reason: string | null })[]; truncated: boolean }>("GET", `capsules/${id}/lineage${qs({ max_depth: 10 })}`),
       api<Capsule[]>("GET", `capsules/${id}/children${qs({ per_page: 12 })}`),
     ]);
     return { c: c.data, lin: lin.data, kids: kids.data, kidsTotal: kids.meta.total as number };
-  }, [id]);
+  }, [id, asOf]);
   const [mode, setMode] = useState<"" | "edit" | "derive" | "delete" | "trust">("");
   const [trust, setTrust] = useState("");
   const [cascade, setCascade] = useState(false);
@@ -101,13 +278,19 @@ export function CapsulePage({ id }: { id: string }) {
     return (
       <section>
         <Title text="Capsule" />
+        {asOf && (
+          <p>
+            As it was on {when(asOf)}: <a href={`/capsules/${id}`}>show the current version</a>
+          </p>
+        )}
         <ErrorBox error={cap.error} />
       </section>
     );
   if (!cap.data) return <p>Loading…</p>;
   const { c, lin, kids, kidsTotal } = cap.data;
   const me = currentUser();
-  const mayEdit = !!me && (me.id === c.owner_id || isAdmin(me));
+  const mayLink = !!me && (me.id === c.owner_id || isAdmin(me));
+  const mayEdit = mayLink && !asOf;
   const mayDelete = mayEdit && !!me && me.roles.some((r) => ["trusted", "operator", "admin"].includes(r));
 
   return (
@@ -116,6 +299,11 @@ export function CapsulePage({ id }: { id: string }) {
         <Title text={label(c).slice(0, 80)} />
       </div>
       {msg && <Notice>{msg}</Notice>}
+      {asOf && (
+        <div class="card as-of" role="status" data-testid="as-of-banner">
+          As it was on <strong>{when(asOf)}</strong> (version {c.version}). Type and trust are today's. <a href={`/capsules/${id}`}>Show the current version</a>
+        </div>
+      )}
       <dl class="kv meta-strip">
         <dt>Type</dt>
         <dd>{c.type}</dd>
@@ -132,6 +320,8 @@ export function CapsulePage({ id }: { id: string }) {
         <dt>Parent</dt>
         <dd>{c.parent_id ? <a href={`/capsules/${c.parent_id}`}>{shortId(c.parent_id)}</a> : "—"}</dd>
       </dl>
+      {!asOf && <AsOfPicker id={id} />}
+      {!asOf && (
       <div class="actions" role="group" aria-label="Capsule actions">
         {mayEdit && (
           <button type="button" aria-expanded={mode === "edit"} onClick={() => setMode(mode === "edit" ? "" : "edit")}>
@@ -152,6 +342,7 @@ export function CapsulePage({ id }: { id: string }) {
           </button>
         )}
       </div>
+      )}
       {mode === "edit" && (
         <CapsuleForm
           initial={c}
@@ -272,6 +463,8 @@ export function CapsulePage({ id }: { id: string }) {
           </ul>
         </>
       )}
+      <h2>Related capsules</h2>
+      {asOf ? <p class="muted">Links are shown for the current version.</p> : <Related id={id} self={node(c)} mayEdit={mayLink} />}
       <h2>Revisions</h2>
       <Revisions id={id} key={c.version} />
     </section>

@@ -127,6 +127,9 @@ export function CapsuleList() {
     <section>
       <div class="page-head">
         <Title text={q ? "Search capsules" : "Capsules"} />
+        <a class="button" href="/contradictions">
+          Contradictions
+        </a>
         <a class="button primary" href="/capsules/new">
           New capsule
         </a>
