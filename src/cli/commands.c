@@ -2,6 +2,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cli/client.h"
@@ -84,6 +85,8 @@ int cli_load_config(struct fg_config *cfg)
     int json =
         cfg->log_format == 1 || (cfg->log_format == 0 && cfg->environment != FG_ENV_DEVELOPMENT);
     fg_log_init(cfg->debug ? FG_LOG_DEBUG : (enum fg_log_level)cfg->log_level, json);
+    /* a command's standard output is its result (JSON, exports); `forge serve` logs to stdout */
+    fg_log_set_fd(STDERR_FILENO);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,6 +59,7 @@ int cmd_serve(int argc, char **argv)
     struct fg_config cfg;
     if ((rc = cli_load_config(&cfg)) != 0)
         return rc;
+    fg_log_set_fd(STDOUT_FILENO); /* the server logs to standard output (12-factor) */
 
     sigset_t set;
     sigemptyset(&set);

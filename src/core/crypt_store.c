@@ -374,8 +374,20 @@ void fg_crypt_wrap_store(struct store *s)
 
 /* ---- sealing a database written before encryption ------------------------------------- */
 
+/* An erased account (core/privacy.c) holds no personal data: its email is the placeholder
+ * 'erased+<id>@erased.invalid' and its key is destroyed; it is never sealed again. */
+static int user_is_erased(const struct store_user *u)
+{
+    size_t n = strlen(u->email);
+    static const char tail[] = "@erased.invalid";
+    return strncmp(u->email, "erased+", 7) == 0 && n > sizeof tail - 1 &&
+           strcmp(u->email + n - (sizeof tail - 1), tail) == 0;
+}
+
 static int user_needs_sealing(const struct store_user *u)
 {
+    if (user_is_erased(u))
+        return 0;
     return !u->email_enc[0] ||
            (u->display_name_enc[0] && !fg_crypt_is_sealed(u->display_name_enc)) ||
            (u->mfa_secret_enc[0] && !fg_crypt_is_sealed(u->mfa_secret_enc));

@@ -120,9 +120,10 @@ static enum fg_err erase_account(struct fg_app *app, struct http_req *req, const
 {
     /* crypto-shredding first (docs/privacy.md): once the key is gone, every copy of the user's
      * encrypted personal data — backups included — is unreadable. Idempotent, so a resumed job
-     * does it again harmlessly; FG_EINVAL: no encryption in this process (nothing to destroy). */
+     * does it again harmlessly (a key destroyed before is FG_ENOTFOUND, e.g. when a restored backup
+     * is cleaned by the ledger); FG_EINVAL: no encryption in this process. */
     enum fg_err e = fg_crypt_destroy_key(uid);
-    if (e != FG_OK && e != FG_EINVAL)
+    if (e != FG_OK && e != FG_EINVAL && e != FG_ENOTFOUND) /* ENOTFOUND: destroyed already */
         return e;
     struct store_conn *c = tx_begin(app, &e);
     if (!c)

@@ -25,10 +25,17 @@ static const char *level_name(enum fg_log_level l)
     return "info";
 }
 
+static int g_fd = STDOUT_FILENO;
+
 void fg_log_init(enum fg_log_level level, int json)
 {
     g_level = level;
     g_json = json;
+}
+
+void fg_log_set_fd(int fd)
+{
+    g_fd = fd;
 }
 
 enum fg_log_level fg_log_level(void)
@@ -154,7 +161,7 @@ static void vlog(enum fg_log_level level, const char *event, va_list ap)
     line[b.len++] = '\n';
     ssize_t off = 0;
     while ((size_t)off < b.len) {
-        ssize_t w = write(STDOUT_FILENO, line + off, b.len - (size_t)off);
+        ssize_t w = write(g_fd, line + off, b.len - (size_t)off);
         if (w <= 0)
             break;
         off += w;

@@ -13,6 +13,9 @@ enum fg_log_level { FG_LOG_DEBUG = 0, FG_LOG_INFO, FG_LOG_WARN, FG_LOG_ERROR };
 
 /** Sets the threshold and the format (json != 0: JSON lines). Call before threads start. */
 void fg_log_init(enum fg_log_level level, int json);
+/** Where log lines go: standard output (the default, `forge serve`) or, for command-line tools
+ * whose standard output is their result, standard error. */
+void fg_log_set_fd(int fd);
 enum fg_log_level fg_log_level(void);
 int fg_log_enabled(enum fg_log_level level);
 

@@ -305,7 +305,7 @@ def test_kill9_mid_erasure_resumes_at_start():
         root = mk(f, t, "root of a long chain")
         for i in range(n - 1):
             mk(f, t, "capsule number %d of the erased user" % i, parent=root if i < 10 else None)
-        assert owned_total(f, u["id"]) == n
+        assert owned_total(f, u["id"]) == n  # also signs the admin in before the race below
         res = {}
 
         def erase():

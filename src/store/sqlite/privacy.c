@@ -290,7 +290,8 @@ static enum fg_err p_anonymise_votes(struct store_conn *c, const char *uid, long
 static enum fg_err p_anonymise_account(struct store_conn *c, const char *uid, int64_t now)
 {
     static const char upd[] =
-        "UPDATE users SET email = 'erased+' || id || '@erased.invalid', display_name = '', "
+        "UPDATE users SET email = 'erased+' || id || '@erased.invalid', email_enc = '', "
+        "display_name = '', "
         "password_hash = '!erased', mfa_enabled = 0, mfa_secret = NULL, mfa_last_step = 0, "
         "is_disabled = 1, locked_until = 0, last_login_at = NULL, updated_at = ?2, "
         "erased_at = coalesce(erased_at, ?2) WHERE id = ?1";
