@@ -16,6 +16,8 @@ BUILD_DIR=${BUILD_DIR:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_JOBS=${FUZZ_JOBS:-1}
 FUZZ_ARGS=${FUZZ_ARGS:-}
+# Scratch files of the targets (index files, databases, .env copies): RAM when available.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ]; then export TMPDIR=/dev/shm; fi
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for f in tests/fuzz/fuzz_*.c; do
@@ -44,8 +46,8 @@ summary() {
   local t=$1 log="$BUILD_DIR/fuzz-logs/$1.log"
   local rc execs eps cov ft crashes
   rc=$(cat "$BUILD_DIR/fuzz-logs/$t.rc" 2>/dev/null || echo '?')
-  execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-  eps=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | awk '{print $2}' | tail -1)
+  execs=$(awk '/^stat::number_of_executed_units:/ {v = $2} END {print v}' "$log")
+  eps=$(awk '/^stat::average_exec_per_sec:/ {v = $2} END {print v}' "$log")
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}')
   ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | awk '{print $2}')
   crashes=$(find "$BUILD_DIR/fuzz-artifacts/$t" -type f | wc -l)
