@@ -179,6 +179,10 @@ enum fg_err sq_err(struct store_conn *c, int rc, const char *what)
            FG_LF_END);
     if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
         return FG_EUNAVAIL;
+    /* A full disk is a dependency outage, not a bug: 503 (the write was not made; it can be
+     * retried once space is freed), like a busy database. */
+    if (prim == SQLITE_FULL || (prim == SQLITE_IOERR && c && sqlite3_system_errno(c->db) == ENOSPC))
+        return FG_EUNAVAIL;
     return FG_EDB;
 }
 
