@@ -318,6 +318,9 @@ def summarize(name, results, total, marks, lost, acked, pids_same, extra=None):
         "error_codes": codes, "errors_not_in_documented_format": bad_format,
         "messages_503": msgs[:3],
         "errors_after_repair": len(after),
+        "errors_before_fault": len(errs) - len(during),
+        "first_error_s": round(min((r["done"] for r in errs), default=0), 2),
+        "last_error_s": round(max((r["done"] for r in errs), default=0), 2),
         "recovery_s": round(max(0.0, last_err - up), 3) if last_err is not None and up else 0.0,
         "forge_restarted": not pids_same,
     }

@@ -132,7 +132,7 @@ static void h_search(struct http_req *req, struct http_resp *resp)
     case FG_EUNAVAIL:
     case FG_ETIMEOUT:
         http_reply_unavailable(resp,
-                               why.message[0] ? why.message : "the store is unavailable (busy, or out of disk space); retry shortly");
+                               why.message[0] ? why.message : "the store is busy; retry shortly");
         return;
     default:
         http_reply_internal(resp);

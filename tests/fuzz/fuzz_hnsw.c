@@ -22,8 +22,12 @@ static void write_seeds(const char *dir)
 {
     for (int int8 = 0; int8 <= 1; int8++)
         for (unsigned n = 0; n <= 12; n += 6) {
-            struct hnsw_params p = {.dim = 4, .M = 4, .quantize_int8 = int8, .seed = 7,
-                                    .initial_capacity = 16, .float_dir = fuzz_tmpdir()};
+            struct hnsw_params p = {.dim = 4,
+                                    .M = 4,
+                                    .quantize_int8 = int8,
+                                    .seed = 7,
+                                    .initial_capacity = 16,
+                                    .float_dir = fuzz_tmpdir()};
             hnsw_index_t *idx = hnsw_new(&p);
             FUZZ_ASSERT(idx);
             for (unsigned i = 0; i < n; i++) {

@@ -75,7 +75,8 @@ static char *roundtrip(const char *req, size_t len, size_t *n)
     struct timeval tv = {.tv_sec = 5};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         close(fd);
@@ -167,8 +168,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
      * for the default 10 s header timeout. */
     setenv("HEADER_TIMEOUT_S", "1", 1);
     setenv("CONNECTION_TIMEOUT_S", "2", 1);
-    setenv("LOG_LEVEL", getenv("FUZZ_HTTP_LOG_LEVEL") ? getenv("FUZZ_HTTP_LOG_LEVEL") : "error",
-           1);
+    setenv("LOG_LEVEL", getenv("FUZZ_HTTP_LOG_LEVEL") ? getenv("FUZZ_HTTP_LOG_LEVEL") : "error", 1);
     setenv("EMBEDDING_PROVIDER", "local", 1);
     char err[512];
     if (fg_config_load(&cfg, NULL, err, sizeof err) != 0) {

@@ -28,8 +28,12 @@ static void test_full_float_dir_fails_cleanly(void **state)
         skip();
     }
     /* 1 MiB holds 1024 vectors of 256 floats; the index grows by 1.5x from 64 slots. */
-    struct hnsw_params p = {.dim = 256, .M = 8, .quantize_int8 = 1, .seed = 3,
-                            .initial_capacity = 64, .float_dir = dir};
+    struct hnsw_params p = {.dim = 256,
+                            .M = 8,
+                            .quantize_int8 = 1,
+                            .seed = 3,
+                            .initial_capacity = 64,
+                            .float_dir = dir};
     hnsw_index_t *idx = hnsw_new(&p);
     assert_non_null(idx);
     float v[256];
