@@ -386,20 +386,17 @@ def scenario(name, args):
             filler = os.path.join(mnt, "filler")
 
             def fault():
-                with open(filler, "wb") as f:
-                    block = b"\0" * (1 << 20)
-                    try:
-                        while True:
-                            f.write(block)
-                            f.flush()
-                    except OSError:
-                        pass
-                    try:  # the last partial megabyte
-                        while True:
-                            f.write(b"\0" * 4096)
-                            f.flush()
-                    except OSError:
-                        pass
+                fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                try:
+                    for size in (1 << 20, 4096, 1):  # every free byte
+                        block = b"\0" * size
+                        try:
+                            while True:
+                                os.write(fd, block)
+                        except OSError:
+                            pass
+                finally:
+                    os.close(fd)
 
             def repair():
                 os.remove(filler)

@@ -4,7 +4,7 @@
 #   tests/fuzz/run.sh [target...]      all targets when none is named
 #   FUZZ_SECONDS   seconds per target (default 60)
 #   FUZZ_JOBS      targets run at the same time (default 1)
-#   FUZZ_ARGS      extra libFuzzer flags
+#   FUZZ_ARGS      extra libFuzzer flags (tests/fuzz/<target>.options: a target's own flags)
 # Each target starts from the committed corpus (tests/fuzz/corpus/<target>/, read only) plus
 # its working corpus $BUILD_DIR/fuzz-corpus/<target>/ (kept between runs); crashes go to
 # $BUILD_DIR/fuzz-artifacts/<target>/ and the log to $BUILD_DIR/fuzz-logs/<target>.log.
@@ -33,6 +33,7 @@ run_one() {
   local dict=()
   [ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
   local opts=${FUZZ_OPTIONS:-}
+  [ -f "tests/fuzz/$t.options" ] && opts="$(cat "tests/fuzz/$t.options") $opts" # per-target flags
   # shellcheck disable=SC2086
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
