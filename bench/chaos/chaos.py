@@ -528,7 +528,7 @@ def main():
     ap.add_argument("--duration", type=float, default=30)
     ap.add_argument("--fault-at", type=float, default=8)
     ap.add_argument("--fault", type=float, default=8)
-    ap.add_argument("--disk-mb", type=int, default=64)
+    ap.add_argument("--disk-mb", type=int, default=256)
     ap.add_argument("--scenarios",
                     default="pg_restart,redis_kill,disk_full,replica_kill9,kafka_down")
     ap.add_argument("--json")
