@@ -89,7 +89,7 @@ static void h_list(struct http_req *req, struct http_resp *resp)
     enum fg_err e;
     struct store_conn *c = store_acquire(s, &e);
     if (!c) {
-        http_reply_unavailable(resp, "the store is busy; retry shortly");
+        http_reply_unavailable(resp, "the store is busy or its disk is full; retry shortly");
         return;
     }
     json_t *items = json_array();

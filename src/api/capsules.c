@@ -65,7 +65,7 @@ void api_capsule_error(struct http_resp *resp, enum fg_err e, const struct fg_ca
     }
     case FG_EUNAVAIL:
     case FG_ETIMEOUT:
-        http_reply_unavailable(resp, "the store is busy; retry shortly");
+        http_reply_unavailable(resp, "the store is busy or its disk is full; retry shortly");
         break;
     default:
         http_reply_internal(resp);

@@ -64,7 +64,7 @@ static void reply_error(struct http_resp *resp, enum fg_err e, const struct fg_g
         break;
     case FG_EUNAVAIL:
     case FG_ETIMEOUT:
-        http_reply_unavailable(resp, "the store is busy; retry shortly");
+        http_reply_unavailable(resp, "the store is busy or its disk is full; retry shortly");
         break;
     default:
         http_reply_internal(resp);

@@ -39,7 +39,7 @@ static void store_error(struct http_resp *resp, enum fg_err e)
     if (e == FG_ENOTFOUND)
         http_reply_not_found(resp, "overlay");
     else if (e == FG_EUNAVAIL)
-        http_reply_unavailable(resp, "the store is busy; retry shortly");
+        http_reply_unavailable(resp, "the store is busy or its disk is full; retry shortly");
     else
         http_reply_internal(resp);
 }

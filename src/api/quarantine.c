@@ -55,7 +55,7 @@ static void handle(struct http_req *req, struct http_resp *resp, int release)
             http_reply_conflict(resp, why,
                                 json_pack("{ssss}", "target_type", type, "target_id", id));
         else if (oe == FG_EUNAVAIL)
-            http_reply_unavailable(resp, "the store is busy; retry shortly");
+            http_reply_unavailable(resp, "the store is busy or its disk is full; retry shortly");
         else
             http_reply_internal(resp);
         return;
@@ -82,7 +82,7 @@ static void handle(struct http_req *req, struct http_resp *resp, int release)
                             json_pack("{ssss}", "target_type", type, "target_id", target));
         return;
     case FG_EUNAVAIL:
-        http_reply_unavailable(resp, "the store is busy; retry shortly");
+        http_reply_unavailable(resp, "the store is busy or its disk is full; retry shortly");
         return;
     default:
         http_reply_internal(resp);

@@ -187,7 +187,7 @@ int fg_email_normalize(const char *in, char *out, size_t outlen)
     int last_alpha = 1;
     for (const char *p = d;; p++) {
         if (*p == '.' || *p == '\0') {
-            if (lab == 0 || lab > 63 || p[-1] == '-' || p[-lab] == '-')
+            if (lab == 0 || lab > 63 || p[-1] == '-' || *(p - lab) == '-')
                 return -1;
             labels++;
             last_len = lab;

@@ -503,7 +503,8 @@ static void finish(struct feats *f, const char *text, size_t len, unsigned dims,
     if (f->len == 0 && len > 0) /* only punctuation/symbols: identical texts still match */
         feats_add(f, fnv(seed(F_RAW), text, len), 1.0);
 
-    qsort(f->v, f->len, sizeof(*f->v), feat_cmp);
+    if (f->len > 1) /* f->v is NULL when there is no feature: qsort(NULL, 0) is undefined */
+        qsort(f->v, f->len, sizeof(*f->v), feat_cmp);
     for (size_t i = 0; i < f->len;) {
         size_t j = i;
         double sum = 0;

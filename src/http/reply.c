@@ -19,6 +19,53 @@ static void reset(struct http_resp *r)
     r->content_type = NULL;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (no overlongs, surrogates or values past
+ * U+10FFFF), 0 when the bytes there are not one. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    unsigned long cp, min;
+    if ((c & 0xE0) == 0xC0) {
+        n = 2, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 3, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) /* also stops at the NUL */
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+/* Drops the bytes of s that are not part of well-formed UTF-8, in place: a message cut by a
+ * precision ("%.64s") or by the buffer size in the middle of a character stays valid JSON text
+ * instead of being refused by json_string (which would lose the whole message). */
+static void utf8_clean(char *s)
+{
+    unsigned char *in = (unsigned char *)s, *out = (unsigned char *)s;
+    while (*in) {
+        size_t n = utf8_seq(in);
+        if (n == 0) {
+            in++;
+            continue;
+        }
+        memmove(out, in, n);
+        out += n;
+        in += n;
+    }
+    *out = '\0';
+}
+
 void http_reply_data(struct http_resp *r, int status, json_t *data, json_t *meta)
 {
     reset(r);
@@ -44,7 +91,14 @@ void http_reply_error(struct http_resp *r, int status, const char *code, const c
     r->status = status;
     r->json = json_object();
     json_object_set_new(r->json, "code", json_string(code));
-    json_object_set_new(r->json, "message", json_string(message));
+    json_t *m = json_string(message);
+    if (!m && message) { /* not valid UTF-8: keep what is */
+        char *copy = fg_xstrdup(message);
+        utf8_clean(copy);
+        m = json_string(copy);
+        free(copy);
+    }
+    json_object_set_new(r->json, "message", m ? m : json_string(""));
     json_object_set_new(r->json, "details", details ? details : json_object());
 }
 
@@ -55,6 +109,7 @@ void http_reply_invalid(struct http_resp *r, const char *field, const char *fmt,
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    utf8_clean(msg);
     http_reply_error(r, 422, "validation_error", msg,
                      json_pack("{ssss}", "field", field, "reason", msg));
 }

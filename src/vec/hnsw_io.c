@@ -19,6 +19,7 @@
  * (every link id < n_slots, at the right level, counts within M) before the index is returned. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -397,6 +398,24 @@ static int header_ok(const struct hnsw_file_header *h, uint64_t file_size)
     return want == h->payload_bytes && file_size == sizeof(*h) + want;
 }
 
+/* Every stored number of a used slot is finite: a NaN or infinite component (or scale) would make
+ * every distance to it NaN, which breaks the ordering of the search heaps. 1 when sound. */
+static int vectors_ok(const struct hnsw_index *idx)
+{
+    size_t dim = idx->dim;
+    for (uint32_t u = 0; u < idx->n_slots; u++) {
+        if (idx->flags[u] & HNSW_F_FREE)
+            continue;
+        if (idx->int8 && !isfinite(idx->vscale[u]))
+            return 0;
+        const float *v = idx->int8 ? idx->fs_map + (size_t)u * dim : idx->vf + (size_t)u * dim;
+        for (size_t i = 0; i < dim; i++)
+            if (!isfinite(v[i]))
+                return 0;
+    }
+    return 1;
+}
+
 /* Bounds and consistency of everything loaded; 1 when sound. */
 static int graph_ok(struct hnsw_index *idx, const struct hnsw_file_header *h)
 {
@@ -537,7 +556,7 @@ hnsw_index_t *hnsw_load_with(const char *path, const struct hnsw_params *opt, en
         idx->upper_bytes += words * sizeof(uint32_t);
         off += words;
     }
-    if (off != h.upper_words || !graph_ok(idx, &h))
+    if (off != h.upper_words || !graph_ok(idx, &h) || !vectors_ok(idx))
         goto fail;
     free(upper_buf);
     close(r.fd);

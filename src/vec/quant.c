@@ -86,6 +86,11 @@ enum fg_err hnsw_fstore_grow(struct hnsw_index *idx, uint32_t cap)
     size_t want = (size_t)cap * idx->dim * sizeof(float);
     if (want <= idx->fs_bytes)
         return FG_OK;
+    /* Reserve the blocks before mapping them: with ftruncate alone the file is sparse, and a
+     * full disk would surface as SIGBUS on the first write through the map instead of an error. */
+    int frc = posix_fallocate(idx->fs_fd, 0, (off_t)want);
+    if (frc != 0 && frc != EOPNOTSUPP && frc != EINVAL)
+        return FG_EIO;
     if (ftruncate(idx->fs_fd, (off_t)want) != 0)
         return FG_EIO;
     void *p;

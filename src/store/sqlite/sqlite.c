@@ -229,6 +229,10 @@ enum fg_err sq_err(struct store_conn *c, int rc, const char *what)
            FG_LF_END);
     if (prim == SQLITE_BUSY || prim == SQLITE_LOCKED)
         return FG_EUNAVAIL;
+    /* A full disk is a dependency outage, not a bug: 503 (the write was not made; it can be
+     * retried once space is freed), like a busy database. */
+    if (prim == SQLITE_FULL || (prim == SQLITE_IOERR && c && sqlite3_system_errno(c->db) == ENOSPC))
+        return FG_EUNAVAIL;
     return FG_EDB;
 }
 
@@ -334,7 +338,7 @@ static void gc_commit_locked(struct sq_store *s)
     writer_reset(s->w);
     if (sqlite3_get_autocommit(db)) {
         /* SQLite rolled the batch back (I/O error, disk full, ...): nothing of it is stored */
-        e = list ? FG_EDB : FG_OK;
+        e = list ? FG_EUNAVAIL : FG_OK; /* not stored: the client may retry (503) */
         if (list)
             fg_log(FG_LOG_ERROR, "sqlite_batch_lost",
                    FG_LF_STR("msg", "the group-commit batch was rolled back by SQLite"), FG_LF_END);
