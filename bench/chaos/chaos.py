@@ -125,7 +125,8 @@ def base_env(tmp):
            if not k.startswith(("FORGE_", "DATABASE_", "JWT_", "REDIS_", "KAFKA_", "EMBEDDING_"))}
     env.update({"HOST": "127.0.0.1", "LOG_FORMAT": "json", "LOG_LEVEL": "warning",
                 "JWT_SECRET": JWT, "FORGE_ENV_FILE": "/dev/null", "RATE_LIMIT_ENABLED": "false",
-                "HOME": tmp})
+                # replicas share the key store (docs/privacy.md): one master key for all
+                "FORGE_MASTER_KEY": "3a" * 32, "HOME": tmp})
     return env
 
 

@@ -446,16 +446,28 @@ static int dev_key_file(const struct fg_config *cfg, unsigned char out[KEY_BYTES
     }
     randombytes_buf(out, KEY_BYTES);
     sodium_bin2hex(hex, sizeof hex, out, KEY_BYTES);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0 && errno == EEXIST) /* another process made it first: read theirs */
-        return dev_key_file(cfg, out, err, errlen);
+    /* written whole to a private name, then linked into place: another process starting at the
+     * same moment either links first (we read theirs) or reads a complete file */
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
     int ok = fd >= 0 && write(fd, hex, 64) == 64 && write(fd, "\n", 1) == 1 && fsync(fd) == 0;
+    int saved = errno, lost_race = 0;
     if (fd >= 0)
         close(fd);
     sodium_memzero(hex, sizeof hex);
+    if (ok && link(tmp, path) != 0) {
+        saved = errno;
+        lost_race = saved == EEXIST;
+        ok = 0;
+    }
+    if (fd >= 0)
+        unlink(tmp);
+    if (lost_race) /* another process made it first: read theirs */
+        return dev_key_file(cfg, out, err, errlen);
     if (!ok) {
         snprintf(err, errlen, "cannot write the generated master key file %s: %s", path,
-                 strerror(errno));
+                 strerror(saved));
         return -1;
     }
     fg_log(FG_LOG_WARN, "master_key_generated", FG_LF_STR("path", path),

@@ -8,8 +8,13 @@ from forgetest import Forge, assert_error, main
 from services import PgServer, RedisServer
 
 
+# Replicas of one deployment share FORGE_MASTER_KEY (it opens the shared key store, schema
+# forge_keys); without it each would generate a development key file of its own.
+MASTER_KEY = "6d" * 32
+
+
 def replicas(pg, redis, extra=None):
-    env = {"DATABASE_URL": pg.url, "REDIS_URL": redis.url}
+    env = {"DATABASE_URL": pg.url, "REDIS_URL": redis.url, "FORGE_MASTER_KEY": MASTER_KEY}
     env.update(extra or {})
     a = Forge(env=env)
     b = Forge(env=env)

@@ -398,8 +398,9 @@ def test_event_hook_auto_tagger(f: Forge):
 
 def test_event_hooks_once_across_replicas():
     """Two replicas on one store: every event runs its hook once (the lease holder)."""
-    a = Forge()
-    env = {"DATABASE_URL": a.env["DATABASE_URL"]}
+    key = {"FORGE_MASTER_KEY": "5e" * 32}  # replicas share the master key of their key store
+    a = Forge(env=key)
+    env = dict(key, DATABASE_URL=a.env["DATABASE_URL"])
     if env["DATABASE_URL"].startswith("sqlite"):
         env["INDEX_PATH"] = os.path.join(a.dir, "b.index")
     b = Forge(env=env)

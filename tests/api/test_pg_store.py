@@ -34,7 +34,8 @@ def test_concurrent_replicas_migrate_once():
         outs = []
 
         def run():
-            f = Forge(env={"DATABASE_URL": pg.url}, start=False)
+            # replicas of one deployment share the master key of the shared key store
+            f = Forge(env={"DATABASE_URL": pg.url, "FORGE_MASTER_KEY": "4c" * 32}, start=False)
             outs.append(f.cli("migrate"))
             f.close()
         ts = [threading.Thread(target=run) for _ in range(3)]
