@@ -132,7 +132,7 @@ const struct http_route api_admin_audit_routes[] = {
      "until)",
      "admin", "admin:audit", 200, NULL, NULL,
      "page,per_page,user_id,action,resource_type,resource_id,since,until"},
-    {"GET", "/api/v1/admin/audit/verify", h_verify, HTTP_AUTH_REQUIRED,
+    {"GET", "/api/v1/admin/audit/verify", h_verify, HTTP_AUTH_REQUIRED | HTTP_LONG,
      "Verify the audit hash chain: {valid, entries, first_bad_seq}", "admin", "admin:audit", 200,
      NULL,
      "{\"type\":\"object\",\"properties\":{\"valid\":{\"type\":\"boolean\"},\"entries\":"

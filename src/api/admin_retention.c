@@ -46,7 +46,7 @@ static void h_run(struct http_req *req, struct http_resp *resp)
 }
 
 const struct http_route api_admin_retention_routes[] = {
-    {"POST", "/api/v1/admin/retention/run", h_run, HTTP_AUTH_REQUIRED,
+    {"POST", "/api/v1/admin/retention/run", h_run, HTTP_AUTH_REQUIRED | HTTP_LONG,
      "Run the retention purges once (RETENTION_* settings); dry_run=true only counts", "admin",
      "admin:system", 200, NULL,
      "{\"type\":\"object\",\"properties\":{\"dry_run\":{\"type\":\"boolean\"},\"removed\":"

@@ -272,14 +272,14 @@ const struct http_route api_privacy_routes[] = {
      "Everything held about the caller (GDPR access/portability; streamed JSON; ?download=1 or "
      "Accept: application/octet-stream → attachment)",
      "privacy", NULL, 200, NULL, EXPORT_SCHEMA, "download"},
-    {"DELETE", "/api/v1/me", h_erase_me, HTTP_AUTH_REQUIRED | HTTP_OFFLOAD,
+    {"DELETE", "/api/v1/me", h_erase_me, HTTP_AUTH_REQUIRED | HTTP_LONG,
      "Erase the caller's account (GDPR Art. 17): capsules removed, votes and account anonymised",
      "privacy", NULL, 200,
      "{\"type\":\"object\",\"required\":[\"password\",\"confirmation\"],"
      "\"additionalProperties\":false,\"properties\":{\"password\":{\"type\":\"string\"},"
      "\"confirmation\":{\"const\":\"ERASE\"}}}",
      ERASED_SCHEMA, NULL},
-    {"POST", "/api/v1/admin/users/{id}/erase", h_admin_erase, HTTP_AUTH_REQUIRED,
+    {"POST", "/api/v1/admin/users/{id}/erase", h_admin_erase, HTTP_AUTH_REQUIRED | HTTP_LONG,
      "Erase an account (GDPR Art. 17; idempotent)", "admin", "admin:users", 200,
      "{\"type\":\"object\",\"required\":[\"confirmation\"],\"additionalProperties\":false,"
      "\"properties\":{\"confirmation\":{\"const\":\"ERASE\"}}}",

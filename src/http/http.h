@@ -37,6 +37,7 @@ typedef void (*http_handler_fn)(struct http_req *req, struct http_resp *resp);
 #define HTTP_NOT_IN_PROD   0x08u /* 404 when ENVIRONMENT=production (/docs) */
 #define HTTP_NO_BLOCK      0x10u /* liveness: answered even for blocked IPs */
 #define HTTP_OFFLOAD       0x20u /* handler computes Argon2: runs on the bounded pool (offload.h) */
+#define HTTP_LONG          0x40u /* long job (erasure, audit verify, retention): its own pool */
 
 /** One entry of the declarative route table (api/routes.c). Also the source of /openapi.json. */
 struct http_route {

@@ -48,10 +48,17 @@ struct http_server {
     long long max_body;
     double request_timeout;
     unsigned port;
-    MHD_socket quiesced_fd; /* listen socket taken back from MHD on drain; closed at stop */
-    struct http_ct *ct;     /* slow-client defences (conntrack.h) */
-    struct http_pool *pool; /* HTTP_OFFLOAD handlers (offload.h) */
+    MHD_socket quiesced_fd;      /* listen socket taken back from MHD on drain; closed at stop */
+    struct http_ct *ct;          /* slow-client defences (conntrack.h) */
+    struct http_pool *pool;      /* HTTP_OFFLOAD handlers (offload.h) */
+    struct http_pool *long_pool; /* HTTP_LONG handlers: seconds of work must not hold a worker */
 };
+
+/* HTTP_LONG routes: admin-only jobs of seconds to minutes (an erasure of 100 000 capsules, a
+ * verification of the whole audit chain). Two run at once and eight wait; more get 503. They have
+ * their own pool so that they never hold the MHD workers nor delay a login on the Argon2 pool. */
+#define HTTP_LONG_THREADS 2u
+#define HTTP_LONG_QUEUE   8u
 
 #define HTTP_LINGER_S 2.0 /* after an early error: keep reading (discarding) this long */
 
@@ -211,8 +218,8 @@ static enum MHD_Result send_resp(struct http_server *s, struct http_req *req,
     return ret;
 }
 
-/* Runs the guards and the handler. Returns 1 instead of running an HTTP_OFFLOAD handler (the
- * guards have passed; the caller hands the request to the pool), else 0. */
+/* Runs the guards and the handler. Returns 1 instead of running an HTTP_OFFLOAD or HTTP_LONG
+ * handler (the guards have passed; the caller hands the request to its pool), else 0. */
 static int dispatch(struct http_server *s, struct http_req *req, struct http_resp *resp)
 {
     const struct fg_config *cfg = s->app->cfg;
@@ -261,7 +268,7 @@ static int dispatch(struct http_server *s, struct http_req *req, struct http_res
         return 0;
     if (!(req->route->flags & HTTP_RATE_EXEMPT) && http_guard_rate_or_reply(req, resp) != 0)
         return 0;
-    if ((req->route->flags & HTTP_OFFLOAD) && s->pool)
+    if ((req->route->flags & (HTTP_OFFLOAD | HTTP_LONG)) && s->pool && s->long_pool)
         return 1;
     req->route->handler(req, resp);
     if (resp->status < 100 || resp->status > 599) {
@@ -395,13 +402,18 @@ static void run_offloaded(void *arg)
  * ready). 0 when queued; -1 with a 503 in resp when the queue is full. */
 static int offload(struct http_server *s, struct http_req *req, struct http_resp *resp)
 {
-    if (http_pool_reserve(s->pool) != 0) {
+    int is_long = (req->route->flags & HTTP_LONG) != 0;
+    struct http_pool *pool = is_long ? s->long_pool : s->pool;
+    if (http_pool_reserve(pool) != 0) {
         char retry[16];
-        snprintf(retry, sizeof retry, "%u", http_pool_retry_after_s(s->pool));
+        snprintf(retry, sizeof retry, "%u", http_pool_retry_after_s(pool));
         /* resp may already carry the rate-limit headers: keep them */
-        http_reply_error(resp, 503, "service_unavailable",
-                         "too many password operations in progress; retry shortly",
-                         json_pack("{ss}", "reason", "argon2_queue_full"));
+        http_reply_error(
+            resp, 503, "service_unavailable",
+            is_long ? "too many long-running jobs (erasure, audit verification) in progress; retry "
+                      "shortly"
+                    : "too many password operations in progress; retry shortly",
+            json_pack("{ss}", "reason", is_long ? "long_job_queue_full" : "argon2_queue_full"));
         http_resp_header(resp, "Retry-After", retry);
         return -1;
     }
@@ -409,7 +421,7 @@ static int offload(struct http_server *s, struct http_req *req, struct http_resp
     *req->_job_resp = *resp;
     memset(resp, 0, sizeof *resp);
     MHD_suspend_connection(req->conn);
-    http_pool_push(s->pool, run_offloaded, req);
+    http_pool_push(pool, run_offloaded, req);
     return 0;
 }
 
@@ -580,10 +592,12 @@ struct http_server *http_server_start(struct fg_app *app, char *err, size_t errl
     };
     s->ct = http_ct_start(&lim);
     s->pool = http_pool_start((unsigned)c->argon2_max_concurrent, (unsigned)c->argon2_queue_max);
-    if (!s->ct || !s->pool) {
+    s->long_pool = http_pool_start(HTTP_LONG_THREADS, HTTP_LONG_QUEUE);
+    if (!s->ct || !s->pool || !s->long_pool) {
         snprintf(err, errlen, "internal: cannot start the HTTP helper threads");
         http_ct_stop(s->ct);
         http_pool_stop(s->pool);
+        http_pool_stop(s->long_pool);
         free(s);
         return NULL;
     }
@@ -602,6 +616,7 @@ struct http_server *http_server_start(struct fg_app *app, char *err, size_t errl
         snprintf(err, errlen, "PORT: cannot listen on %s:%lld (in use or not permitted)", c->host,
                  c->port);
         http_pool_stop(s->pool);
+        http_pool_stop(s->long_pool);
         http_ct_stop(s->ct);
         free(s);
         return NULL;
@@ -653,6 +668,7 @@ void http_server_stop(struct http_server *s)
     /* every queued password job runs and resumes its connection: MHD must not be stopped with
      * suspended connections */
     http_pool_stop(s->pool);
+    http_pool_stop(s->long_pool);
     MHD_stop_daemon(s->d);
     http_ct_stop(s->ct);
     if (s->quiesced_fd != MHD_INVALID_SOCKET)

@@ -378,10 +378,13 @@ def test_event_hook_auto_tagger(f: Forge):
     assert caps[0]["metadata"]["auto_tags"] == ["database", "incident", "ops"]
     assert caps[1]["metadata"]["auto_tags"] == ["overlays"]
     assert caps[2]["metadata"]["auto_tags"] == ["untagged"]
-    # the invocation log: one successful attempt per event, in outbox order
-    r = f.get("%s/%s/invocations" % (O, ov["id"]), token=admin)
-    assert r.status == 200, r
-    rows = r.json["data"]
+    # the invocation log: one successful attempt per event, in outbox order (the hook's own write
+    # commits before the dispatcher records the attempt: wait for the third row)
+    def invocations():
+        r = f.get("%s/%s/invocations" % (O, ov["id"]), token=admin)
+        assert r.status == 200, r
+        return r.json["data"] if len(r.json["data"]) >= 3 else None
+    rows = wait_for(invocations)
     assert len(rows) == 3 and all(x["outcome"] == "ok" and x["attempt"] == 1 for x in rows), rows
     seqs = [x["event_seq"] for x in reversed(rows)]
     assert seqs == sorted(seqs)
