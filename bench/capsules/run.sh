@@ -78,13 +78,59 @@ start_anchor() { # DIR PORT
     cat "$1/server.log"; exit 1
 }
 
+# Where the time of one create goes (issue 13 item 4): the deltas of Forge's own metrics over the
+# create phase — forge_capsule_write_stage_seconds (stages inside the request, wall time, mean
+# per create), http_request_duration_seconds of POST /api/v1/capsules (the whole request), and
+# forge_index_stage_seconds_total (the follower, after the answer: CPU off the request path).
+# Waits (≤ 60 s) until the index has caught up with the capsules created.
+breakdown() { # PORT DIR ROUND
+    local url="http://127.0.0.1:$1/metrics"
+    for _ in $(seq 600); do
+        curl -fs "$url" >"$2/metrics1.txt"
+        awk '/^forge_capsules_total /{c=$2} /^forge_index_vectors /{v=$2} END{exit !(c>0 && v>=c)}' \
+            "$2/metrics1.txt" && break
+        sleep 0.1
+    done
+    $PY - "$2/metrics0.txt" "$2/metrics1.txt" "$3" <<'PYEOF' | tee -a "$tmp/breakdown.txt"
+import re, sys
+def load(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r'^([a-z_]+)(\{[^}]*\})? ([0-9.eE+-]+)$', line.strip())
+        if m:
+            out[(m.group(1), m.group(2) or "")] = float(m.group(3))
+    return out
+a, b = load(sys.argv[1]), load(sys.argv[2])
+d = lambda k: b.get(k, 0.0) - a.get(k, 0.0)
+n = d(("forge_capsule_operations_total", '{op="create"}'))
+if n <= 0:
+    sys.exit(0)
+http = d(("http_request_duration_seconds_sum", '{method="POST",route="/api/v1/capsules"}'))
+print("  round %s forge create breakdown, mean per create over %d creates (µs):" % (sys.argv[3], n))
+stages = ["validate", "hooks", "begin", "insert", "outbox", "audit", "commit"]
+inreq = 0.0
+row = []
+for st in stages:
+    v = d(("forge_capsule_write_stage_seconds_sum", '{op="create",stage="%s"}' % st)) / n * 1e6
+    inreq += v
+    row.append("%s %.0f" % (st, v))
+print("    request %.0f = core stages %.0f (%s) + HTTP, auth, JSON %.0f" % (
+    http / n * 1e6, inreq, ", ".join(row), http / n * 1e6 - inreq))
+row = ["%s %.0f" % (st, d(("forge_index_stage_seconds_total", '{stage="%s"}' % st)) / n * 1e6)
+       for st in ["feed", "keyword", "embed", "embedding_write", "hnsw"]]
+print("    follower, after the answer: %s" % ", ".join(row))
+PYEOF
+}
+
 measure() { # NAME ROUND
     local dir="$tmp/$1-$2" port
     mkdir -p "$dir"
     port="$(free_port)"
     "start_$1" "$dir" "$port"
+    [ "$1" = forge ] && curl -fs "http://127.0.0.1:$port/metrics" >"$dir/metrics0.txt"
     wrk -t"$THREADS" -c"$CONNS" -d"${DUR}s" --latency -s "$here/create.lua" \
         "http://127.0.0.1:$port" >"$dir/create.txt"
+    [ "$1" = forge ] && breakdown "$port" "$dir" "$2"
     $PY - "$dir/forge.db" "$dir/ids.txt" <<'PYEOF'
 import sqlite3, sys
 h = sqlite3.connect(sys.argv[1])

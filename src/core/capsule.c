@@ -309,6 +309,18 @@ static enum fg_err forbid_owner(const struct fg_actor *a, const struct store_cap
     return FG_EFORBIDDEN;
 }
 
+/* Observes the time since *t as `stage` of a capsule `op` (forge_capsule_write_stage_seconds,
+ * docs/knowledge-engine.md "Write path metrics") and restarts the clock. */
+static void write_stage(const char *op, const char *stage, double *t)
+{
+    double now = fg_mono_s();
+    if (fgm.write_stage) {
+        const char *v[] = {op, stage};
+        fg_metric_observe(fgm.write_stage, v, now - *t);
+    }
+    *t = now;
+}
+
 static enum fg_err need_store(struct fg_app *app)
 {
     return (app && app->store && app->store->capsules) ? FG_OK : FG_EUNAVAIL;
@@ -370,6 +382,7 @@ enum fg_err fg_capsule_create(struct fg_app *app, const struct fg_actor *a,
                               struct fg_capsule_why *why)
 {
     enum fg_err e;
+    double t = fg_mono_s();
     if ((e = need_store(app)) != FG_OK)
         return e;
     if (!in->content)
@@ -382,6 +395,7 @@ enum fg_err fg_capsule_create(struct fg_app *app, const struct fg_actor *a,
     }
     if ((e = fg_capsule_validate(in, why)) != FG_OK || (e = forbid_policy_type(in, why)) != FG_OK)
         return e;
+    write_stage("create", "validate", &t);
     struct fg_capsule_input hooked;
     char *hook_meta = NULL;
     if ((e = overlay_hooks(app, "capsule.create", NULL, &in, &hooked, &hook_meta, why)) != FG_OK)
@@ -390,6 +404,7 @@ enum fg_err fg_capsule_create(struct fg_app *app, const struct fg_actor *a,
         free(hook_meta);
         return e;
     }
+    write_stage("create", "hooks", &t);
     e = capsule_create_in(app, a, in, out, why);
     free(hook_meta);
     return e;
@@ -406,9 +421,11 @@ static enum fg_err capsule_create_in(struct fg_app *app, const struct fg_actor *
     memset(&cap, 0, sizeof cap);
     memset(&parent, 0, sizeof parent);
 
+    double t = fg_mono_s();
     struct store_conn *c = tx_open(app, &e);
     if (!c)
         return e;
+    write_stage("create", "begin", &t); /* a SQLite writer waits here for its turn */
     if (in->parent_id) {
         e = ops->get(c, in->parent_id, 0, &parent);
         if (e == FG_OK && (parent.is_deleted || fg_capsule_owner_hidden(a, &parent)))
@@ -457,6 +474,7 @@ static enum fg_err capsule_create_in(struct fg_app *app, const struct fg_actor *
         }
         goto out;
     }
+    write_stage("create", "insert", &t);
     e = emit(app, c, "capsule.created", cap.id,
              json_pack("{sssssssssssosssI}", "id", cap.id, "type", cap.type, "owner_id",
                        cap.owner_id, "version", cap.version, "trust_level",
@@ -465,15 +483,19 @@ static enum fg_err capsule_create_in(struct fg_app *app, const struct fg_actor *
                        cap.content_hash, "created_at", (json_int_t)now));
     if (e != FG_OK)
         goto out;
+    write_stage("create", "outbox", &t);
     json_t *d = json_pack("{ssssss}", "type", cap.type, "trust_level",
                           fg_trust_name(cap.trust_level), "version", cap.version);
     if (cap.parent_id[0])
         json_object_set_new(d, "parent_id", json_string(cap.parent_id));
     e = audit(app, c, a, "capsule.create", cap.id, "success", d);
+    if (e == FG_OK)
+        write_stage("create", "audit", &t);
 out:
     store_capsule_clear(&parent);
     e = tx_close(app, c, e);
     if (e == FG_OK) {
+        write_stage("create", "commit", &t); /* durable: the group's COMMIT and fsync */
         capsule_copy(out, &cap);
         metric_op("create", 1);
         metric_live(1, 1);

@@ -353,6 +353,18 @@ static int stopping(struct fg_index *ix)
 
 /* ---- vectors in and out ---------------------------------------------------------------- */
 
+/* Adds the seconds since *t to the follower's `stage` (forge_index_stage_seconds_total) and
+ * restarts the clock. */
+static void ix_stage(const char *stage, double *t)
+{
+    double now = fg_mono_s();
+    if (fgm.index_stage) {
+        const char *v[] = {stage};
+        fg_metric_add(fgm.index_stage, v, now - *t);
+    }
+    *t = now;
+}
+
 /* Inserts or replaces the vector of capsule `id` and marks it live with the given metadata.
  * Called with apply_mu held. */
 static enum fg_err upsert_vec(struct fg_index *ix, const char *id, uint8_t type, uint8_t trust,
@@ -366,7 +378,9 @@ static enum fg_err upsert_vec(struct fg_index *ix, const char *id, uint8_t type,
         pthread_rwlock_unlock(&ix->meta_lock);
         created = 1;
     }
+    double t = fg_mono_s();
     enum fg_err e = hnsw_insert(ix->hnsw, l, vec);
+    ix_stage("hnsw", &t);
     pthread_rwlock_wrlock(&ix->meta_lock);
     if (e != FG_OK) {
         if (created || ix->labels[l].state != LBL_LIVE)
@@ -522,6 +536,7 @@ static void ebatch_flush(struct fg_index *ix, struct ebatch *b)
         lens[i] = b->v[i].len;
     }
     char eb[300];
+    double t = fg_mono_s();
     enum fg_err e = embed_texts(ix->emb, texts, lens, n, vecs, eb, sizeof eb);
     count_embed(ix, n, e != FG_OK);
     if (e == FG_OK) {
@@ -537,11 +552,13 @@ static void ebatch_flush(struct fg_index *ix, struct ebatch *b)
                 e = FG_EUNAVAIL;
         }
     }
+    ix_stage("embed", &t);
     size_t n_ok = 0;
     for (size_t i = 0; i < n; i++)
         n_ok += ok[i];
     if (n_ok)
         store_embeddings(ix, b, vecs, ok);
+    ix_stage("embedding_write", &t);
     for (size_t i = 0; i < n; i++) {
         struct eitem *it = &b->v[i];
         if (ok[i]) {
@@ -662,10 +679,12 @@ static enum fg_err apply_until(struct fg_index *ix, long long upto)
             goto out;
         }
         page.n = 0;
+        double t = fg_mono_s();
         if (!(c = store_acquire(ix->st, &e)))
             goto out;
         e = ix->st->capsules->changes(c, atomic_load(&ix->applied_seq), FG_INDEX_FEED_BATCH,
                                       feed_cb, &page);
+        ix_stage("feed", &t);
         if (e != FG_OK || page.n == 0)
             goto out;
         for (size_t i = 0; i < page.n; i++) {
@@ -681,13 +700,16 @@ static enum fg_err apply_until(struct fg_index *ix, long long upto)
                 continue;
             struct store_capsule cap;
             memset(&cap, 0, sizeof cap);
+            t = fg_mono_s();
             e = ix->st->capsules->get(c, page.v[i].id, STORE_CAPSULE_WITH_EMBEDDING, &cap);
+            ix_stage("feed", &t);
             if (e == FG_ENOTFOUND || (e == FG_OK && cap.is_deleted)) {
                 remove_id(ix, page.v[i].id);
                 fg_kw_remove(ix->kw, page.v[i].id);
                 e = FG_OK;
             } else if (e == FG_OK) {
                 kw_upsert_cap(ix, &cap);
+                ix_stage("keyword", &t);
                 if (process_live(ix, cap.id, cap.content, cap.content_len, cap.content_hash,
                                  cap.type, cap.trust_level, cap.embedding, cap.embedding_len, &b)) {
                     store_release(ix->st, c); /* the flush writes on a connection of its own */

@@ -7,6 +7,9 @@ struct fg_core_metrics fgm;
 static const double search_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                         0.25,  0.5,    1,     2.5,  5,     10};
 
+static const double stage_buckets[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                       0.01,    0.025,  0.05,    0.1,    0.25,  0.5,    1};
+
 static void build_info(struct fg_buf *out, void *ctx)
 {
     (void)ctx;
@@ -58,6 +61,16 @@ void fg_core_metrics_init(const char *provider)
     fgm.logins = fg_metric_new(FG_COUNTER, "forge_logins_total", "Login attempts by result.",
                                "result", NULL, 0);
 
+    fgm.write_stage = fg_metric_new(
+        FG_HISTOGRAM, "forge_capsule_write_stage_seconds",
+        "Time of each stage of a capsule write in the request (validate, hooks, begin, insert, "
+        "outbox, audit, commit) in seconds.",
+        "op,stage", stage_buckets, sizeof stage_buckets / sizeof stage_buckets[0]);
+    fgm.index_stage = fg_metric_new(FG_COUNTER, "forge_index_stage_seconds_total",
+                                    "Seconds the index follower spent per stage (feed, embed, "
+                                    "embedding_write, hnsw, keyword).",
+                                    "stage", NULL, 0);
+
     fg_metric_touch(fgm.ready, NULL);
     fg_metric_touch(fgm.capsules, NULL);
     static const char *const ops[] = {"create", "update", "delete"};
@@ -86,6 +99,15 @@ void fg_core_metrics_init(const char *provider)
     static const char *const lr[] = {"success", "failure", "locked"};
     for (size_t i = 0; i < 3; i++)
         fg_metric_touch(fgm.logins, &lr[i]);
+    static const char *const ws[] = {"validate", "hooks", "begin", "insert",
+                                     "outbox",   "audit", "commit"};
+    for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
+        const char *v[] = {"create", ws[i]};
+        fg_metric_touch(fgm.write_stage, v);
+    }
+    static const char *const is[] = {"feed", "embed", "embedding_write", "hnsw", "keyword"};
+    for (size_t i = 0; i < sizeof is / sizeof is[0]; i++)
+        fg_metric_touch(fgm.index_stage, &is[i]);
     fg_metrics_add_collector(build_info, NULL);
     fg_metrics_add_collector(fg_metrics_process_collector, NULL);
 }

@@ -25,6 +25,8 @@ struct fg_core_metrics {
     struct fg_metric *proposals;           /* forge_proposals_total{status} */
     struct fg_metric *votes;               /* forge_votes_total */
     struct fg_metric *logins;              /* forge_logins_total{result} */
+    struct fg_metric *write_stage; /* forge_capsule_write_stage_seconds{op,stage} (histogram) */
+    struct fg_metric *index_stage; /* forge_index_stage_seconds_total{stage} (counter) */
 };
 
 /** The families; valid after fg_core_metrics_init. */

@@ -85,6 +85,42 @@ def test_metrics(f):
     assert rss > 1 << 20
 
 
+def test_write_stage_metrics(f):
+    """The per-stage breakdown of a capsule create (issue 13 item 4) counts real work: every stage
+    observed once per create, the follower's stages grow once the index has the capsules."""
+    def metrics():
+        text = f.get("/metrics").body
+        out = {}
+        for m in re.finditer(r'^forge_capsule_write_stage_seconds_(count|sum)'
+                             r'\{op="create",stage="([a-z_]+)"\} ([0-9.e+-]+)$', text, re.M):
+            out[(m.group(2), m.group(1))] = float(m.group(3))
+        for m in re.finditer(r'^forge_index_stage_seconds_total\{stage="([a-z_]+)"\} ([0-9.e+-]+)$',
+                             text, re.M):
+            out[(m.group(1), "follower")] = float(m.group(2))
+        return out
+    stages = ["validate", "hooks", "begin", "insert", "outbox", "audit", "commit"]
+    before = metrics()
+    assert all((st, "count") in before for st in stages), before
+    tok = f.make_user()["access_token"]
+    ids = []
+    for i in range(5):
+        r = f.post("/api/v1/capsules", {"content": "stage metrics %d" % i}, token=tok)
+        assert r.status == 201, r
+        ids.append(r.json["data"]["id"])
+    r = f.post("/api/v1/capsules", {"content": ""}, token=tok)  # refused: no stage after validate
+    assert r.status == 422, r
+    after = metrics()
+    for st in stages:
+        assert after[(st, "count")] - before[(st, "count")] == 5, (st, before, after)
+    assert after[("commit", "sum")] > before[("commit", "sum")]  # an fsync takes time
+    # the follower: a search reads its own writes, so the index has applied the five by then
+    r = f.post("/api/v1/capsules/search", {"query": "stage metrics", "mode": "hybrid"}, token=tok)
+    assert r.status == 200, r
+    after = metrics()
+    for st in ["feed", "keyword", "embed", "hnsw"]:
+        assert after[(st, "follower")] > before.get((st, "follower"), 0.0), (st, before, after)
+
+
 def test_openapi(f):
     r = f.get("/openapi.json")
     assert r.status == 200
