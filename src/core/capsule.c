@@ -184,31 +184,6 @@ static void metric_live(double delta, double events)
 
 /* ---- transactions and side records ------------------------------------------------------ */
 
-static struct store_conn *tx_open(struct fg_app *app, enum fg_err *e)
-{
-    struct store_conn *c = store_acquire(app->store, e);
-    if (!c)
-        return NULL;
-    if ((*e = store_begin(app->store, c)) != FG_OK) {
-        store_release(app->store, c);
-        return NULL;
-    }
-    return c;
-}
-
-/* Commits on FG_OK, rolls back otherwise; releases. Returns the final status. */
-static enum fg_err tx_close(struct fg_app *app, struct store_conn *c, enum fg_err e)
-{
-    if (!c)
-        return e;
-    if (e == FG_OK)
-        e = store_commit(app->store, c);
-    else
-        store_rollback(app->store, c);
-    store_release(app->store, c);
-    return e;
-}
-
 static enum fg_err audit(struct fg_app *app, struct store_conn *c, const struct fg_actor *a,
                          const char *action, const char *id, const char *outcome,
                          json_t *details_new)
@@ -422,7 +397,7 @@ static enum fg_err capsule_create_in(struct fg_app *app, const struct fg_actor *
     memset(&parent, 0, sizeof parent);
 
     double t = fg_mono_s();
-    struct store_conn *c = tx_open(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     write_stage("create", "begin", &t); /* a SQLite writer waits here for its turn */
@@ -493,7 +468,7 @@ static enum fg_err capsule_create_in(struct fg_app *app, const struct fg_actor *
         write_stage("create", "audit", &t);
 out:
     store_capsule_clear(&parent);
-    e = tx_close(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e == FG_OK) {
         write_stage("create", "commit", &t); /* durable: the group's COMMIT and fsync */
         capsule_copy(out, &cap);
@@ -577,7 +552,7 @@ static enum fg_err capsule_update_in(struct fg_app *app, const struct fg_actor *
     enum fg_err e;
     struct store_capsule cur;
     memset(&cur, 0, sizeof cur);
-    struct store_conn *c = tx_open(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     int changed = 0;
@@ -662,7 +637,7 @@ static enum fg_err capsule_update_in(struct fg_app *app, const struct fg_actor *
     if (e == FG_OK)
         capsule_copy(out, &next);
 out:
-    e = tx_close(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e == FG_OK && changed) {
         metric_op("update", 1);
         metric_live(0, 1);
@@ -721,7 +696,7 @@ enum fg_err fg_capsule_delete(struct fg_app *app, const struct fg_actor *a, cons
     struct store_capsule cur;
     memset(&cur, 0, sizeof cur);
     struct del_ctx d = {.app = app, .a = a, .root = id, .cascade = cascade};
-    struct store_conn *c = tx_open(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     d.c = c;
@@ -760,7 +735,7 @@ enum fg_err fg_capsule_delete(struct fg_app *app, const struct fg_actor *a, cons
     if (e == FG_OK)
         e = d.err;
 out:
-    e = tx_close(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e == FG_OK) {
         *deleted = d.n;
         metric_op("delete", (double)d.n);
@@ -783,7 +758,7 @@ enum fg_err fg_capsule_set_trust(struct fg_app *app, const struct fg_actor *a, c
     struct store_capsule cur;
     memset(&cur, 0, sizeof cur);
     int changed = 0;
-    struct store_conn *c = tx_open(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     /* the admin path: every live capsule, whatever its trust */
@@ -813,7 +788,7 @@ enum fg_err fg_capsule_set_trust(struct fg_app *app, const struct fg_actor *a, c
     if (e == FG_OK)
         capsule_copy(out, &cur);
 out:
-    e = tx_close(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e == FG_OK && changed) {
         metric_op("update", 1);
         metric_live(0, 1);

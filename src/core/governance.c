@@ -384,28 +384,6 @@ static const struct store_governance_ops *G(struct fg_app *app)
     return app->store->governance;
 }
 
-static struct store_conn *tx_open(struct fg_app *app, enum fg_err *e)
-{
-    struct store_conn *c = store_acquire(app->store, e);
-    if (!c)
-        return NULL;
-    if ((*e = store_begin(app->store, c)) != FG_OK) {
-        store_release(app->store, c);
-        return NULL;
-    }
-    return c;
-}
-
-static enum fg_err tx_close(struct fg_app *app, struct store_conn *c, enum fg_err e)
-{
-    if (e == FG_OK)
-        e = store_commit(app->store, c);
-    else
-        store_rollback(app->store, c);
-    store_release(app->store, c);
-    return e;
-}
-
 static int is_store_error(enum fg_err e)
 {
     return e == FG_EDB || e == FG_EUNAVAIL || e == FG_EIO || e == FG_EINTERNAL;
@@ -588,7 +566,7 @@ enum fg_err fg_gov_create(struct fg_app *app, const struct fg_actor *a, const st
         max_int(in->threshold_ppm, max_int(tfloor, meta ? FG_GOV_SUPER_THRESHOLD_PPM : 0));
     p.created_at = p.updated_at = now;
 
-    struct store_conn *c = tx_open(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c) {
         free(payload);
         return e;
@@ -636,7 +614,7 @@ enum fg_err fg_gov_create(struct fg_app *app, const struct fg_actor *a, const st
     if (e == FG_OK)
         e = audit_in(app, c, a, "governance.proposal_create", "proposal", p.id, "success",
                      json_pack("{ssss}", "type", p.type, "title", p.title));
-    e = tx_close(app, c, e);
+    e = store_tx_close(app->store, c, e);
     free(payload);
     if (e != FG_OK)
         return e;
@@ -988,7 +966,7 @@ static enum fg_err close_one(struct fg_app *app, const char *id, int *closed)
     struct post_commit pc;
     memset(&pc, 0, sizeof pc);
     const char *status = NULL, *final = NULL;
-    struct store_conn *c = tx_open(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         goto unlock;
     int64_t now = fg_now_ms();
@@ -1050,7 +1028,7 @@ static enum fg_err close_one(struct fg_app *app, const char *id, int *closed)
                 json_pack("{sssssssO}", "id", id, "type", p.type, "status", final, "result", res));
         json_decref(res);
     }
-    e = tx_close(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e == FG_OK) {
         *closed = 1;
         post_commit_apply(app, &pc);
@@ -1225,7 +1203,7 @@ enum fg_err fg_gov_activate(struct fg_app *app, const struct fg_actor *a, const 
         return e;
     struct store_proposal p;
     memset(&p, 0, sizeof p);
-    struct store_conn *c = tx_open(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     int64_t eligible2 = 0, now = fg_now_ms(), ends = 0;
@@ -1287,7 +1265,7 @@ enum fg_err fg_gov_activate(struct fg_app *app, const struct fg_actor *a, const 
 out:
     json_decref(review);
     store_proposal_clear(&p);
-    e = tx_close(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e != FG_OK)
         return e;
     metric_status("activated");
@@ -1304,7 +1282,7 @@ enum fg_err fg_gov_cancel(struct fg_app *app, const struct fg_actor *a, const ch
     struct store_proposal p;
     memset(&p, 0, sizeof p);
     int due = 0;
-    struct store_conn *c = tx_open(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     int64_t now = fg_now_ms();
@@ -1341,7 +1319,7 @@ enum fg_err fg_gov_cancel(struct fg_app *app, const struct fg_actor *a, const ch
                      json_pack("{ss}", "previous_status", p.status));
 out:
     store_proposal_clear(&p);
-    e = tx_close(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (due) {
         int closed;
         close_one(app, id, &closed);
@@ -1372,7 +1350,7 @@ enum fg_err fg_gov_vote(struct fg_app *app, const struct fg_actor *a, const char
     struct store_proposal p;
     memset(&p, 0, sizeof p);
     int due = 0;
-    struct store_conn *c = tx_open(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     int64_t now = fg_now_ms();
@@ -1445,7 +1423,7 @@ enum fg_err fg_gov_vote(struct fg_app *app, const struct fg_actor *a, const char
         *vote_json = fg_gov_vote_json(&v);
 out:
     store_proposal_clear(&p);
-    e = tx_close(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (due) {
         int closed;
         close_one(app, id, &closed);

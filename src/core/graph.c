@@ -194,28 +194,6 @@ static enum fg_err need_store(struct fg_app *app)
     return (app && app->store && app->store->capsules && app->store->graph) ? FG_OK : FG_EUNAVAIL;
 }
 
-static struct store_conn *tx_open(struct fg_app *app, enum fg_err *e)
-{
-    struct store_conn *c = store_acquire(app->store, e);
-    if (!c)
-        return NULL;
-    if ((*e = store_begin(app->store, c)) != FG_OK) {
-        store_release(app->store, c);
-        return NULL;
-    }
-    return c;
-}
-
-static enum fg_err tx_close(struct fg_app *app, struct store_conn *c, enum fg_err e)
-{
-    if (e == FG_OK)
-        e = store_commit(app->store, c);
-    else
-        store_rollback(app->store, c);
-    store_release(app->store, c);
-    return e;
-}
-
 static const char *actor_id(const struct fg_actor *a)
 {
     return a->user_id ? a->user_id : FG_SYSTEM_ACTOR_ID;
@@ -379,7 +357,7 @@ enum fg_err fg_graph_link(struct fg_app *app, const struct fg_actor *a, const ch
     struct store_capsule src, dst;
     memset(&src, 0, sizeof src);
     memset(&dst, 0, sizeof dst);
-    struct store_conn *c = tx_open(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     if ((e = load_visible(app, c, a, source_id, &src)) != FG_OK) {
@@ -442,7 +420,7 @@ enum fg_err fg_graph_link(struct fg_app *app, const struct fg_actor *a, const ch
 out:
     store_capsule_clear(&src);
     store_capsule_clear(&dst);
-    e = tx_close(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e != FG_OK) {
         json_decref(*out);
         *out = NULL;
@@ -467,7 +445,7 @@ enum fg_err fg_graph_unlink(struct fg_app *app, const struct fg_actor *a, const 
     struct store_edge ed;
     memset(&ed, 0, sizeof ed);
     char note[4 * FG_GRAPH_NOTE_MAX + 1];
-    struct store_conn *c = tx_open(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     why->what = "capsule";
@@ -494,7 +472,7 @@ enum fg_err fg_graph_unlink(struct fg_app *app, const struct fg_actor *a, const 
 out:
     store_capsule_clear(&src);
     store_capsule_clear(&dst);
-    e = tx_close(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e == FG_EFORBIDDEN)
         audit_edge(app, NULL, a, "edge.delete", edge_id, "denied",
                    json_pack("{ss}", "rule", why->rule ? why->rule : "forbidden"));

@@ -57,32 +57,6 @@ static void login_metric(const char *result)
     }
 }
 
-/* Opens a write transaction on a fresh connection; NULL + *e on failure. */
-static struct store_conn *tx_begin(struct fg_app *app, enum fg_err *e)
-{
-    struct store_conn *c = store_acquire(app->store, e);
-    if (!c)
-        return NULL;
-    if ((*e = store_begin(app->store, c)) != FG_OK) {
-        store_release(app->store, c);
-        return NULL;
-    }
-    return c;
-}
-
-/* Commits when e == FG_OK, else rolls back; releases. Returns the final status. */
-static enum fg_err tx_end(struct fg_app *app, struct store_conn *c, enum fg_err e)
-{
-    if (!c)
-        return e;
-    if (e == FG_OK)
-        e = store_commit(app->store, c);
-    else
-        store_rollback(app->store, c);
-    store_release(app->store, c);
-    return e;
-}
-
 /* Appends an audit entry; `details` is consumed. */
 static enum fg_err audit(struct fg_app *app, struct store_conn *c, struct http_req *req,
                          const char *actor, const char *action, const char *rtype, const char *rid,
@@ -702,7 +676,7 @@ enum fg_err fg_identity_create_user(struct fg_app *app, struct http_req *req, co
     e = fg_password_hash(password, pwlen, u.password_hash, sizeof u.password_hash);
     if (e != FG_OK)
         return e;
-    c = tx_begin(app, &e);
+    c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     e = U(app)->create(c, &u);
@@ -716,7 +690,7 @@ enum fg_err fg_identity_create_user(struct fg_app *app, struct http_req *req, co
         e = fg_event_emit(app, c, "user.registered", u.id, payload);
         json_decref(payload);
     }
-    e = tx_end(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e == FG_OK && out)
         *out = u;
     sodium_memzero(u.password_hash, sizeof u.password_hash);
@@ -764,7 +738,7 @@ enum fg_err fg_identity_register(struct fg_app *app, struct http_req *req, const
     out->trust = FG_TRUST_STANDARD;
     out->roles = FG_ROLE_USER;
     out->created_at = out->updated_at = fg_now_ms();
-    c = tx_begin(app, &e);
+    c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     const char *owner = existing.id[0] ? existing.id : NULL;
@@ -775,7 +749,7 @@ enum fg_err fg_identity_register(struct fg_app *app, struct http_req *req, const
         e = fg_event_emit(app, c, "user.register_conflict", owner, payload);
         json_decref(payload);
     }
-    e = tx_end(app, c, e);
+    e = store_tx_close(app->store, c, e);
     sodium_memzero(existing.password_hash, sizeof existing.password_hash);
     sodium_memzero(existing.mfa_secret, sizeof existing.mfa_secret);
     return e;
@@ -809,7 +783,7 @@ static enum fg_err start_session(struct fg_app *app, struct http_req *req, struc
     s.created_at = s.last_used_at = now;
     s.expires_at = now + app->cfg->refresh_token_ttl_s * 1000;
     enum fg_err e = FG_OK;
-    struct store_conn *c = tx_begin(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     e = U(app)->session_create(c, &s);
@@ -825,7 +799,7 @@ static enum fg_err start_session(struct fg_app *app, struct http_req *req, struc
     }
     if (e == FG_OK)
         maybe_purge_sessions(app, c, now);
-    e = tx_end(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e != FG_OK)
         return e;
     u->last_login_at = now;
@@ -952,7 +926,7 @@ enum fg_err fg_identity_refresh(struct fg_app *app, struct http_req *req, const 
         return FG_OK;
     }
     enum fg_err e = FG_OK;
-    struct store_conn *c = tx_begin(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     struct store_session s;
@@ -1009,7 +983,7 @@ enum fg_err fg_identity_refresh(struct fg_app *app, struct http_req *req, const 
     if (e == FG_OK)
         *status = FG_REFRESH_OK;
 out:
-    e = tx_end(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e != FG_OK)
         return e;
     if (revoked_now)
@@ -1025,7 +999,7 @@ out:
 enum fg_err fg_identity_logout(struct fg_app *app, struct http_req *req, const char *sid)
 {
     enum fg_err e = FG_OK;
-    struct store_conn *c = tx_begin(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     const char *uid = req && req->principal ? req->principal->user_id : NULL;
@@ -1037,7 +1011,7 @@ enum fg_err fg_identity_logout(struct fg_app *app, struct http_req *req, const c
         e = fg_event_emit(app, c, "user.logout", uid, payload);
         json_decref(payload);
     }
-    e = tx_end(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e == FG_OK)
         cache_session_revoked(app, sid);
     return e;
@@ -1101,7 +1075,7 @@ enum fg_err fg_identity_change_password(struct fg_app *app, struct http_req *req
         return e;
     struct sid_list revoked = {0};
     int64_t now = fg_now_ms();
-    struct store_conn *c = tx_begin(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     e = U(app)->set_password_hash(c, u.id, hash, now);
@@ -1111,7 +1085,7 @@ enum fg_err fg_identity_change_password(struct fg_app *app, struct http_req *req
     if (e == FG_OK)
         e = audit(app, c, req, NULL, "auth.password_changed", "user", u.id, "success",
                   json_pack("{sI}", "sessions_revoked", (json_int_t)revoked.n));
-    e = tx_end(app, c, e);
+    e = store_tx_close(app->store, c, e);
     sodium_memzero(hash, sizeof hash);
     if (e == FG_OK)
         sid_list_revoke_cached(app, &revoked);
@@ -1125,7 +1099,7 @@ enum fg_err fg_identity_set_display_name(struct fg_app *app, struct http_req *re
                                          struct store_user *out)
 {
     enum fg_err e = FG_OK;
-    struct store_conn *c = tx_begin(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     e = U(app)->set_display_name(c, user_id, name, fg_now_ms());
@@ -1134,7 +1108,7 @@ enum fg_err fg_identity_set_display_name(struct fg_app *app, struct http_req *re
                   json_pack("{s[s]}", "fields", "display_name"));
     if (e == FG_OK)
         e = U(app)->get_by_id(c, user_id, out);
-    return tx_end(app, c, e);
+    return store_tx_close(app->store, c, e);
 }
 
 /* ---- MFA ------------------------------------------------------------------------------ */
@@ -1145,7 +1119,7 @@ enum fg_err fg_identity_mfa_setup(struct fg_app *app, struct http_req *req, cons
     *uri = NULL;
     struct store_user u;
     enum fg_err e = FG_OK;
-    struct store_conn *c = tx_begin(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     e = U(app)->get_by_id(c, user_id, &u);
@@ -1157,7 +1131,7 @@ enum fg_err fg_identity_mfa_setup(struct fg_app *app, struct http_req *req, cons
         e = U(app)->set_mfa(c, user_id, secret, 0, 0, fg_now_ms());
     if (e == FG_OK)
         e = audit(app, c, req, NULL, "auth.mfa_setup", "user", user_id, "success", NULL);
-    e = tx_end(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e == FG_OK)
         *uri = fg_totp_uri(FG_TOTP_ISSUER, u.email, secret);
     return e;
@@ -1169,7 +1143,7 @@ enum fg_err fg_identity_mfa_verify(struct fg_app *app, struct http_req *req, con
     *ok = 0;
     struct store_user u;
     enum fg_err e = FG_OK;
-    struct store_conn *c = tx_begin(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     e = U(app)->get_by_id(c, user_id, &u);
@@ -1187,7 +1161,7 @@ enum fg_err fg_identity_mfa_verify(struct fg_app *app, struct http_req *req, con
     if (e == FG_OK && *ok)
         e = audit(app, c, req, NULL, "auth.mfa_enabled", "user", user_id, "success", NULL);
     sodium_memzero(u.mfa_secret, sizeof u.mfa_secret);
-    return tx_end(app, c, e);
+    return store_tx_close(app->store, c, e);
 }
 
 enum fg_err fg_identity_mfa_disable(struct fg_app *app, struct http_req *req, const char *user_id,
@@ -1213,7 +1187,7 @@ enum fg_err fg_identity_mfa_disable(struct fg_app *app, struct http_req *req, co
     if (v < 0)
         return FG_EINTERNAL;
     int ok = 0;
-    struct store_conn *c = tx_begin(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     if (v == 1)
@@ -1222,7 +1196,7 @@ enum fg_err fg_identity_mfa_disable(struct fg_app *app, struct http_req *req, co
         e = U(app)->set_mfa(c, u.id, NULL, 0, 0, now);
     if (e == FG_OK && ok)
         e = audit(app, c, req, NULL, "auth.mfa_disabled", "user", u.id, "success", NULL);
-    e = tx_end(app, c, e);
+    e = store_tx_close(app->store, c, e);
     sodium_memzero(u.mfa_secret, sizeof u.mfa_secret);
     if (e != FG_OK)
         return e;
@@ -1255,7 +1229,7 @@ enum fg_err fg_identity_set_trust(struct fg_app *app, struct http_req *req, cons
                                   int trust, struct store_user *out)
 {
     enum fg_err e = FG_OK;
-    struct store_conn *c = tx_begin(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     struct store_user before;
@@ -1286,7 +1260,7 @@ enum fg_err fg_identity_set_trust(struct fg_app *app, struct http_req *req, cons
     }
     if (e == FG_OK)
         e = U(app)->get_by_id(c, user_id, out);
-    e = tx_end(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e == FG_OK)
         cache_user(app, out, 0);
     return e;
@@ -1296,7 +1270,7 @@ enum fg_err fg_identity_set_roles(struct fg_app *app, struct http_req *req, cons
                                   unsigned roles, struct store_user *out)
 {
     enum fg_err e = FG_OK;
-    struct store_conn *c = tx_begin(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     struct store_user before;
@@ -1309,7 +1283,7 @@ enum fg_err fg_identity_set_roles(struct fg_app *app, struct http_req *req, cons
             json_pack("{soso}", "from", fg_roles_json(before.roles), "to", fg_roles_json(roles)));
     if (e == FG_OK)
         e = U(app)->get_by_id(c, user_id, out);
-    e = tx_end(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e == FG_OK)
         cache_user(app, out, 0);
     return e;
@@ -1321,7 +1295,7 @@ enum fg_err fg_identity_set_disabled(struct fg_app *app, struct http_req *req, c
     enum fg_err e = FG_OK;
     struct sid_list revoked = {0};
     int64_t now = fg_now_ms();
-    struct store_conn *c = tx_begin(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     e = U(app)->set_disabled(c, user_id, disabled, now);
@@ -1334,7 +1308,7 @@ enum fg_err fg_identity_set_disabled(struct fg_app *app, struct http_req *req, c
                   json_pack("{sI}", "sessions_revoked", (json_int_t)revoked.n));
     if (e == FG_OK)
         e = U(app)->get_by_id(c, user_id, out);
-    e = tx_end(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e == FG_OK) {
         cache_user(app, out, 0);
         sid_list_revoke_cached(app, &revoked);

@@ -84,28 +84,6 @@ static int purposes_check(const char *list, char *err, size_t errlen)
 
 /* ---- erasure --------------------------------------------------------------------------- */
 
-static struct store_conn *tx_begin(struct fg_app *app, enum fg_err *e)
-{
-    struct store_conn *c = store_acquire(app->store, e);
-    if (!c)
-        return NULL;
-    if ((*e = store_begin(app->store, c)) != FG_OK) {
-        store_release(app->store, c);
-        return NULL;
-    }
-    return c;
-}
-
-static enum fg_err tx_end(struct fg_app *app, struct store_conn *c, enum fg_err e)
-{
-    if (e == FG_OK)
-        e = store_commit(app->store, c);
-    else
-        store_rollback(app->store, c);
-    store_release(app->store, c);
-    return e;
-}
-
 static void pause_for_tests(void)
 {
     if (test_pause_ms <= 0)
@@ -125,7 +103,7 @@ static enum fg_err erase_account(struct fg_app *app, struct http_req *req, const
     enum fg_err e = fg_crypt_destroy_key(uid);
     if (e != FG_OK && e != FG_EINVAL && e != FG_ENOTFOUND) /* ENOTFOUND: destroyed already */
         return e;
-    struct store_conn *c = tx_begin(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     e = P(app)->anonymise_account(c, uid, fg_now_ms());
@@ -154,7 +132,7 @@ static enum fg_err erase_account(struct fg_app *app, struct http_req *req, const
     }
     if (e == FG_OK)
         e = P(app)->job_advance(c, uid, "done", 0, 0, 0, fg_now_ms());
-    e = tx_end(app, c, e);
+    e = store_tx_close(app->store, c, e);
     if (e == FG_OK)
         fg_identity_user_changed(app, uid); /* disabled at once: tokens refused */
     return e;
@@ -181,7 +159,7 @@ static enum fg_err run_job(struct fg_app *app, struct http_req *req, const char 
                 return e;
             continue;
         }
-        if (!(c = tx_begin(app, &e)))
+        if (!(c = store_tx_open(app->store, &e)))
             return e;
         if (strcmp(job.state, "capsules") == 0) {
             long long rm = 0, tb = 0;
@@ -189,7 +167,7 @@ static enum fg_err run_job(struct fg_app *app, struct http_req *req, const char 
             if (e == FG_OK)
                 e = P(app)->job_advance(c, uid, rm + tb ? "capsules" : "votes", rm, tb, 0,
                                         fg_now_ms());
-            e = tx_end(app, c, e);
+            e = store_tx_close(app->store, c, e);
             if (e == FG_OK && rm + tb)
                 pause_for_tests();
         } else { /* votes */
@@ -197,7 +175,7 @@ static enum fg_err run_job(struct fg_app *app, struct http_req *req, const char 
             e = P(app)->anonymise_votes(c, uid, &n);
             if (e == FG_OK)
                 e = P(app)->job_advance(c, uid, "account", 0, 0, n, fg_now_ms());
-            e = tx_end(app, c, e);
+            e = store_tx_close(app->store, c, e);
         }
         if (e != FG_OK)
             return e;
@@ -207,12 +185,12 @@ static enum fg_err run_job(struct fg_app *app, struct http_req *req, const char 
 static enum fg_err start_job(struct fg_app *app, const char *uid, const char *by)
 {
     enum fg_err e;
-    struct store_conn *c = tx_begin(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     int created = 0;
     e = P(app)->job_start(c, uid, by, fg_now_ms(), &created);
-    return tx_end(app, c, e);
+    return store_tx_close(app->store, c, e);
 }
 
 enum fg_err fg_privacy_erase(struct fg_app *app, struct http_req *req, const char *user_id,
@@ -616,7 +594,7 @@ enum fg_err fg_consent_put(struct fg_app *app, struct http_req *req, const char 
         return FG_EUNAVAIL;
     const char *pv = app->cfg->consent_policy_version ? app->cfg->consent_policy_version : "";
     enum fg_err e;
-    struct store_conn *c = tx_begin(app, &e);
+    struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
     int64_t now = fg_now_ms();
@@ -642,7 +620,7 @@ enum fg_err fg_consent_put(struct fg_app *app, struct http_req *req, const char 
         e = fg_audit_record(app, c, &a);
         json_decref(d);
     }
-    return tx_end(app, c, e);
+    return store_tx_close(app->store, c, e);
 }
 
 struct granted_ctx {

@@ -104,4 +104,30 @@ static inline void store_rollback(struct store *s, struct store_conn *c)
     s->ops->rollback(c);
 }
 
+/** A write transaction on a connection of its own: acquired and begun; NULL and *err on failure. */
+static inline struct store_conn *store_tx_open(struct store *s, enum fg_err *err)
+{
+    struct store_conn *c = store_acquire(s, err);
+    if (!c)
+        return NULL;
+    if ((*err = store_begin(s, c)) != FG_OK) {
+        store_release(s, c);
+        return NULL;
+    }
+    return c;
+}
+/** Ends a store_tx_open transaction: commits when e == FG_OK, else rolls back; releases c.
+ * Returns the final status (the commit's failure, or e). c NULL: returns e. */
+static inline enum fg_err store_tx_close(struct store *s, struct store_conn *c, enum fg_err e)
+{
+    if (!c)
+        return e;
+    if (e == FG_OK)
+        e = store_commit(s, c);
+    else
+        store_rollback(s, c);
+    store_release(s, c);
+    return e;
+}
+
 #endif
