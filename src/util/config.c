@@ -88,7 +88,9 @@ static const struct var vars[] = {
       "comma-separated proxy IPs whose X-Forwarded-For is believed"),
     S("DATABASE_URL", database_url, "sqlite:///./data/forge.db",
       "sqlite:///path or postgresql://user:pass@host/db"),
-    I("DATABASE_POOL_SIZE", database_pool_size, "10", 1, 256, "store connections"),
+    I("DATABASE_POOL_SIZE", database_pool_size, "10", 1, 256,
+      "store connections (PostgreSQL: each prepares the statements it runs; a PgBouncer in between "
+      "needs session pooling, or max_prepared_statements, PgBouncer ≥ 1.21)"),
     I("DATABASE_BUSY_TIMEOUT_MS", database_busy_timeout_ms, "5000", 0, 600000,
       "wait for a locked database"),
     S("REDIS_URL", redis_url, "", "redis://host:port/db for shared state (empty: in-process)"),

@@ -4,7 +4,10 @@
  * Pool: up to DATABASE_POOL_SIZE libpq connections (mutex + condition variable). A connection found
  * broken (server restart, network) is reset on its next acquire, so the service recovers by itself
  * when the database comes back; while it is down, acquire fails with FG_EUNAVAIL (→ HTTP 503).
- * Queries only through PQexecParams (parameters never interpolated into SQL).
+ * Queries only with separate parameters (never interpolated into SQL): each connection prepares a
+ * statement the first time it runs it (PQprepare, named "fg<n>", up to PG_STMT_CACHE_MAX per
+ * connection) and executes it by name afterwards, so PostgreSQL parses and plans it once per
+ * connection instead of once per query (a GET spent more time in planning than in execution).
  * Migrations run under a session advisory lock so replicas starting together apply them once.
  * Backup: pg_dump in custom format (-Fc); restore: pg_restore --clean --if-exists.
  */
@@ -71,11 +74,90 @@ static struct pg_conn *conn_open(struct pg_store *s, enum fg_err *err)
     return c;
 }
 
-PGresult *pg_exec(struct store_conn *sc, const char *sql, int nparams, const char *const *params,
-                  enum fg_err *err)
+/* ---- prepared statements (per connection) ---------------------------------------------- */
+
+static uint64_t sql_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Forgets the statements (the server's are gone with a reset connection, or are deallocated). */
+static void stmts_clear(struct pg_conn *c)
+{
+    for (size_t i = 0; i < c->nstmts; i++)
+        free(c->stmts[i].sql);
+    free(c->stmts);
+    c->stmts = NULL;
+    c->nstmts = 0;
+}
+
+/* The prepared statement of `sql` on c, preparing it when new; NULL when it cannot be (cache
+ * full: the caller runs the text unnamed) or *prep_err is set to the failed Parse's result. */
+static const struct pg_stmt *stmt_get(struct pg_conn *c, const char *sql, int nparams,
+                                      PGresult **prep_err)
+{
+    *prep_err = NULL;
+    uint64_t h = sql_hash(sql);
+    for (size_t i = 0; i < c->nstmts; i++)
+        if (c->stmts[i].hash == h && strcmp(c->stmts[i].sql, sql) == 0)
+            return &c->stmts[i];
+    if (c->nstmts >= PG_STMT_CACHE_MAX)
+        return NULL;
+    struct pg_stmt st = {.hash = h};
+    snprintf(st.name, sizeof st.name, "fg%u", c->next_stmt++);
+    PGresult *r = PQprepare(c->pg, st.name, sql, nparams, NULL);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        *prep_err = r ? r : PQmakeEmptyPGresult(c->pg, PGRES_FATAL_ERROR);
+        return NULL;
+    }
+    PQclear(r);
+    if (c->nstmts % 16 == 0)
+        c->stmts = fg_xrealloc(c->stmts, (c->nstmts + 16) * sizeof *c->stmts);
+    st.sql = fg_xstrdup(sql);
+    c->stmts[c->nstmts] = st;
+    return &c->stmts[c->nstmts++];
+}
+
+/* Deallocates every statement of the session and forgets them (outside a transaction). */
+static void stmts_reset(struct pg_conn *c)
+{
+    PQclear(PQexec(c->pg, "DEALLOCATE ALL"));
+    stmts_clear(c);
+    c->stmts_stale = 0;
+}
+
+static int sqlstate_is(const PGresult *r, const char *code)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    return state && strcmp(state, code) == 0;
+}
+
+/* pg_exec; `prepare` 0: unnamed (transaction control, one-off statements). */
+static PGresult *exec_impl(struct store_conn *sc, const char *sql, int nparams,
+                           const char *const *params, int prepare, enum fg_err *err)
 {
     struct pg_conn *c = pg_conn_of(sc);
-    PGresult *r = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    PGresult *r = NULL;
+    const struct pg_stmt *ps = prepare ? stmt_get(c, sql, nparams, &r) : NULL;
+    if (ps) {
+        r = PQexecPrepared(c->pg, ps->name, nparams, params, NULL, NULL, 0);
+        /* the statement vanished (DISCARD, a pooler) or its plan's result type changed (DDL):
+         * forget them all; outside a transaction run this one unnamed at once */
+        if (sqlstate_is(r, "26000") || sqlstate_is(r, "0A000")) {
+            if (c->in_tx) {
+                c->stmts_stale = 1; /* the transaction fails; pg_release resets */
+            } else {
+                PQclear(r);
+                stmts_reset(c);
+                r = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+            }
+        }
+    } else if (!r) {
+        r = PQexecParams(c->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    }
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
         *err = FG_OK;
@@ -96,6 +178,12 @@ PGresult *pg_exec(struct store_conn *sc, const char *sql, int nparams, const cha
                FG_LF_STR("error", PQerrorMessage(c->pg)), FG_LF_END);
     PQclear(r);
     return NULL;
+}
+
+PGresult *pg_exec(struct store_conn *sc, const char *sql, int nparams, const char *const *params,
+                  enum fg_err *err)
+{
+    return exec_impl(sc, sql, nparams, params, 1, err);
 }
 
 enum fg_err pg_run(struct store_conn *c, const char *sql, int n, const char *const *p,
@@ -124,7 +212,7 @@ enum fg_err pg_run_locked(struct store_conn *c, const char *sql, int n, const ch
 static enum fg_err exec_simple(struct store_conn *c, const char *sql)
 {
     enum fg_err e;
-    PGresult *r = pg_exec(c, sql, 0, NULL, &e);
+    PGresult *r = exec_impl(c, sql, 0, NULL, 0, &e);
     PQclear(r);
     return e;
 }
@@ -143,6 +231,7 @@ static struct store_conn *pg_acquire(struct store *base, enum fg_err *err)
             pthread_mutex_unlock(&s->mu);
             if (PQstatus(c->pg) != CONNECTION_OK) {
                 PQreset(c->pg);
+                stmts_clear(c); /* a new server session: nothing is prepared there */
                 if (PQstatus(c->pg) != CONNECTION_OK) {
                     /* still down: give the slot back and report */
                     pthread_mutex_lock(&s->mu);
@@ -187,6 +276,8 @@ static void pg_release(struct store *base, struct store_conn *sc)
         exec_simple(sc, "ROLLBACK");
         c->in_tx = 0;
     }
+    if (c->stmts_stale && PQstatus(c->pg) == CONNECTION_OK)
+        stmts_reset(c);
     c->broken = 0;
     pthread_mutex_lock(&s->mu);
     c->next_free = s->free_list;
@@ -394,6 +485,7 @@ static void pg_close(struct store *base)
         struct pg_conn *c = s->free_list;
         s->free_list = c->next_free;
         PQfinish(c->pg);
+        stmts_clear(c);
         free(c);
     }
     pthread_mutex_destroy(&s->mu);

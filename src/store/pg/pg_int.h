@@ -2,6 +2,8 @@
 #ifndef STORE_PG_INT_H
 #define STORE_PG_INT_H
 
+#include <stdint.h>
+
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,11 +11,24 @@
 #include "store/store.h"
 
 /* A pooled connection. `struct store_conn *` handed to callers points at this struct. */
+/* A statement this connection has prepared (pg_exec): the text, its hash and the server name. */
+struct pg_stmt {
+    uint64_t hash;
+    char *sql;
+    char name[16];
+};
+
+#define PG_STMT_CACHE_MAX 256 /* prepared statements per connection; beyond, unnamed (parsed) */
+
 struct pg_conn {
     PGconn *pg;
     struct pg_conn *next_free;
     int in_tx;
     int broken; /* set when a query failed at the connection level; reset on release */
+    struct pg_stmt *stmts;
+    size_t nstmts;
+    unsigned next_stmt; /* names "fg<n>" */
+    int stmts_stale;    /* a statement vanished or went stale in a transaction: reset on release */
 };
 
 static inline struct pg_conn *pg_conn_of(struct store_conn *c)

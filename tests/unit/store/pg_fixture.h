@@ -126,7 +126,7 @@ static int pgfx_teardown(void **state)
     return 0;
 }
 
-static struct store_conn *pgfx_conn(void)
+static inline struct store_conn *pgfx_conn(void)
 {
     enum fg_err e = FG_OK;
     struct store_conn *c = store_acquire(pgfx.store, &e);
@@ -136,7 +136,7 @@ static struct store_conn *pgfx_conn(void)
 }
 
 /* A unique id per call (UUID-shaped, sortable by creation within the process). */
-static void pgfx_id(char out[37])
+static inline void pgfx_id(char out[37])
 {
     static unsigned long n;
     snprintf(out, 37, "0190%04x-%04x-7000-8000-%012lx", (unsigned)(getpid() & 0xffff),
