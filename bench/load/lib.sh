@@ -4,7 +4,7 @@
 
 # Forge's own rate limits would (rightly) refuse one client sending 1000 req/s: off for the bench.
 env -i PATH="$PATH" HOME="$tmp" HOST=127.0.0.1 PORT="$port" LOG_LEVEL=warning ENVIRONMENT=development \
-    DATABASE_URL="sqlite://$tmp/forge.db" RATE_LIMIT_ENABLED=false \
+    DATABASE_URL="sqlite://$tmp/forge.db" RATE_LIMIT_ENABLED=false ${FORGE_EXTRA_ENV:-} \
     JWT_SECRET=bench-load-secret-0123456789abcdef0123 "$FORGE" serve >"$tmp/forge.log" 2>&1 &
 fpid=$!
 for _ in $(seq 200); do curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.05; done

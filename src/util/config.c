@@ -189,8 +189,9 @@ static const struct var vars[] = {
       "requests without Origin are allowed)"),
     I("DATABASE_CACHE_MB", database_cache_mb, "64", 2, 65536,
       "SQLite page cache per connection, MiB (PRAGMA cache_size)"),
-    I("DATABASE_MMAP_MB", database_mmap_mb, "256", 0, 1048576,
-      "SQLite memory-mapped I/O per connection, MiB (PRAGMA mmap_size; 0: off)"),
+    I("DATABASE_MMAP_MB", database_mmap_mb, "0", 0, 1048576,
+      "SQLite memory-mapped I/O per connection, MiB (PRAGMA mmap_size; 0: off, the default: "
+      "a growing file is remapped by every connection, which capped a mixed load)"),
     I("DATABASE_CHECKPOINT_MS", database_checkpoint_ms, "1000", 50, 600000,
       "interval of the background WAL checkpoint (SQLite)"),
     I("DATABASE_WAL_MAX_MB", database_wal_max_mb, "64", 1, 65536,
