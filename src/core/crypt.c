@@ -569,12 +569,22 @@ int fg_crypt_open(const struct fg_config *cfg, char *err, size_t errlen)
     G = s;
     char v[32];
     enum fg_err e = s->ks->ops->meta_get(s->ks, "kek_version", v, sizeof v);
-    if (e == FG_ENOTFOUND) {
-        long long n = 0;
-        if (s->ks->ops->count(s->ks, &n) != FG_OK || n != 0) {
+    long long nkeys = 0;
+    if (e == FG_ENOTFOUND && s->ks->ops->count(s->ks, &nkeys) != FG_OK) {
+        snprintf(err, errlen, "key store unavailable");
+        goto fail;
+    }
+    if (e == FG_ENOTFOUND && nkeys != 0) {
+        /* Replicas starting together bootstrap one shared key store. Every writer records
+         * kek_version before it creates the first key, so keys present means a peer finished
+         * that step after our first read: read it again. Still absent is a damaged store. */
+        e = s->ks->ops->meta_get(s->ks, "kek_version", v, sizeof v);
+        if (e == FG_ENOTFOUND) {
             snprintf(err, errlen, "key store: keys present but no KEK version recorded");
             goto fail;
         }
+    }
+    if (e == FG_ENOTFOUND) {
         struct kek k = {.version = 1};
         char check[65];
         derive_kek(s->sec->master, 1, k.key);
