@@ -318,6 +318,8 @@ static enum fg_err overlay_hooks(struct fg_app *app, const char *op, const char 
                                  char **meta_out, struct fg_capsule_why *why)
 {
     *meta_out = NULL;
+    if (fg_overlay_validators(app, op) == 0)
+        return FG_OK; /* the common case: no validator, no input to build */
     const struct fg_capsule_input *i = *in;
     json_t *m = i->metadata ? json_loads(i->metadata, 0, NULL) : NULL;
     json_t *cap =

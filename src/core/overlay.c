@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,9 +56,63 @@ struct fg_overlays {
     int stop;
     pthread_t flusher;
     int flusher_started;
+    /* the active validators, cached for the capsule write path (fg_overlay_validate) */
+    pthread_mutex_t vmu;      /* guards vset, dirty_until */
+    struct ov_vset *vset;     /* NULL: read the store at the next call */
+    int64_t vset_dirty_until; /* a status change of this process: no caching before this */
+};
+
+/* Validation hooks run on every capsule create and update. Reading the active set from the store
+ * each time cost a pool connection (2.3 ms per create under load, waiting for one), so the set
+ * of active overlays that validate something is cached for FG_OVERLAY_VSET_TTL_MS, shared by
+ * reference. A status change made by this process (transition_in) drops the cache and disables
+ * caching for FG_OVERLAY_VSET_DIRTY_MS, longer than the transaction that made it can stay open,
+ * so a reader never caches the state from before that commit. A change made by another replica
+ * is seen within the TTL (docs/overlays.md). */
+#define FG_OVERLAY_VSET_TTL_MS   1000
+#define FG_OVERLAY_VSET_DIRTY_MS 10000
+
+#define VOP_CREATE 1
+#define VOP_UPDATE 2
+
+struct ov_validator {
+    struct store_overlay ov;
+    int ops;         /* VOP_* */
+    int open_policy; /* failure_policy "open" */
+};
+
+struct ov_vset {
+    atomic_int refs;
+    int64_t loaded_ms;
+    size_t n, cap;
+    struct ov_validator *v;
 };
 
 static void stats_flush(struct fg_app *app);
+
+static void vset_put(struct ov_vset *s)
+{
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        store_overlay_clear(&s->v[i].ov);
+    free(s->v);
+    free(s);
+}
+
+/* A status change of this process: drop the cached validators, cache nothing for a while. */
+static void vset_invalidate(struct fg_app *app)
+{
+    struct fg_overlays *o = app->overlays;
+    if (!o)
+        return;
+    pthread_mutex_lock(&o->vmu);
+    o->vset_dirty_until = fg_now_ms() + FG_OVERLAY_VSET_DIRTY_MS;
+    struct ov_vset *old = o->vset;
+    o->vset = NULL;
+    pthread_mutex_unlock(&o->vmu);
+    vset_put(old);
+}
 
 static void *flusher_main(void *arg)
 {
@@ -100,6 +155,7 @@ int fg_overlay_start(struct fg_app *app, char *err, size_t errlen)
     pthread_mutex_init(&o->qmu, NULL);
     pthread_cond_init(&o->qcond, NULL);
     pthread_mutex_init(&o->flush, NULL);
+    pthread_mutex_init(&o->vmu, NULL);
     o->q = fg_xcalloc(FG_OVERLAY_STATS_QUEUE, sizeof *o->q);
     app->overlays = o;
     o->flusher_started = pthread_create(&o->flusher, NULL, flusher_main, app) == 0;
@@ -125,6 +181,8 @@ void fg_overlay_stop(struct fg_app *app)
     pthread_mutex_destroy(&o->qmu);
     pthread_cond_destroy(&o->qcond);
     pthread_mutex_destroy(&o->flush);
+    vset_put(o->vset);
+    pthread_mutex_destroy(&o->vmu);
     free(o->q);
     free(o);
     app->overlays = NULL;
@@ -488,6 +546,7 @@ static enum fg_err transition_in(struct fg_app *app, struct store_conn *c, struc
         app->store->overlays->set_status(c, ov->id, t->from, t->to, fg_now_ms(), changed);
     if (e != FG_OK || !*changed)
         return e;
+    vset_invalidate(app); /* before the commit: see FG_OVERLAY_VSET_DIRTY_MS */
     json_t *d = json_pack("{ss ss ss ss ss?}", "name", ov->name, "version", ov->version, "from",
                           ov->status, "to", t->to, "reason", reason);
     if (source)
@@ -981,26 +1040,17 @@ struct vctx {
     size_t msglen;
 };
 
-static int validates(const struct store_overlay *ov, const char *op, int *open_policy)
+static int op_bit(const char *op)
 {
-    json_t *m = json_loads(ov->manifest ? ov->manifest : "{}", 0, NULL);
-    int yes = 0;
-    size_t i;
-    json_t *x;
-    json_array_foreach(json_object_get(m, "validates"), i, x) yes |=
-        json_string_value(x) && strcmp(json_string_value(x), op) == 0;
-    const char *p = json_string_value(json_object_get(m, "failure_policy"));
-    *open_policy = p && strcmp(p, "open") == 0;
-    json_decref(m);
-    return yes;
+    return strcmp(op, "capsule.create") == 0 ? VOP_CREATE
+           : strcmp(op, "capsule.update") == 0 ? VOP_UPDATE
+                                                : 0;
 }
 
-static int validate_one(const struct store_overlay *ov, void *vc)
+static int validate_one(const struct ov_validator *val, struct vctx *v)
 {
-    struct vctx *v = vc;
-    int open_policy = 0;
-    if (!validates(ov, v->op, &open_policy))
-        return 0;
+    const struct store_overlay *ov = &val->ov;
+    int open_policy = val->open_policy;
     struct lua_sb_result r;
     enum fg_err e = fg_overlay_run(v->app, ov, "validate", v->capsule, &r);
     if (e != FG_OK || r.outcome != LUA_SB_OK) {
@@ -1037,30 +1087,97 @@ static int validate_one(const struct store_overlay *ov, void *vc)
     return v->refused;
 }
 
-struct ov_list {
-    struct store_overlay *v;
-    size_t n, cap;
-};
-
+/* Keeps the active overlays whose manifest validates an operation. */
 static int collect_cb(const struct store_overlay *o, void *ctx)
 {
-    struct ov_list *l = ctx;
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 8;
-        l->v = fg_xrealloc(l->v, l->cap * sizeof *l->v);
+    struct ov_vset *s = ctx;
+    json_t *m = json_loads(o->manifest ? o->manifest : "{}", 0, NULL);
+    int ops = 0;
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(m, "validates"), i, x) ops |=
+        json_string_value(x) ? op_bit(json_string_value(x)) : 0;
+    const char *p = json_string_value(json_object_get(m, "failure_policy"));
+    int open_policy = p && strcmp(p, "open") == 0;
+    json_decref(m);
+    if (!ops)
+        return 0;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 8;
+        s->v = fg_xrealloc(s->v, s->cap * sizeof *s->v);
     }
-    struct store_overlay *d = &l->v[l->n++];
-    *d = *o;
-    d->manifest = fg_xstrdup(o->manifest ? o->manifest : "{}");
-    d->source = fg_xstrdup(o->source ? o->source : "");
+    struct ov_validator *d = &s->v[s->n++];
+    d->ov = *o;
+    d->ov.manifest = fg_xstrdup(o->manifest ? o->manifest : "{}");
+    d->ov.source = fg_xstrdup(o->source ? o->source : "");
+    d->ops = ops;
+    d->open_policy = open_policy;
     return 0;
+}
+
+/* The active validators (a reference: vset_put it), from the cache or the store; NULL when the
+ * store cannot be read (the write path then runs no validator, as before the cache). */
+static struct ov_vset *vset_get(struct fg_app *app)
+{
+    struct fg_overlays *o = app->overlays;
+    int64_t now = fg_now_ms();
+    pthread_mutex_lock(&o->vmu);
+    struct ov_vset *s = o->vset;
+    if (s && now - s->loaded_ms < FG_OVERLAY_VSET_TTL_MS) {
+        atomic_fetch_add(&s->refs, 1);
+        pthread_mutex_unlock(&o->vmu);
+        return s;
+    }
+    pthread_mutex_unlock(&o->vmu);
+    /* read outside the lock: concurrent misses may each read, the last one is cached */
+    s = fg_xcalloc(1, sizeof *s);
+    atomic_init(&s->refs, 1);
+    s->loaded_ms = now;
+    enum fg_err e;
+    struct store_conn *c = store_acquire(app->store, &e);
+    if (c) {
+        e = app->store->overlays->active(c, collect_cb, s);
+        store_release(app->store, c);
+    }
+    if (!c || e != FG_OK) {
+        vset_put(s);
+        return NULL;
+    }
+    pthread_mutex_lock(&o->vmu);
+    if (fg_now_ms() >= o->vset_dirty_until) {
+        struct ov_vset *old = o->vset;
+        atomic_fetch_add(&s->refs, 1);
+        o->vset = s;
+        pthread_mutex_unlock(&o->vmu);
+        vset_put(old);
+    } else {
+        pthread_mutex_unlock(&o->vmu);
+    }
+    return s;
+}
+
+static int overlays_on(const struct fg_app *app)
+{
+    return app && app->overlays && app->cfg && app->cfg->feature_overlays && app->store->overlays;
+}
+
+int fg_overlay_validators(struct fg_app *app, const char *op)
+{
+    if (!overlays_on(app))
+        return 0;
+    struct ov_vset *s = vset_get(app);
+    int n = 0, bit = op_bit(op);
+    for (size_t i = 0; s && i < s->n; i++)
+        n += (s->v[i].ops & bit) != 0;
+    vset_put(s);
+    return n;
 }
 
 int fg_overlay_validate(struct fg_app *app, const char *op, json_t *capsule, json_t **metadata_add,
                         char *overlay, size_t overlaylen, char *msg, size_t msglen)
 {
     *metadata_add = NULL;
-    if (!app || !app->overlays || !app->cfg || !app->cfg->feature_overlays || !app->store->overlays)
+    if (!overlays_on(app))
         return 0;
     struct vctx v = {.app = app,
                      .op = op,
@@ -1069,19 +1186,12 @@ int fg_overlay_validate(struct fg_app *app, const char *op, json_t *capsule, jso
                      .overlaylen = overlaylen,
                      .msg = msg,
                      .msglen = msglen};
-    /* read the active set first, then run the validators without holding a connection */
-    struct ov_list l = {0};
-    enum fg_err e;
-    struct store_conn *c = store_acquire(app->store, &e);
-    if (!c)
-        return 0;
-    e = app->store->overlays->active(c, collect_cb, &l);
-    store_release(app->store, c);
-    for (size_t i = 0; e == FG_OK && i < l.n && !v.refused; i++)
-        validate_one(&l.v[i], &v);
-    for (size_t i = 0; i < l.n; i++)
-        store_overlay_clear(&l.v[i]);
-    free(l.v);
+    struct ov_vset *s = vset_get(app);
+    int bit = op_bit(op);
+    for (size_t i = 0; s && i < s->n && !v.refused; i++)
+        if (s->v[i].ops & bit)
+            validate_one(&s->v[i], &v);
+    vset_put(s);
     if (v.refused) {
         json_decref(v.add);
         return 1;

@@ -106,6 +106,13 @@ enum fg_err fg_overlay_govern_in(struct fg_app *app, struct store_conn *c, const
 json_t *fg_overlay_json(const struct store_overlay *o, int with_source);
 
 /**
+ * How many active overlays validate `op` ("capsule.create" | "capsule.update"): 0 lets the write
+ * path skip building the validators' input. The active validators are cached for 1 s (a status
+ * change made by this process drops the cache at once; another replica's within the second).
+ */
+int fg_overlay_validators(struct fg_app *app, const char *op);
+
+/**
  * Validation hooks (manifest `validates`): runs `validate(capsule)` of every active overlay that
  * validates `op` ("capsule.create" | "capsule.update"). `capsule` ({content, type, metadata, ...})
  * is borrowed. Returns 0 when every validator allowed (metadata annotations merged into

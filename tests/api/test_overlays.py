@@ -440,6 +440,49 @@ def test_event_hooks_once_across_replicas():
         a.close()
 
 
+def test_validators_cached_across_replicas():
+    """The write path caches the active validators (1 s): a status change applies at once on the
+    replica that made it, and within the cache's second on the other one."""
+    key = {"FORGE_MASTER_KEY": "5f" * 32}
+    a = Forge(env=key)
+    env = dict(key, DATABASE_URL=a.env["DATABASE_URL"])
+    if env["DATABASE_URL"].startswith("sqlite"):
+        env["INDEX_PATH"] = os.path.join(a.dir, "b.index")
+    b = Forge(env=env)
+    try:
+        admin_a, admin_b = a.admin_token(), b.admin_token()
+        # both replicas have read (and cached) the empty validator set
+        for srv, tok in ((a, admin_a), (b, admin_b)):
+            assert srv.post(C, {"content": "before FORBIDDEN"}, token=tok).status == 201
+        ov = active(a, admin_a, manifest(name="no-forbidden", entry_points=["validate"],
+                                         validates=["capsule.create"]),
+                    "function validate(c) return {allow = not c.content:find('FORBIDDEN'),"
+                    " message = 'forbidden word'} end")
+        # the replica that activated it: at once
+        assert_error(a.post(C, {"content": "FORBIDDEN now"}, token=admin_a), 422,
+                     "validation_error", "overlay")
+
+        def refused_on_b():
+            r = b.post(C, {"content": "FORBIDDEN on b"}, token=admin_b)
+            return r if r.status == 422 else None
+        t0 = time.time()
+        r = wait_for(refused_on_b, timeout=5)
+        assert "no-forbidden" in r.json["message"], r.json
+        assert time.time() - t0 < 3, time.time() - t0
+        assert a.post("%s/%s/suspend" % (O, ov["id"]), token=admin_a).status == 200
+        assert a.post(C, {"content": "FORBIDDEN again"}, token=admin_a).status == 201
+
+        def accepted_on_b():
+            r = b.post(C, {"content": "FORBIDDEN on b again"}, token=admin_b)
+            return r if r.status == 201 else None
+        t0 = time.time()
+        wait_for(accepted_on_b, timeout=5)
+        assert time.time() - t0 < 3, time.time() - t0
+    finally:
+        b.close()
+        a.close()
+
+
 def test_governance_executes_overlay_proposals():
     from test_governance import community, propose, activate as gactivate, approve
     c = community()
