@@ -95,9 +95,15 @@ struct embed_wp *embed_wp_new(const json_t *tok, char *errbuf, size_t errlen)
     wp->slot_off = fg_xmalloc(wp->nslots * sizeof(uint32_t));
     wp->slot_id = fg_xmalloc(wp->nslots * sizeof(int32_t));
     memset(wp->slot_off, 0xff, wp->nslots * sizeof(uint32_t));
-    wp->pool = fg_xmalloc(n * (EMBED_WP_MAX_TOKEN_BYTES + 1));
     const char *key;
     json_t *val;
+    size_t pool_need = 0;
+    json_object_foreach((json_t *)vocab, key, val)
+    {
+        size_t kl = strlen(key);
+        pool_need += (kl > EMBED_WP_MAX_TOKEN_BYTES ? EMBED_WP_MAX_TOKEN_BYTES : kl) + 1;
+    }
+    wp->pool = fg_xmalloc(pool_need);
     json_object_foreach((json_t *)vocab, key, val)
     {
         size_t kl = strlen(key);
