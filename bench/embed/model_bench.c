@@ -96,8 +96,7 @@ int main(int argc, char **argv)
     printf("forge-model batch=%-3zu texts=%6zu texts/s=%8.1f p50=%8.2fms p99=%8.2fms "
            "load=%.2fs rss+model=%ldMiB id=%s\n",
            batch, done, (double)done / (end - start), lat[nl / 2] * 1e3,
-           lat[(size_t)((double)nl * 0.99)] * 1e3, load, (rss1 - rss0) / 1024,
-           embed_model_id(e));
+           lat[(size_t)((double)nl * 0.99)] * 1e3, load, (rss1 - rss0) / 1024, embed_model_id(e));
     embed_free(e);
     free(out);
     free(lat);

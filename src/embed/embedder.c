@@ -206,8 +206,9 @@ embedder_t *embed_new(const struct embed_config *c, enum fg_err *err, char *errb
         }
         e->model_id = fg_xstrdup(embed_model_id_str(e->model));
     } else {
-        embed_errf(errbuf, errlen, "unknown EMBEDDING_PROVIDER (expected \"local\", \"openai\", "
-                                   "\"azure\" or \"model\")");
+        embed_errf(errbuf, errlen,
+                   "unknown EMBEDDING_PROVIDER (expected \"local\", \"openai\", "
+                   "\"azure\" or \"model\")");
         goto fail;
     }
     *err = FG_OK;

@@ -135,8 +135,7 @@ static void hash_json(crypto_hash_sha256_state *h, const json_t *j)
     }
 }
 
-struct embed_model *embed_model_open(const char *dir, enum fg_err *err, char *errbuf,
-                                     size_t errlen)
+struct embed_model *embed_model_open(const char *dir, enum fg_err *err, char *errbuf, size_t errlen)
 {
     struct embed_model *m = fg_xcalloc(1, sizeof(*m));
     json_t *cfg = NULL, *tok = NULL, *pool = NULL, *sbert = NULL;
@@ -157,14 +156,12 @@ struct embed_model *embed_model_open(const char *dir, enum fg_err *err, char *er
     }
     const char *pet = json_string_value(json_object_get(cfg, "position_embedding_type"));
     if (pet && strcmp(pet, "absolute") != 0) {
-        embed_errf(errbuf, errlen, "config.json: position_embedding_type %.32s not supported",
-                   pet);
+        embed_errf(errbuf, errlen, "config.json: position_embedding_type %.32s not supported", pet);
         goto fail;
     }
     if (!get_size(cfg, "hidden_size", 0, 1, MODEL_MAX_HIDDEN, &m->hidden, errbuf, errlen) ||
         !get_size(cfg, "num_hidden_layers", 0, 1, MODEL_MAX_LAYERS, &m->layers, errbuf, errlen) ||
-        !get_size(cfg, "num_attention_heads", 0, 1, MODEL_MAX_HIDDEN, &m->heads, errbuf,
-                  errlen) ||
+        !get_size(cfg, "num_attention_heads", 0, 1, MODEL_MAX_HIDDEN, &m->heads, errbuf, errlen) ||
         !get_size(cfg, "intermediate_size", 0, 1, MODEL_MAX_INTER, &m->inter, errbuf, errlen) ||
         !get_size(cfg, "vocab_size", 0, 1, EMBED_WP_MAX_VOCAB, &m->vocab, errbuf, errlen) ||
         !get_size(cfg, "max_position_embeddings", 0, 2, MODEL_MAX_POS, &m->max_pos, errbuf,
@@ -172,8 +169,10 @@ struct embed_model *embed_model_open(const char *dir, enum fg_err *err, char *er
         !get_size(cfg, "type_vocab_size", 2, 1, 16, &m->type_vocab, errbuf, errlen))
         goto fail;
     if (m->hidden % m->heads || m->hidden < EMBED_MIN_DIMS) {
-        embed_errf(errbuf, errlen, "config.json: hidden_size %zu must be >= %u and a multiple of "
-                   "num_attention_heads %zu", m->hidden, EMBED_MIN_DIMS, m->heads);
+        embed_errf(errbuf, errlen,
+                   "config.json: hidden_size %zu must be >= %u and a multiple of "
+                   "num_attention_heads %zu",
+                   m->hidden, EMBED_MIN_DIMS, m->heads);
         goto fail;
     }
     json_t *eps = json_object_get(cfg, "layer_norm_eps");
@@ -191,7 +190,8 @@ struct embed_model *embed_model_open(const char *dir, enum fg_err *err, char *er
         int cls = json_is_true(json_object_get(pool, "pooling_mode_cls_token"));
         int mean = json_is_true(json_object_get(pool, "pooling_mode_mean_tokens"));
         if (cls == mean) {
-            embed_errf(errbuf, errlen, "1_Pooling/config.json: exactly one of "
+            embed_errf(errbuf, errlen,
+                       "1_Pooling/config.json: exactly one of "
                        "pooling_mode_cls_token and pooling_mode_mean_tokens must be true");
             goto fail;
         }
@@ -383,8 +383,7 @@ static void forward(const struct embed_model *m, const int32_t *ids, const size_
 }
 
 enum fg_err embed_model_embed(const struct embed_model *m, const char *const *texts,
-                              const size_t *lens, size_t n, float *out, char *errbuf,
-                              size_t errlen)
+                              const size_t *lens, size_t n, float *out, char *errbuf, size_t errlen)
 {
     size_t H = m->hidden, NI = m->inter, S = m->max_tokens, B = EMBED_MODEL_BATCH_TOKENS;
     if (B < S)

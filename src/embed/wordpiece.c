@@ -135,7 +135,7 @@ struct embed_wp *embed_wp_new(const json_t *tok, char *errbuf, size_t errlen)
         embed_errf(errbuf, errlen, "tokenizer.json: continuing_subword_prefix too long");
         goto fail;
     }
-    strcpy(wp->prefix, pre);
+    memcpy(wp->prefix, pre, strlen(pre) + 1);
     wp->prefix_len = strlen(pre);
     wp->max_word_chars = 100;
     if (json_is_integer(mw) && json_integer_value(mw) > 0 && json_integer_value(mw) <= 10000)

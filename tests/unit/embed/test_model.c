@@ -32,8 +32,8 @@ static int setup(void **state)
     } else {
         const char *f = __FILE__;
         const char *slash = strrchr(f, '/');
-        snprintf(script, sizeof script, "%.*s/model/gen_tiny_bert.py",
-                 slash ? (int)(slash - f) : 1, slash ? f : ".");
+        snprintf(script, sizeof script, "%.*s/model/gen_tiny_bert.py", slash ? (int)(slash - f) : 1,
+                 slash ? f : ".");
     }
     if (!mkdtemp(g_dir))
         return -1;
@@ -204,8 +204,7 @@ static void write_file(const char *path, const void *p, size_t n)
     fclose(f);
 }
 
-static void st_bytes(const char *hdr, size_t data_len, uint64_t hlen_override, char *out,
-                     size_t *n)
+static void st_bytes(const char *hdr, size_t data_len, uint64_t hlen_override, char *out, size_t *n)
 {
     uint64_t hl = hlen_override ? hlen_override : strlen(hdr);
     for (int i = 0; i < 8; i++)
@@ -225,7 +224,8 @@ static void test_malformed_safetensors(void **state)
         int opens;
     } cases[] = {
         {"{\"t\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}}", 24, 0, 1}, /* ok */
-        {"{\"t\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}}", 20, 0, 1}, /* short */
+        {"{\"t\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[0,24]}}", 20, 0,
+         1}, /* short */
         {"{\"t\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[8,32]}}", 24, 0, 1},
         {"{\"t\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[-4,20]}}", 24, 0, 1},
         {"{\"t\":{\"dtype\":\"F32\",\"shape\":[2,3],\"data_offsets\":[24,0]}}", 24, 0, 1},
