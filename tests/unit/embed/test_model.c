@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -123,6 +124,62 @@ static void test_matches_reference(void **state)
         free(tx);
         embed_free(e);
     }
+}
+
+/* Four threads embed the reference texts at once through one embedder (weights shared, scratch
+ * per call): every result equals the single-threaded one
+ * (within 1e-6). */
+struct worker {
+    embedder_t *e;
+    const char **tx;
+    size_t n;
+    const float *want;
+    int bad;
+};
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    float *v = calloc(w->n * 32, sizeof(float));
+    char msg[128];
+    for (int r = 0; r < 20; r++) {
+        if (embed_texts(w->e, w->tx, NULL, w->n, v, msg, sizeof msg) != FG_OK)
+            w->bad = 1;
+        /* BLAS may split work differently under contention: equal within rounding */
+        for (size_t i = 0; i < w->n * 32; i++)
+            if (fabs((double)v[i] - (double)w->want[i]) > 1e-6)
+                w->bad = 1;
+    }
+    free(v);
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    json_t *cs = json_array_get(json_object_get(g_ref, "cases"), 0);
+    json_t *texts = json_object_get(cs, "texts");
+    size_t n = json_array_size(texts);
+    const char **tx = calloc(n, sizeof(*tx));
+    for (size_t i = 0; i < n; i++)
+        tx[i] = json_string_value(json_array_get(texts, i));
+    embedder_t *e = open_model(json_string_value(json_object_get(cs, "dir")));
+    float *want = calloc(n * 32, sizeof(float));
+    char msg[128];
+    assert_int_equal(embed_texts(e, tx, NULL, n, want, msg, sizeof msg), FG_OK);
+    pthread_t th[4];
+    struct worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){.e = e, .tx = tx, .n = n, .want = want};
+        assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].bad, 0);
+    }
+    free(want);
+    free(tx);
+    embed_free(e);
 }
 
 /* ids of the tiny vocabulary, by token */
@@ -306,6 +363,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_reference),
         cmocka_unit_test(test_tokenizer_cases),
+        cmocka_unit_test(test_threads),
         cmocka_unit_test(test_malformed_safetensors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
