@@ -41,31 +41,41 @@ struct embed_model {
     char id[6 + 16 + 1];
 };
 
-static json_t *load_json(const char *dir, const char *name, int optional, enum fg_err *err,
-                         char *errbuf, size_t errlen)
+/* dir/name parsed into *out. Returns 0 on success (*out NULL when an optional file is absent),
+ * -1 with a message otherwise. The file is bounded before it is read. */
+static int load_json(const char *dir, const char *name, int optional, json_t **out, char *errbuf,
+                     size_t errlen)
 {
     char path[4096];
+    *out = NULL;
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
         embed_errf(errbuf, errlen, "EMBEDDING_MODEL_PATH too long");
-        return NULL;
+        return -1;
     }
     FILE *f = fopen(path, "rb");
     if (!f) {
-        if (!optional)
-            embed_errf(errbuf, errlen, "model file %s missing (EMBEDDING_MODEL_PATH)", path);
-        return NULL;
+        if (optional)
+            return 0;
+        embed_errf(errbuf, errlen, "model file %s missing (EMBEDDING_MODEL_PATH)", path);
+        return -1;
+    }
+    long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (size < 0 || size > (long)MODEL_MAX_FILE_JSON || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        embed_errf(errbuf, errlen, "%s: not a readable file of at most %u bytes", path,
+                   MODEL_MAX_FILE_JSON);
+        return -1;
     }
     json_error_t jerr;
     json_t *j = json_loadf(f, JSON_REJECT_DUPLICATES, &jerr);
-    long pos = ftell(f);
     fclose(f);
-    if (!json_is_object(j) || pos > (long)MODEL_MAX_FILE_JSON) {
-        embed_errf(errbuf, errlen, "%s: not a JSON object (%s)", path, jerr.text);
+    if (!json_is_object(j)) {
+        embed_errf(errbuf, errlen, "%s: not a JSON object (%s)", path, j ? "" : jerr.text);
         json_decref(j);
-        *err = FG_EINVAL;
-        return NULL;
+        return -1;
     }
-    return j;
+    *out = j;
+    return 0;
 }
 
 static int get_size(const json_t *cfg, const char *k, size_t dflt, size_t lo, size_t hi,
@@ -144,11 +154,11 @@ struct embed_model *embed_model_open(const char *dir, enum fg_err *err, char *er
         embed_errf(errbuf, errlen, "EMBEDDING_PROVIDER=model needs EMBEDDING_MODEL_PATH");
         goto fail;
     }
-    if (!(cfg = load_json(dir, "config.json", 0, err, errbuf, errlen)) ||
-        !(tok = load_json(dir, "tokenizer.json", 0, err, errbuf, errlen)))
+    if (load_json(dir, "config.json", 0, &cfg, errbuf, errlen) ||
+        load_json(dir, "tokenizer.json", 0, &tok, errbuf, errlen) ||
+        load_json(dir, "1_Pooling/config.json", 1, &pool, errbuf, errlen) ||
+        load_json(dir, "sentence_bert_config.json", 1, &sbert, errbuf, errlen))
         goto fail;
-    pool = load_json(dir, "1_Pooling/config.json", 1, err, errbuf, errlen);
-    sbert = load_json(dir, "sentence_bert_config.json", 1, err, errbuf, errlen);
     const char *act = json_string_value(json_object_get(cfg, "hidden_act"));
     if (act && strcmp(act, "gelu") != 0) {
         embed_errf(errbuf, errlen, "config.json: hidden_act %.32s not supported (gelu)", act);

@@ -353,6 +353,22 @@ static void test_malformed_safetensors(void **state)
     assert_int_equal(system(cmd), 0);
     assert_null(embed_new(&c, &err, msg, sizeof msg));
     assert_non_null(strstr(msg, "tokenizer.json"));
+    /* a malformed or contradictory optional pooling file is an error too, not ignored */
+    snprintf(cmd, sizeof cmd,
+             "cp -r '%s/cls' '%s/b2' && printf '{' > '%s/b2/1_Pooling/config.json'", g_dir, g_dir,
+             g_dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(dir, sizeof dir, "%s/b2", g_dir);
+    c.model_path = dir;
+    assert_null(embed_new(&c, &err, msg, sizeof msg));
+    assert_non_null(strstr(msg, "1_Pooling"));
+    snprintf(cmd, sizeof cmd,
+             "printf '{\"pooling_mode_cls_token\":true,\"pooling_mode_mean_tokens\":true}' > "
+             "'%s/1_Pooling/config.json'",
+             dir);
+    assert_int_equal(system(cmd), 0);
+    assert_null(embed_new(&c, &err, msg, sizeof msg));
+    assert_non_null(strstr(msg, "exactly one"));
     c.model_path = NULL;
     assert_null(embed_new(&c, &err, msg, sizeof msg));
     assert_non_null(strstr(msg, "EMBEDDING_MODEL_PATH"));
