@@ -23,6 +23,8 @@ if [ "$node_major" -lt 18 ] || ! command -v npm >/dev/null 2>&1; then
   BUILD_PKGS+=(nodejs npm)
 fi
 BUILD_PKGS+=(libstemmer-dev) # keyword index: Snowball English stemmer (src/kw)
+BUILD_PKGS+=(libopenblas-dev libutf8proc-dev) # EMBEDDING_PROVIDER=model (src/embed/model.c)
+TEST_PKGS+=(python3-numpy) # tests/unit/embed/test_model.c: reference forward pass
 TEST_PKGS+=(libxapian-dev g++) # bench/keyword only (Xapian anchor through a C++ shim)
 TEST_PKGS+=(tmux vim) # the CLI tests drive a terminal (tmux) and $EDITOR (vim)
 

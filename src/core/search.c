@@ -277,6 +277,7 @@ embedder_t *fg_search_embedder_new(const struct fg_config *cfg, char *err, size_
         .timeout_ms = (long)cfg->embedding_timeout_ms,
         .azure_api_version = cfg->azure_api_version,
         .local_model = cfg->embedding_local_model,
+        .model_path = cfg->embedding_model_path,
     };
     enum fg_err e = FG_OK;
     char eb[300] = "";

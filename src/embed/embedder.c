@@ -8,11 +8,12 @@
 #include <string.h>
 
 #include "embed/embed_internal.h"
+#include "embed/model_internal.h"
 #include "util/mem.h"
 
 #define EMBED_MAX_MODEL_LEN 200
 
-enum provider { P_LOCAL, P_OPENAI, P_AZURE };
+enum provider { P_LOCAL, P_OPENAI, P_AZURE, P_MODEL };
 
 struct embedder {
     enum provider provider;
@@ -21,6 +22,7 @@ struct embedder {
     long cache_ttl_s;
     int local_version;           /* 1 or 2 */
     struct embed_remote *remote; /* NULL for local */
+    struct embed_model *model;   /* P_MODEL only */
     pthread_mutex_t cache_mu;
     struct embed_cache_ops cache; /* cache.get == NULL: none */
     struct embed_counters ctr;
@@ -191,9 +193,22 @@ embedder_t *embed_new(const struct embed_config *c, enum fg_err *err, char *errb
         if (!e->remote)
             goto fail;
         e->model_id = fg_xstrdup(model);
+    } else if (strcmp(prov, "model") == 0) {
+        e->provider = P_MODEL;
+        if (!(e->model = embed_model_open(c->model_path, err, errbuf, errlen)))
+            goto fail;
+        e->dims = embed_model_dims(e->model);
+        if (c->dimensions && c->dimensions != e->dims) {
+            embed_errf(errbuf, errlen,
+                       "EMBEDDING_DIMENSIONS=%u but the model's hidden_size is %u (leave it unset)",
+                       c->dimensions, e->dims);
+            goto fail;
+        }
+        e->model_id = fg_xstrdup(embed_model_id_str(e->model));
     } else {
         embed_errf(errbuf, errlen,
-                   "unknown EMBEDDING_PROVIDER (expected \"local\", \"openai\" or \"azure\")");
+                   "unknown EMBEDDING_PROVIDER (expected \"local\", \"openai\", "
+                   "\"azure\" or \"model\")");
         goto fail;
     }
     *err = FG_OK;
@@ -210,6 +225,7 @@ void embed_free(embedder_t *e)
     if (!e)
         return;
     embed_remote_free(e->remote);
+    embed_model_free(e->model);
     pthread_mutex_destroy(&e->cache_mu);
     free(e->model_id);
     free(e);
@@ -241,6 +257,8 @@ const char *embed_provider_name(const embedder_t *e)
         return "openai";
     case P_AZURE:
         return "azure";
+    case P_MODEL:
+        return "model";
     }
     return "local";
 }
@@ -375,6 +393,8 @@ enum fg_err embed_texts(embedder_t *e, const char *const *texts, const size_t *l
             else
                 embed_local2_vector(texts[i], lens[i], e->dims, NULL, out + i * e->dims);
         }
+    } else if (e->provider == P_MODEL) {
+        rc = embed_model_embed(e->model, texts, lens, n, out, errbuf, errlen);
     } else {
         rc = embed_remote_cached(e, texts, lens, n, out, errbuf, errlen);
     }
@@ -418,6 +438,7 @@ enum fg_err embed_config_from_env(struct embed_config *c, embed_env_lookup_fn lo
     c->model = env_get(lookup, ctx, "EMBEDDING_MODEL");
     c->azure_api_version = env_get(lookup, ctx, "AZURE_OPENAI_API_VERSION");
     c->local_model = env_get(lookup, ctx, "EMBEDDING_LOCAL_MODEL");
+    c->model_path = env_get(lookup, ctx, "EMBEDDING_MODEL_PATH");
     c->api_key = NULL;
     if (c->provider && strcmp(c->provider, "azure") == 0)
         c->api_key = env_get(lookup, ctx, "AZURE_OPENAI_API_KEY");

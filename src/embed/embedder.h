@@ -60,6 +60,8 @@ struct embed_config {
     const char *azure_api_version; /* default 2024-02-01 */
     long cache_ttl_s;              /* TTL passed to the cache's put; <= 0 = 7 days */
     const char *local_model;       /* local: "local-wordnet-v2" (default) or "local-hash-v1" */
+    const char *model_path;        /* model: directory with config.json, tokenizer.json and
+                                      model.safetensors (EMBEDDING_MODEL_PATH) */
 };
 
 typedef struct embedder embedder_t; /* opaque */
@@ -76,7 +78,7 @@ unsigned embed_dimensions(const embedder_t *e);
 const char *embed_model_id(const embedder_t *e);
 /** The calibrated default min_score of semantic search for this embedder's vectors. */
 double embed_default_min_score(const embedder_t *e);
-/** "local", "openai" or "azure". */
+/** "local", "openai", "azure" or "model". */
 const char *embed_provider_name(const embedder_t *e);
 
 /** Embeds n texts (lens[i] bytes each; lens may be NULL for NUL-terminated texts) into out
@@ -133,7 +135,8 @@ void embed_get_stats(const embedder_t *e, struct embed_stats *out);
 /* lookup(ctx, name) returns the variable's value or NULL; lookup NULL means getenv. The strings
  * stored in *c are borrowed from lookup's storage. Reads EMBEDDING_PROVIDER, EMBEDDING_BASE_URL,
  * OPENAI_API_KEY (AZURE_OPENAI_API_KEY first for azure), EMBEDDING_MODEL, EMBEDDING_DIMENSIONS,
- * EMBEDDING_TIMEOUT_MS, EMBEDDING_MAX_RETRIES, AZURE_OPENAI_API_VERSION, EMBEDDING_LOCAL_MODEL.
+ * EMBEDDING_TIMEOUT_MS, EMBEDDING_MAX_RETRIES, AZURE_OPENAI_API_VERSION, EMBEDDING_LOCAL_MODEL,
+ * EMBEDDING_MODEL_PATH.
  * Unset variables leave the field zero (= default). FG_EINVAL with a message for a malformed
  * number. */
 typedef const char *(*embed_env_lookup_fn)(void *ctx, const char *name);

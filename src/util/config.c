@@ -34,7 +34,7 @@ struct var {
 static const char *const env_names[] = {"development", "staging", "production", NULL};
 static const char *const level_names[] = {"debug", "info", "warning", "error", NULL};
 static const char *const format_names[] = {"auto", "json", "console", NULL};
-static const char *const provider_names[] = {"local", "openai", "azure", NULL};
+static const char *const provider_names[] = {"local", "openai", "azure", "model", NULL};
 
 #define OFF(f) offsetof(struct fg_config, f)
 #define S(n, f, d, desc)                                                                           \
@@ -164,6 +164,9 @@ static const struct var vars[] = {
     S("EMBEDDING_LOCAL_MODEL", embedding_local_model, "local-hash-v1",
       "local embedder: local-hash-v1, or the experimental local-wordnet-v2 (a change needs forge "
       "reindex)"),
+    S("EMBEDDING_MODEL_PATH", embedding_model_path, "",
+      "model provider: directory with model.safetensors, tokenizer.json and config.json of a "
+      "BERT-family sentence encoder (a change needs forge reindex)"),
     D("SEARCH_HOP_WEIGHT_DERIVED_FROM", hop_weight_derived_from, "1", 0, 1,
       "hybrid hop boost: weight of derived_from (lineage) edges (0: not walked)"),
     D("SEARCH_HOP_WEIGHT_SUPPORTS", hop_weight_supports, "1", 0, 1,

@@ -85,6 +85,7 @@ struct fg_config {
     long long retention_interval_s;
     /* embeddings (appended) */
     char *embedding_local_model;
+    char *embedding_model_path;
     /* hybrid search hop boost: weight of each edge type (docs/knowledge-graph.md) */
     double hop_weight_derived_from, hop_weight_supports, hop_weight_contradicts,
         hop_weight_supersedes, hop_weight_related_to, hop_weight_references;
