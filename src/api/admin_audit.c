@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/capsules_int.h"
+#include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
 #include "core/app.h"
@@ -89,7 +90,7 @@ static void h_list(struct http_req *req, struct http_resp *resp)
     enum fg_err e;
     struct store_conn *c = store_acquire(s, &e);
     if (!c) {
-        http_reply_unavailable(resp, "the store is busy or its disk is full; retry shortly");
+        api_reply_err(resp, FG_EUNAVAIL, NULL);
         return;
     }
     json_t *items = json_array();

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/capsules_int.h"
+#include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
 #include "core/authz.h"
@@ -37,39 +38,23 @@ void api_actor_from_req(struct fg_actor *a, struct http_req *req)
     a->correlation_id = req->correlation_id;
 }
 
+void api_capsule_why(struct fg_why *w, const struct fg_capsule_why *why)
+{
+    /* capsule, history and graph still fill their own why: carried over to the one mapper */
+    *w = (struct fg_why){.field = why->field,
+                         .what = why->what ? why->what : "capsule",
+                         .rule = why->rule,
+                         .required_trust = why->required_trust,
+                         .actual_trust = why->actual_trust,
+                         .children = why->children};
+    snprintf(w->message, sizeof w->message, "%s", why->message);
+}
+
 void api_capsule_error(struct http_resp *resp, enum fg_err e, const struct fg_capsule_why *why)
 {
-    switch (e) {
-    case FG_EINVAL:
-        http_reply_invalid(resp, why->field ? why->field : "body", "%s",
-                           why->message[0] ? why->message : "invalid input");
-        break;
-    case FG_ENOTFOUND:
-        http_reply_not_found(resp, why->what ? why->what : "capsule");
-        break;
-    case FG_EFORBIDDEN: {
-        json_t *d = json_pack("{ss}", "rule", why->rule ? why->rule : "forbidden");
-        if (why->rule && strcmp(why->rule, "trust") == 0) {
-            json_object_set_new(d, "required", json_string(fg_trust_name(why->required_trust)));
-            json_object_set_new(d, "actual", json_string(fg_trust_name(why->actual_trust)));
-        }
-        http_reply_forbidden(resp, why->message[0] ? why->message : "forbidden", d);
-        break;
-    }
-    case FG_ECONFLICT: {
-        json_t *d = json_pack("{ss}", "rule", why->rule ? why->rule : "conflict");
-        if (why->rule && strcmp(why->rule, "live_children") == 0)
-            json_object_set_new(d, "live_children", json_integer(why->children));
-        http_reply_conflict(resp, why->message[0] ? why->message : "conflict", d);
-        break;
-    }
-    case FG_EUNAVAIL:
-    case FG_ETIMEOUT:
-        http_reply_unavailable(resp, "the store is busy or its disk is full; retry shortly");
-        break;
-    default:
-        http_reply_internal(resp);
-    }
+    struct fg_why w;
+    api_capsule_why(&w, why);
+    api_reply_err(resp, e, &w);
 }
 
 /* Fields the server owns: a clear 422 instead of "unknown field". */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
 #include "core/app.h"
@@ -43,32 +44,14 @@ static void actor_from_req(struct fg_actor *a, struct http_req *req)
 static void reply_error(struct http_resp *resp, enum fg_err e, const struct fg_gov_why *why,
                         const char *what)
 {
-    switch (e) {
-    case FG_EINVAL:
-        http_reply_invalid(resp, why->field[0] ? why->field : "body", "%s",
-                           why->message[0] ? why->message : "invalid input");
-        break;
-    case FG_ENOTFOUND:
-        http_reply_not_found(resp, what);
-        break;
-    case FG_EFORBIDDEN: {
-        json_t *d = json_pack("{ss}", "rule", why->rule ? why->rule : "forbidden");
-        if (why->rule && strcmp(why->rule, "trust") == 0)
-            json_object_set_new(d, "required", json_string(fg_trust_name(why->required_trust)));
-        http_reply_forbidden(resp, why->message[0] ? why->message : "forbidden", d);
-        break;
-    }
-    case FG_ECONFLICT:
-        http_reply_conflict(resp, why->message[0] ? why->message : "conflict",
-                            json_pack("{ss}", "rule", why->rule ? why->rule : "conflict"));
-        break;
-    case FG_EUNAVAIL:
-    case FG_ETIMEOUT:
-        http_reply_unavailable(resp, "the store is busy or its disk is full; retry shortly");
-        break;
-    default:
-        http_reply_internal(resp);
-    }
+    /* governance still fills its own why: carried over to the one mapper (no "actual" trust) */
+    struct fg_why w = {.field = why->field[0] ? why->field : NULL,
+                       .what = what,
+                       .rule = why->rule,
+                       .required_trust = why->required_trust,
+                       .actual_trust = -1};
+    snprintf(w.message, sizeof w.message, "%s", why->message);
+    api_reply_err(resp, e, &w);
 }
 
 /* 404 for every governance route while the feature is switched off. */

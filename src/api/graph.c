@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/capsules_int.h"
+#include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
 #include "core/authz.h"
@@ -45,16 +46,11 @@ static int q_types(struct http_req *req, struct http_resp *resp, const char *nam
 static void graph_error(struct http_resp *resp, enum fg_err e, struct fg_capsule_why *why,
                         const char *dup_id)
 {
-    if (e == FG_ECONFLICT && why->rule) {
-        json_t *d = json_pack("{ss}", "rule", why->rule);
-        if (dup_id && dup_id[0])
-            json_object_set_new(d, "edge_id", json_string(dup_id));
-        http_reply_conflict(resp, why->message[0] ? why->message : "conflict", d);
-        return;
-    }
-    if (e == FG_ENOTFOUND && !why->what)
-        why->what = "capsule";
-    api_capsule_error(resp, e, why);
+    struct fg_why w;
+    api_capsule_why(&w, why);
+    if (e == FG_ECONFLICT && why->rule)
+        w.edge_id = dup_id; /* a duplicate edge names the edge that exists */
+    api_reply_err(resp, e, &w);
 }
 
 static void h_link(struct http_req *req, struct http_resp *resp)

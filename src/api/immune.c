@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 
+#include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
 #include "core/app.h"
@@ -42,10 +43,7 @@ static void h_list(struct http_req *req, struct http_resp *resp)
         store_release(req->app->store, c);
     }
     if (e != FG_OK) {
-        if (e == FG_EUNAVAIL)
-            http_reply_unavailable(resp, "store unavailable; try again shortly");
-        else
-            http_reply_internal(resp);
+        api_reply_err(resp, e == FG_EUNAVAIL ? e : FG_EINTERNAL, NULL);
         return;
     }
     json_t *arr = json_array();

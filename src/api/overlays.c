@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
 #include "core/app.h"
@@ -36,12 +37,10 @@ static int enabled_or_reply(struct http_req *req, struct http_resp *resp)
 
 static void store_error(struct http_resp *resp, enum fg_err e)
 {
-    if (e == FG_ENOTFOUND)
-        http_reply_not_found(resp, "overlay");
-    else if (e == FG_EUNAVAIL)
-        http_reply_unavailable(resp, "the store is busy or its disk is full; retry shortly");
-    else
-        http_reply_internal(resp);
+    /* here a store error other than not-found or unavailable is a fault: 500, as before */
+    if (e != FG_ENOTFOUND && e != FG_EUNAVAIL)
+        e = FG_EINTERNAL;
+    api_reply_err(resp, e, &(struct fg_why){.what = "overlay", .actual_trust = -1});
 }
 
 static void h_register(struct http_req *req, struct http_resp *resp)

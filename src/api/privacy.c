@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
 #include "core/app.h"
@@ -29,17 +30,10 @@
 
 static void reply_err(struct http_resp *resp, enum fg_err e, const char *what)
 {
-    switch (e) {
-    case FG_ENOTFOUND:
-        http_reply_not_found(resp, what);
-        break;
-    case FG_EUNAVAIL:
-        http_reply_unavailable(resp, "service temporarily unavailable; try again shortly");
-        break;
-    default:
-        http_reply_internal(resp);
-        break;
-    }
+    /* here a store error other than not-found or unavailable is a fault: 500, as before */
+    if (e != FG_ENOTFOUND && e != FG_EUNAVAIL && e != FG_ETIMEOUT)
+        e = FG_EINTERNAL;
+    api_reply_err(resp, e, &(struct fg_why){.what = what, .actual_trust = -1});
 }
 
 static long export_read(void *ctx, char *buf, size_t max)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
 #include "core/app.h"
@@ -55,7 +56,7 @@ static void handle(struct http_req *req, struct http_resp *resp, int release)
             http_reply_conflict(resp, why,
                                 json_pack("{ssss}", "target_type", type, "target_id", id));
         else if (oe == FG_EUNAVAIL)
-            http_reply_unavailable(resp, "the store is busy or its disk is full; retry shortly");
+            api_reply_err(resp, FG_EUNAVAIL, NULL);
         else
             http_reply_internal(resp);
         return;
@@ -82,7 +83,7 @@ static void handle(struct http_req *req, struct http_resp *resp, int release)
                             json_pack("{ssss}", "target_type", type, "target_id", target));
         return;
     case FG_EUNAVAIL:
-        http_reply_unavailable(resp, "the store is busy or its disk is full; retry shortly");
+        api_reply_err(resp, FG_EUNAVAIL, NULL);
         return;
     default:
         http_reply_internal(resp);

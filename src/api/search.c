@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
 #include "core/authz.h"
@@ -114,28 +115,15 @@ static void h_search(struct http_req *req, struct http_resp *resp)
     struct fg_search_response out;
     struct fg_search_why why;
     enum fg_err e = fg_search_run(req->app, &a, &rq, &out, &why);
-    switch (e) {
-    case FG_OK:
-        break;
-    case FG_EINVAL:
-        if (why.position) /* query syntax: details name the character */
-            http_reply_error(resp, 422, "validation_error", why.message,
-                             json_pack("{sssssI}", "field", "query", "reason", why.message,
-                                       "position", (json_int_t)why.position));
-        else
-            http_reply_invalid(resp, why.field ? why.field : "query", "%s",
-                               why.message[0] ? why.message : "invalid search");
-        return;
-    case FG_ENOTFOUND:
-        http_reply_not_found(resp, why.what ? why.what : "capsule");
-        return;
-    case FG_EUNAVAIL:
-    case FG_ETIMEOUT:
-        http_reply_unavailable(resp,
-                               why.message[0] ? why.message : "the store is busy; retry shortly");
-        return;
-    default:
-        http_reply_internal(resp);
+    if (e != FG_OK) {
+        /* search still fills its own why: carried over to the one mapper */
+        struct fg_why w = {.field = why.position || !why.field ? "query" : why.field,
+                           .what = why.what ? why.what : "capsule",
+                           .actual_trust = -1,
+                           .position = why.position};
+        snprintf(w.message, sizeof w.message, "%s",
+                 why.message[0] || e != FG_EINVAL ? why.message : "invalid search");
+        api_reply_err(resp, e, &w);
         return;
     }
     json_t *data = json_array(), *caps = json_array();
