@@ -1042,9 +1042,9 @@ struct vctx {
 
 static int op_bit(const char *op)
 {
-    return strcmp(op, "capsule.create") == 0 ? VOP_CREATE
+    return strcmp(op, "capsule.create") == 0   ? VOP_CREATE
            : strcmp(op, "capsule.update") == 0 ? VOP_UPDATE
-                                                : 0;
+                                               : 0;
 }
 
 static int validate_one(const struct ov_validator *val, struct vctx *v)
