@@ -1107,9 +1107,7 @@ static int collect_cb(const struct store_overlay *o, void *ctx)
         s->v = fg_xrealloc(s->v, s->cap * sizeof *s->v);
     }
     struct ov_validator *d = &s->v[s->n++];
-    d->ov = *o;
-    d->ov.manifest = fg_xstrdup(o->manifest ? o->manifest : "{}");
-    d->ov.source = fg_xstrdup(o->source ? o->source : "");
+    store_overlay_copy(&d->ov, o);
     d->ops = ops;
     d->open_policy = open_policy;
     return 0;

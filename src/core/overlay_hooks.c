@@ -87,10 +87,7 @@ static int copy_overlay(const struct store_overlay *o, void *ctx)
         s->cap = s->cap ? s->cap * 2 : 8;
         s->v = fg_xrealloc(s->v, s->cap * sizeof *s->v);
     }
-    struct store_overlay *d = &s->v[s->n++];
-    *d = *o;
-    d->manifest = fg_xstrdup(o->manifest ? o->manifest : "{}");
-    d->source = fg_xstrdup(o->source ? o->source : "");
+    store_overlay_copy(&s->v[s->n++], o);
     return 0;
 }
 

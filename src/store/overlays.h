@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "util/err.h"
+#include "util/mem.h"
 
 struct store_conn;
 
@@ -36,6 +37,15 @@ static inline void store_overlay_clear(struct store_overlay *o)
     free(o->manifest);
     free(o->source);
     o->manifest = o->source = NULL;
+}
+
+/* A deep copy of a row handed to a store callback (which owns its strings only for the call);
+ * a missing manifest becomes "{}" and a missing source "". Free it with store_overlay_clear. */
+static inline void store_overlay_copy(struct store_overlay *dst, const struct store_overlay *src)
+{
+    *dst = *src;
+    dst->manifest = fg_xstrdup(src->manifest ? src->manifest : "{}");
+    dst->source = fg_xstrdup(src->source ? src->source : "");
 }
 
 typedef int (*store_overlay_cb)(const struct store_overlay *o, void *ctx);

@@ -399,14 +399,19 @@ def test_event_hook_auto_tagger(f: Forge):
     assert all(x["outcome"] == "runtime_error" for x in rows)
 
 
-def test_event_hooks_once_across_replicas():
-    """Two replicas on one store: every event runs its hook once (the lease holder)."""
-    key = {"FORGE_MASTER_KEY": "5e" * 32}  # replicas share the master key of their key store
+def two_replicas(key_hex):
+    """Two servers on one store; they share the master key of their key store."""
+    key = {"FORGE_MASTER_KEY": key_hex * 32}
     a = Forge(env=key)
     env = dict(key, DATABASE_URL=a.env["DATABASE_URL"])
     if env["DATABASE_URL"].startswith("sqlite"):
         env["INDEX_PATH"] = os.path.join(a.dir, "b.index")
-    b = Forge(env=env)
+    return a, Forge(env=env)
+
+
+def test_event_hooks_once_across_replicas():
+    """Two replicas on one store: every event runs its hook once (the lease holder)."""
+    a, b = two_replicas("5e")
     try:
         admin = a.admin_token()
         ov = active(a, admin, manifest(name="counter", entry_points=["on_event"],
@@ -443,12 +448,7 @@ def test_event_hooks_once_across_replicas():
 def test_validators_cached_across_replicas():
     """The write path caches the active validators (1 s): a status change applies at once on the
     replica that made it, and within the cache's second on the other one."""
-    key = {"FORGE_MASTER_KEY": "5f" * 32}
-    a = Forge(env=key)
-    env = dict(key, DATABASE_URL=a.env["DATABASE_URL"])
-    if env["DATABASE_URL"].startswith("sqlite"):
-        env["INDEX_PATH"] = os.path.join(a.dir, "b.index")
-    b = Forge(env=env)
+    a, b = two_replicas("5f")
     try:
         admin_a, admin_b = a.admin_token(), b.admin_token()
         # both replicas have read (and cached) the empty validator set
