@@ -137,10 +137,13 @@ static enum fg_err cap_get(struct store_conn *c, const char *id, unsigned flags,
     return e;
 }
 
-/* WHERE clause of a list query, built from the filters present; binds follow the same order. */
-static void list_where(struct fg_buf *b, const struct store_capsule_filter *f)
+/* WHERE clause of a list query, built from the filters present; binds follow the same order.
+ * With `counts` the clause is for capsule_live_counts (migration 110), which holds live capsules
+ * only and has no parent or dates: the caller uses it only when those filters are absent. */
+static void list_where(struct fg_buf *b, const struct store_capsule_filter *f, int counts)
 {
-    fg_buf_puts(b, " WHERE c.is_deleted = 0 AND c.trust_level <= ?1");
+    fg_buf_puts(b, counts ? " WHERE c.trust_level <= ?1"
+                          : " WHERE c.is_deleted = 0 AND c.trust_level <= ?1");
     if (f->type)
         fg_buf_puts(b, " AND c.type = ?2");
     if (f->trust_level >= 0)
@@ -188,12 +191,18 @@ static enum fg_err cap_list(struct store_conn *c, const struct store_capsule_fil
     struct fg_buf where, sql;
     fg_buf_init(&where, LIST_SQL_MAX);
     fg_buf_init(&sql, LIST_SQL_MAX);
-    list_where(&where, f);
     sqlite3_stmt *st = NULL;
     enum fg_err e;
     int rc;
 
-    fg_buf_printf(&sql, "SELECT count(*) FROM capsules c%s", where.p);
+    /* The total: summed from the per-combination counts when the filters allow (constant in
+     * the number of capsules), else counted. */
+    int by_counts = !f->parent_id && !f->created_after && !f->created_before;
+    list_where(&where, f, by_counts);
+    fg_buf_printf(&sql,
+                  by_counts ? "SELECT coalesce(sum(c.n), 0) FROM capsule_live_counts c%s"
+                            : "SELECT count(*) FROM capsules c%s",
+                  where.p);
     if ((e = prepare_once(c, sql.p, &st)) != FG_OK)
         goto out;
     list_bind(st, f);
@@ -207,6 +216,10 @@ static enum fg_err cap_list(struct store_conn *c, const struct store_capsule_fil
     st = NULL;
     if (*total <= offset || limit <= 0)
         goto out;
+    if (by_counts) {
+        fg_buf_reset(&where);
+        list_where(&where, f, 0);
+    }
 
     fg_buf_reset(&sql);
     fg_buf_printf(&sql,

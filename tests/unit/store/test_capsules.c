@@ -384,6 +384,154 @@ static int walk_cb(const struct store_ancestor *a, void *ctx)
     return 0;
 }
 
+static void exec_sql(struct fx *f, const char *sql)
+{
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    if (sqlite3_exec(h, sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+    sqlite3_close(h);
+}
+
+/* The total a list should report, counted the slow way from the capsules themselves. */
+static long long brute_total(struct fx *f, const struct store_capsule_filter *flt)
+{
+    char sql[1024];
+    int n = snprintf(sql, sizeof sql,
+                     "SELECT count(*) FROM capsules c WHERE c.is_deleted = 0 AND "
+                     "c.trust_level <= %d AND NOT EXISTS (SELECT 1 FROM users u WHERE "
+                     "u.id = c.owner_id AND u.trust_level < 40)",
+                     flt->max_trust);
+    if (flt->type)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND c.type = '%s'", flt->type);
+    if (flt->trust_level >= 0)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, " AND c.trust_level = %d", flt->trust_level);
+    if (flt->owner_id)
+        snprintf(sql + n, sizeof sql - (size_t)n, " AND c.owner_id = '%s'", flt->owner_id);
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    long long total = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return total;
+}
+
+static int row_exists(struct fx *f, const char *id)
+{
+    sqlite3 *h;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(f->db, &h), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(h, "SELECT count(*) FROM capsules WHERE id = ?1", -1, &st, NULL),
+        SQLITE_OK);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return n;
+}
+
+static int null_cb(const struct store_capsule *cap, void *ctx)
+{
+    (void)cap;
+    (void)ctx;
+    return 0;
+}
+
+/* List totals come from capsule_live_counts (migration 110) unless a parent or date filter is
+ * set: after every kind of change (insert, trust change, soft delete of a subtree, type and
+ * owner changed in SQL, a hard delete as erasure does, an owner quarantined and released) the
+ * totals of every filter combination equal a count over the capsules. */
+static void test_list_totals_follow_every_change(void **state)
+{
+    struct fx *f = *state;
+    static const char *const types[] = {"knowledge", "code", "decision"};
+    static const char *const owners[] = {OWNER, OTHER};
+    static const int trusts[] = {0, 40, 60, 80, 100};
+    char ids[64][37];
+    int nid = 0;
+    unsigned seed = 12345;
+    for (int step = 0; step < 120; step++) {
+        seed = seed * 1103515245u + 12345u;
+        unsigned r = (seed >> 16) & 0x7fff;
+        char sql[1024];
+        switch (nid < 8 ? 0 : r % 8) {
+        case 0:
+        case 1:
+        case 2: /* insert, sometimes as a child */
+            if (nid < 64) {
+                const char *parent = nid && r % 4 == 0 ? ids[r % (unsigned)nid] : NULL;
+                put(f, ids[nid], "x", types[r % 3], trusts[(r / 3) % 5],
+                    parent && row_exists(f, parent) ? parent : NULL, owners[(r / 7) % 2]);
+                nid++;
+            }
+            break;
+        case 3: { /* the capsule may have been removed outright (case 6) */
+            assert_int_equal(store_begin(f->st, f->c), FG_OK);
+            enum fg_err e = f->st->capsules->set_trust(f->c, ids[r % (unsigned)nid],
+                                                       trusts[(r / 5) % 5], ++g_clock);
+            assert_true(e == FG_OK || e == FG_ENOTFOUND);
+            assert_int_equal(store_commit(f->st, f->c), FG_OK);
+            break;
+        }
+        case 4: {
+            assert_int_equal(store_begin(f->st, f->c), FG_OK);
+            enum fg_err e = f->st->capsules->soft_delete(f->c, ids[r % (unsigned)nid], 1, ++g_clock,
+                                                         NULL, NULL);
+            assert_true(e == FG_OK || e == FG_ENOTFOUND);
+            assert_int_equal(store_commit(f->st, f->c), FG_OK);
+            break;
+        }
+        case 5:
+            snprintf(sql, sizeof sql,
+                     "UPDATE capsules SET type = '%s', owner_id = '%s' WHERE id = '%s'",
+                     types[(r / 3) % 3], owners[(r / 11) % 2], ids[r % (unsigned)nid]);
+            exec_sql(f, sql);
+            break;
+        case 6: /* a leaf removed outright; a capsule with children stays (foreign keys) */
+            snprintf(sql, sizeof sql,
+                     "DELETE FROM capsule_revisions WHERE capsule_id = '%1$s' AND NOT EXISTS "
+                     "(SELECT 1 FROM capsules WHERE parent_id = '%1$s'); "
+                     "DELETE FROM capsule_edges WHERE child_id = '%1$s' AND NOT EXISTS "
+                     "(SELECT 1 FROM capsules WHERE parent_id = '%1$s'); "
+                     "DELETE FROM capsules WHERE id = '%1$s' AND NOT EXISTS "
+                     "(SELECT 1 FROM capsules WHERE parent_id = '%1$s')",
+                     ids[r % (unsigned)nid]);
+            exec_sql(f, sql);
+            break;
+        case 7:
+            snprintf(sql, sizeof sql, "UPDATE users SET trust_level = %d WHERE id = '%s'",
+                     r % 2 ? 20 : 60, owners[(r / 13) % 2]);
+            exec_sql(f, sql);
+            break;
+        }
+        for (int mt = 0; mt < 5; mt++) {
+            for (int ty = -1; ty < 3; ty++) {
+                for (int ow = -1; ow < 2; ow++) {
+                    struct store_capsule_filter flt = {.max_trust = trusts[mt],
+                                                       .trust_level = ow == 1 ? 40 : -1,
+                                                       .type = ty < 0 ? NULL : types[ty],
+                                                       .owner_id = ow == 0 ? OWNER : NULL};
+                    long long total = -1;
+                    assert_int_equal(f->st->capsules->list(f->c, &flt, 0, 1, null_cb, NULL, &total),
+                                     FG_OK);
+                    if (total != brute_total(f, &flt))
+                        fail_msg("step %d: max_trust %d type %s owner %s trust %d: total %lld, "
+                                 "counted %lld",
+                                 step, flt.max_trust, flt.type ? flt.type : "-",
+                                 flt.owner_id ? "owner" : "-", flt.trust_level, total,
+                                 brute_total(f, &flt));
+                }
+            }
+        }
+    }
+}
+
 /* get_many: found/absent flags per position, rows in the caller's order, deleted ones included. */
 static void test_get_many(void **state)
 {
@@ -506,6 +654,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_soft_delete_subtree_and_feed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lineage_1000_deep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_totals_follow_every_change, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
