@@ -23,11 +23,13 @@ def call(method, path, body=None, token=None):
         req.add_header("Authorization", "Bearer " + token)
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read() or b"null")
-users, tokens, ids = [], [], []
+users, tokens, refresh, ids = [], [], [], []
 for i in range(20):
     email, pw = "load%02d@example.com" % i, "Load-test-passw0rd-%02d" % i
     call("POST", "/api/v1/auth/register", {"email": email, "password": pw})
-    tokens.append(call("POST", "/api/v1/auth/login", {"email": email, "password": pw})["data"]["access_token"])
+    d = call("POST", "/api/v1/auth/login", {"email": email, "password": pw})["data"]
+    tokens.append(d["access_token"])
+    refresh.append(d["refresh_token"])
     users.append([email, pw])
 words = ["decision", "incident", "runbook", "design", "retention", "latency", "index", "vote",
          "overlay", "lineage", "backup", "capsule", "policy", "search", "memory", "review"]
@@ -42,7 +44,8 @@ for p, ops in paths.items():
     if "search" in p and "{" not in p:
         search = {"method": "POST" if "post" in ops else "GET", "path": p}
         break
-json.dump({"users": users, "tokens": tokens, "capsule_ids": ids, "search": search}, open(out, "w"))
+json.dump({"users": users, "tokens": tokens, "refresh_tokens": refresh, "capsule_ids": ids,
+           "search": search}, open(out, "w"))
 print("seeded %d users, %d capsules; search endpoint: %s" % (len(users), len(ids), search))
 EOF
 

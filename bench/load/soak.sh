@@ -5,7 +5,8 @@
 # Writes bench/load/results/soak.{tsv,png,md} (the plot needs gnuplot: apt-get install gnuplot-nox).
 #
 # usage: bench/load/soak.sh [minutes=30] [rate=1000] [interval_s=10]
-# env:   FORGE_BIN (default build/forge), CONNECTIONS (64), MIX (see README.md), WARMUP_MIN (5)
+# env:   FORGE_BIN (default build/forge), CONNECTIONS (64), MIX (see README.md), WARMUP_MIN (5),
+#        REFRESH_S (600: token refresh period; access tokens live 15 min)
 #
 # Loopback only; the generator runs back to back in interval-long windows (open loop inside each
 # window, see loadgen.py), so each sample's latency is that window's; the server is stopped at
@@ -36,9 +37,34 @@ mkdir -p "$here/results"
 tsv="$here/results/soak.tsv"
 printf 't_s\trss_mb\tfds\tthreads\twal_mb\tdb_mb\tcapsules\trps\tp50_ms\tp99_ms\terrors\tload1\n' >"$tsv"
 echo "soak: ${MIN} min at ${RATE} req/s, a sample every ${IVL} s; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Access tokens live ACCESS_TOKEN_TTL_S (15 min by default): like a real client, the soak
+# rotates every user's tokens through POST /api/v1/auth/refresh every REFRESH_S seconds (no
+# Argon2: a refresh is a token check and a session update), outside the measured windows.
+REFRESH_S="${REFRESH_S:-600}"
+refresh_tokens() {
+    $PY - "$port" "$tmp/setup.json" <<'EOF'
+import json, sys, urllib.request
+port, path = int(sys.argv[1]), sys.argv[2]
+setup = json.load(open(path))
+for i, rt in enumerate(setup["refresh_tokens"]):
+    req = urllib.request.Request("http://127.0.0.1:%d/api/v1/auth/refresh" % port, method="POST",
+                                 data=json.dumps({"refresh_token": rt}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        d = json.loads(r.read())["data"]
+    setup["tokens"][i], setup["refresh_tokens"][i] = d["access_token"], d["refresh_token"]
+json.dump(setup, open(path + ".new", "w"))
+EOF
+    mv "$tmp/setup.json.new" "$tmp/setup.json"
+}
 t0=$(date +%s)
 end=$((t0 + MIN * 60))
+last_refresh=$t0
 while [ "$(date +%s)" -lt "$end" ]; do
+    if [ $(( $(date +%s) - last_refresh )) -ge "$REFRESH_S" ]; then
+        refresh_tokens
+        last_refresh=$(date +%s)
+    fi
     $PY "$here/loadgen.py" --port "$port" --setup "$tmp/setup.json" --connections "$CONNS" \
         --mix "$MIX" --rate "$RATE" --duration "$IVL" --json "$tmp/w.json" >/dev/null
     kill -0 "$fpid" 2>/dev/null || { echo "the server died" >&2; tail -20 "$tmp/forge.log" >&2; exit 1; }

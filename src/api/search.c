@@ -48,6 +48,9 @@ static json_t *result_json(const struct fg_search_result *r, enum fg_search_mode
         json_object_set_new(cap, "content_truncated", json_true());
         json_object_set_new(cap, "content_bytes", json_integer((json_int_t)r->content_bytes));
     }
+    /* found by the search's own down-ranking of superseded results: no second lookup */
+    json_object_set_new(cap, "superseded_by",
+                        r->superseded_by[0] ? json_string(r->superseded_by) : json_null());
     json_object_set_new(o, "capsule", cap);
     json_object_set_new(o, "score", score_json(r->score));
     if (mode == FG_SEARCH_KEYWORD) {
@@ -126,14 +129,9 @@ static void h_search(struct http_req *req, struct http_resp *resp)
         api_reply_err(resp, e, &w);
         return;
     }
-    json_t *data = json_array(), *caps = json_array();
-    for (size_t i = 0; i < out.n; i++) {
-        json_t *o = result_json(&out.v[i], rq.mode);
-        json_array_append(caps, json_object_get(o, "capsule"));
-        json_array_append_new(data, o);
-    }
-    fg_graph_annotate(req->app, &a, caps); /* superseded_by of each result */
-    json_decref(caps);
+    json_t *data = json_array();
+    for (size_t i = 0; i < out.n; i++)
+        json_array_append_new(data, result_json(&out.v[i], rq.mode));
     json_t *meta = json_object();
     json_object_set_new(meta, "mode", json_string(fg_search_modes[rq.mode]));
     json_object_set_new(meta, "count", json_integer((json_int_t)out.n));

@@ -937,27 +937,28 @@ void fg_graph_annotate(struct fg_app *app, const struct fg_actor *a, json_t *cap
 struct sup_ctx {
     const char *const *ids;
     size_t n;
-    unsigned char *flags;
+    char (*succ)[FG_GRAPH_ID_LEN];
 };
 
-static int mark_superseded(const char *id, const char *succ, void *vctx)
+/* Keeps the first successor the store reports for each id: the same one fg_graph_annotate's
+ * first_successor keeps. */
+static int note_successor(const char *id, const char *succ, void *vctx)
 {
-    (void)succ;
     struct sup_ctx *x = vctx;
     for (size_t i = 0; i < x->n; i++)
-        if (strcmp(x->ids[i], id) == 0)
-            x->flags[i] = 1;
+        if (!x->succ[i][0] && strcmp(x->ids[i], id) == 0)
+            snprintf(x->succ[i], FG_GRAPH_ID_LEN, "%s", succ);
     return 0;
 }
 
 enum fg_err fg_graph_superseded(struct fg_app *app, struct store_conn *c, const char *const *ids,
-                                size_t n, int max_trust, unsigned char *flags)
+                                size_t n, int max_trust, char (*succ)[FG_GRAPH_ID_LEN])
 {
-    memset(flags, 0, n);
+    memset(succ, 0, n * sizeof *succ);
     if (!app || !app->store || !app->store->graph || n == 0)
         return FG_OK;
-    struct sup_ctx x = {.ids = ids, .n = n, .flags = flags};
-    return app->store->graph->successors(c, ids, n, max_trust, mark_superseded, &x);
+    struct sup_ctx x = {.ids = ids, .n = n, .succ = succ};
+    return app->store->graph->successors(c, ids, n, max_trust, note_successor, &x);
 }
 
 /* ---- weighted hop walk (hybrid search) ------------------------------------------------------ */

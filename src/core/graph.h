@@ -27,6 +27,7 @@
 
 #include "core/capsule.h"
 #include "store/graph.h"
+#include "util/uuid.h"
 
 struct fg_app;
 
@@ -90,10 +91,13 @@ enum fg_err fg_graph_contradictions(struct fg_app *app, const struct fg_actor *a
  * error the field stays null. */
 void fg_graph_annotate(struct fg_app *app, const struct fg_actor *a, json_t *caps);
 
-/** Marks in `flags[i]` (1/0) whether ids[i] is superseded by a live capsule readable with
- * max_trust, on connection `c`. */
+/** Length of a capsule id with its NUL (UUID text). */
+#define FG_GRAPH_ID_LEN (FG_UUID_STRLEN + 1)
+
+/** Writes to succ[i] the id of the live capsule readable with max_trust that supersedes ids[i]
+ * (the one fg_graph_annotate would report), or "" when none does; on connection `c`. */
 enum fg_err fg_graph_superseded(struct fg_app *app, struct store_conn *c, const char *const *ids,
-                                size_t n, int max_trust, unsigned char *flags);
+                                size_t n, int max_trust, char (*succ)[FG_GRAPH_ID_LEN]);
 
 /** Inside the transaction deleting capsule `id` (cascade root `root`): deletes its typed edges
  * with an edge.deleted event and an edge.delete audit entry each. */

@@ -815,13 +815,15 @@ static enum fg_err downrank_superseded(struct fg_app *app, struct store_conn *c,
     if (!c || out->n == 0)
         return FG_OK;
     const char **ids = fg_xcalloc(out->n, sizeof *ids);
-    unsigned char *sup = fg_xcalloc(out->n, 1);
+    char(*sup)[FG_GRAPH_ID_LEN] = fg_xcalloc(out->n, sizeof *sup);
     for (size_t i = 0; i < out->n; i++)
         ids[i] = out->v[i].cap.id;
     enum fg_err e = fg_graph_superseded(app, c, ids, out->n, max_trust, sup);
-    for (size_t i = 0; e == FG_OK && i < out->n; i++)
-        if (sup[i])
+    for (size_t i = 0; e == FG_OK && i < out->n; i++) {
+        memcpy(out->v[i].superseded_by, sup[i], sizeof sup[i]);
+        if (sup[i][0])
             out->v[i].score *= FG_GRAPH_SUPERSEDED_FACTOR;
+    }
     for (size_t i = 1; e == FG_OK && i < out->n; i++) /* insertion sort: n <= 100, stable */
         for (size_t j = i; j > 0 && out->v[j - 1].score < out->v[j].score; j--) {
             struct fg_search_result t = out->v[j];

@@ -22,6 +22,7 @@
 #include "core/capsule.h"
 #include "store/capsules.h"
 #include "util/err.h"
+#include "util/uuid.h"
 
 struct fg_app;
 struct fg_config;
@@ -74,6 +75,8 @@ struct fg_search_result {
     double bm25;          /* keyword relevance (positive; has meaning when keyword_rank > 0) */
     int hops;             /* DERIVED_FROM distance to the context capsule, -1 = unrelated/none */
     size_t content_bytes; /* > 0: cap.content was cut to a preview (budget); the full size */
+    char superseded_by[FG_UUID_STRLEN + 1]; /* the live capsule superseding this one ("" =
+                                               none), as fg_graph_annotate reports it */
 };
 
 struct fg_search_response {

@@ -333,6 +333,19 @@ def test_search_ranks_superseded_lower(f: Forge):
     res = r.json["data"]
     assert [x["capsule"]["id"] for x in res] == [new, old], res
     assert res[1]["capsule"]["superseded_by"] == new
+    assert res[0]["capsule"]["superseded_by"] is None
+    for mode in ("semantic", "hybrid"):  # every mode names the successor the same way
+        r = f.post(CAPS + "/search", {"query": "deployment freeze policy holidays", "mode": mode,
+                                      "min_score": 0}, token=tok)
+        got = {x["capsule"]["id"]: x["capsule"]["superseded_by"] for x in r.json["data"]}
+        assert got.get(old) == new and got.get(new, None) is None, (mode, got)
+    # a successor the reader cannot see is neither named nor counted against the result
+    set_trust(f, new, "core")
+    r = f.post(CAPS + "/search", {"query": "deployment freeze policy holidays", "mode": "keyword"},
+               token=tok)
+    res = r.json["data"]
+    assert [x["capsule"]["id"] for x in res] == [old], res
+    assert res[0]["capsule"]["superseded_by"] is None
 
 
 def test_openapi_lists_graph_routes(f: Forge):
