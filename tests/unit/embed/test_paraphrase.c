@@ -130,6 +130,67 @@ static void report(const char *name, const struct score *s)
            100.0 * (double)s->top1 / (double)s->n, s->top3, 100.0 * (double)s->top3 / (double)s->n);
 }
 
+/* The weights by name (FORGE_PARAMS="ic_gamma=1,w_rel=0.5" overrides them for an experiment). */
+struct knob {
+    const char *name;
+    double *d;
+    unsigned *u;
+};
+static size_t knobs_of(struct embed_local2_params *p, struct knob *k)
+{
+    const struct knob all[] = {
+        {"w_sense", &p->w_sense, NULL},
+        {"sense_decay", &p->sense_decay, NULL},
+        {"hyper_decay", &p->hyper_decay, NULL},
+        {"w_deriv", &p->w_deriv, NULL},
+        {"pos_alpha", &p->pos_alpha, NULL},
+        {"w_chars", &p->w_chars, NULL},
+        {"w_unigram", &p->w_unigram, NULL},
+        {"w_bigram", &p->w_bigram, NULL},
+        {"max_level", NULL, &p->max_level},
+        {"max_senses", NULL, &p->max_senses},
+        {"w_exp", &p->w_exp, NULL},
+        {"w_gloss", &p->w_gloss, NULL},
+        {"ic_gamma", &p->ic_gamma, NULL},
+        {"w_rel", &p->w_rel, NULL},
+        {"tag_beta", &p->tag_beta, NULL},
+        {"idf_beta", &p->idf_beta, NULL},
+        {"lesk", &p->lesk, NULL},
+    };
+    memcpy(k, all, sizeof all);
+    return sizeof all / sizeof all[0];
+}
+
+static void params_from_env(struct embed_local2_params *p)
+{
+    const char *e = getenv("FORGE_PARAMS");
+    struct knob k[32];
+    size_t n = knobs_of(p, k);
+    while (e && *e) {
+        size_t len = strcspn(e, ",");
+        const char *eq = memchr(e, '=', len);
+        for (size_t i = 0; eq && i < n; i++) {
+            if (strlen(k[i].name) == (size_t)(eq - e) && !memcmp(k[i].name, e, (size_t)(eq - e))) {
+                if (k[i].d)
+                    *k[i].d = strtod(eq + 1, NULL);
+                else
+                    *k[i].u = (unsigned)strtoul(eq + 1, NULL, 10);
+            }
+        }
+        e += len + (e[len] == ',');
+    }
+}
+
+static void print_params(const char *what, struct embed_local2_params *p)
+{
+    struct knob k[32];
+    size_t n = knobs_of(p, k);
+    printf("%s:", what);
+    for (size_t i = 0; i < n; i++)
+        printf(" %s=%g", k[i].name, k[i].d ? *k[i].d : (double)*k[i].u);
+    printf("\n");
+}
+
 static void test_heldout(void **state)
 {
     (void)state;
@@ -139,8 +200,10 @@ static void test_heldout(void **state)
     struct score v1t, v1h, v2t, v2h;
     evaluate(1, NULL, 0, &v1t, 0);
     evaluate(1, NULL, 1, &v1h, 0);
-    evaluate(2, NULL, 0, &v2t, 0);
-    evaluate(2, NULL, 1, &v2h, 1);
+    struct embed_local2_params p = *embed_local2_default_params();
+    params_from_env(&p);
+    evaluate(2, &p, 0, &v2t, getenv("FORGE_VERBOSE") != NULL);
+    evaluate(2, &p, 1, &v2h, 0);
     report("local-hash-v1 tuning", &v1t);
     report("local-hash-v1 held-out", &v1h);
     report("local-wordnet-v2 tuning", &v2t);
@@ -175,12 +238,15 @@ static void test_tune(void **state)
     load();
     assert_int_equal(embed_wn_open(NULL, 0), FG_OK);
     struct embed_local2_params p = *embed_local2_default_params();
-    static const double w_sense[] = {0.5, 1, 1.5, 2, 3, 4, 6}, decay[] = {0.2, 0.4, 0.6, 0.8, 1},
-                        hdecay[] = {0.3, 0.5, 0.7, 0.9}, deriv[] = {0, 0.3, 0.6, 1},
-                        alpha[] = {0, 0.5, 1}, chars[] = {0.25, 0.5, 1}, uni[] = {0.5, 1, 1.5},
+    params_from_env(&p);
+    static const double w_sense[] = {0.5, 1, 1.5, 2, 3, 4, 6, 8}, decay[] = {0.2, 0.4, 0.6, 0.8, 1},
+                        hdecay[] = {0.3, 0.5, 0.7, 0.9, 1}, deriv[] = {0, 0.3, 0.6, 1},
+                        alpha[] = {0, 0.5, 1}, chars[] = {0.1, 0.25, 0.5, 1}, uni[] = {0.5, 1, 1.5},
                         bigram[] = {0, 0.25, 0.5}, wexp[] = {0, 0.5, 1, 1.5, 2, 3, 4},
-                        wgloss[] = {0.1, 0.3, 0.6, 1, 2, 4};
-    static const unsigned levels[] = {0, 1, 2, 3, 4}, senses[] = {1, 2, 3, 4};
+                        wgloss[] = {0.1, 0.3, 0.6, 1, 2, 4}, icg[] = {0, 0.5, 1, 2, 3, 4},
+                        wrel[] = {0, 0.3, 0.6, 1}, tagb[] = {0, 0.25, 0.5, 1},
+                        idfb[] = {0, 0.5, 1, 2}, lesk[] = {0, 0.5, 1, 2, 4};
+    static const unsigned levels[] = {0, 1, 2, 3, 4, 6, 8}, senses[] = {1, 2, 3};
     struct {
         double *d;
         unsigned *u;
@@ -188,16 +254,21 @@ static void test_tune(void **state)
         const unsigned *uv;
         size_t n;
     } knobs[] = {
-        {&p.w_sense, NULL, w_sense, NULL, 7},    {&p.sense_decay, NULL, decay, NULL, 5},
-        {&p.hyper_decay, NULL, hdecay, NULL, 4}, {&p.w_deriv, NULL, deriv, NULL, 4},
-        {&p.pos_alpha, NULL, alpha, NULL, 3},    {&p.w_chars, NULL, chars, NULL, 3},
+        {&p.w_sense, NULL, w_sense, NULL, 8},    {&p.sense_decay, NULL, decay, NULL, 5},
+        {&p.hyper_decay, NULL, hdecay, NULL, 5}, {&p.w_deriv, NULL, deriv, NULL, 4},
+        {&p.pos_alpha, NULL, alpha, NULL, 3},    {&p.w_chars, NULL, chars, NULL, 4},
         {&p.w_unigram, NULL, uni, NULL, 3},      {&p.w_bigram, NULL, bigram, NULL, 3},
-        {NULL, &p.max_level, NULL, levels, 5},   {NULL, &p.max_senses, NULL, senses, 4},
+        {NULL, &p.max_level, NULL, levels, 7},   {NULL, &p.max_senses, NULL, senses, 3},
         {&p.w_exp, NULL, wexp, NULL, 7},         {&p.w_gloss, NULL, wgloss, NULL, 6},
+        {&p.ic_gamma, NULL, icg, NULL, 6},       {&p.w_rel, NULL, wrel, NULL, 4},
+        {&p.tag_beta, NULL, tagb, NULL, 4},      {&p.idf_beta, NULL, idfb, NULL, 4},
+        {&p.lesk, NULL, lesk, NULL, 5},
     };
     double best = objective(&p);
     for (int round = 0; round < 3; round++) {
         for (size_t k = 0; k < sizeof knobs / sizeof knobs[0]; k++) {
+            if (knobs[k].d == &p.w_chars && getenv("FORGE_TUNE_KEEP_CHARS"))
+                continue; /* char n-grams carry typo matching: tune the rest only */
             for (size_t c = 0; c < knobs[k].n; c++) {
                 struct embed_local2_params save = p;
                 if (knobs[k].d)
@@ -213,12 +284,9 @@ static void test_tune(void **state)
         }
         struct score s;
         evaluate(2, &p, 0, &s, 0);
-        printf("tune round %d: top1=%zu top3=%zu | w_sense=%.2f decay=%.2f hyper_decay=%.2f "
-               "deriv=%.2f alpha=%.2f chars=%.2f uni=%.2f bigram=%.2f levels=%u "
-               "senses=%u exp=%.2f gloss=%.2f\n",
-               round, s.top1, s.top3, p.w_sense, p.sense_decay, p.hyper_decay, p.w_deriv,
-               p.pos_alpha, p.w_chars, p.w_unigram, p.w_bigram, p.max_level, p.max_senses, p.w_exp,
-               p.w_gloss);
+        printf("tune round %d: top1=%zu top3=%zu\n", round, s.top1, s.top3);
+        print_params("tune params", &p);
+        fflush(stdout);
     }
 }
 
