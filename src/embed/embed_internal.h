@@ -60,7 +60,7 @@ size_t embed_local_shared_words(const char *a, size_t alen, const char *b, size_
 #define EMBED_WN_MAX_SENSES      3     /* senses per part of speech kept in the cache */
 #define EMBED_WN_MAX_WORD        48    /* longer words are not looked up */
 #define EMBED_WN_CACHE_MAX_WORDS 32768 /* cached analyses; beyond, lookups are not cached */
-#define EMBED_WN_MAX_LEVEL       8     /* hypernym levels kept in the cache */
+#define EMBED_WN_MAX_LEVEL       4     /* hypernym levels kept in the cache */
 #define EMBED_WN_MAX_FEATS       384   /* features kept per word */
 #define EMBED_WN_MAX_EXP         192   /* synonyms and gloss words kept per word */
 enum { EMBED_WN_SYNSET, EMBED_WN_HYPER, EMBED_WN_DERIV, EMBED_WN_REL };

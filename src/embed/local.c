@@ -745,7 +745,8 @@ static void exp_feats(struct feats *f, const struct embed_wn_entry *e,
 /* ---- word-sense choice by the text (simplified Lesk) ------------------------------------------
  * A sense of a word gains weight when its concepts (synset, hypernyms, related synsets, weighted
  * by information content) are also concepts of other words of the same text, or when its gloss
- * uses another word of the text. The context is a hash set of every word's concept keys with the
+ * words and synonyms are also lemmas, synonyms or gloss words of another word (Lesk's gloss
+ * overlap). The context is a hash set of every word's concept keys with the
  * number of words that have each. */
 struct ctx_slot {
     uint64_t key;
@@ -784,7 +785,7 @@ static void lesk_weights(const struct embed_wn_entry *const *ents, size_t n,
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
         if (ents[i])
-            total += ents[i]->nsenses + ents[i]->nlemmas;
+            total += ents[i]->nsenses + ents[i]->nlemmas + ents[i]->nexp;
     size_t cap = 64;
     while (cap < total * 2 + 2)
         cap *= 2;
@@ -799,6 +800,9 @@ static void lesk_weights(const struct embed_wn_entry *const *ents, size_t n,
         const char *l = e->lemmas;
         for (size_t j = 0; j < e->nlemmas; j++, l += strlen(l) + 1)
             ctx_add(&c, lemma_key(l), (uint32_t)i);
+        for (size_t j = 0; j < e->nexp; j++)
+            if (e->exps[j].rank < p->max_senses)
+                ctx_add(&c, lemma_key(e->xpool + e->exps[j].off), (uint32_t)i);
     }
     for (size_t i = 0; i < n; i++) {
         const struct embed_wn_entry *e = ents[i];
@@ -818,10 +822,11 @@ static void lesk_weights(const struct embed_wn_entry *const *ents, size_t n,
         }
         for (size_t j = 0; j < e->nexp; j++) {
             const struct embed_wn_exp *x = &e->exps[j];
-            if (x->rank >= SENSE_RANKS || x->kind != EMBED_WN_GLOSS)
+            if (x->rank >= SENSE_RANKS || x->rank >= p->max_senses)
                 continue;
+            /* word i itself added the key: another word has it when two words do */
             const struct ctx_slot *cs = ctx_get(&c, lemma_key(e->xpool + x->off) | 1);
-            if (cs->key && cs->words > 0 && cs->last != i + 1)
+            if (cs->key && cs->words > 1)
                 ov[x->pos & 7][x->rank] += 1.0;
         }
         for (int a = 0; a < 8; a++)

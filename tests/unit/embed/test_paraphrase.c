@@ -220,6 +220,85 @@ static void test_heldout(void **state)
     assert_true(v2t.top3 > v1t.top3);
 }
 
+/* The WordNet techniques added for issue 21 (2026-12-06), off in the shipped weights: their data
+ * must still be right, so that the knobs measure what they claim to. */
+static void test_information_content(void **state)
+{
+    (void)state;
+    assert_int_equal(embed_wn_open(NULL, 0), FG_OK);
+    /* data.noun offsets: entity, artifact, vehicle, car */
+    float entity = embed_wn_ic(1, 1740), artifact = embed_wn_ic(1, 21939),
+          vehicle = embed_wn_ic(1, 4524313), car = embed_wn_ic(1, 2958343);
+    printf("ic entity %.3f artifact %.3f vehicle %.3f car %.3f\n", (double)entity, (double)artifact,
+           (double)vehicle, (double)car);
+    assert_true(entity < 0.01f); /* the root: every noun is below it */
+    assert_true(artifact > entity && vehicle > artifact && car > vehicle && car < 1.0f);
+    assert_true(embed_wn_ic(1, 123456789) == 1.0f); /* not a synset */
+
+    struct embed_wn_entry *own = NULL;
+    const struct embed_wn_entry *e = embed_wn_lookup("car", 3, &own);
+    assert_non_null(e);
+    int first = -1, tagged_first = 0;
+    for (size_t i = 0; i < e->nsenses; i++) {
+        const struct embed_wn_sense *f = &e->senses[i];
+        if (f->kind == EMBED_WN_SYNSET && f->rank == 0 && f->pos == 1) {
+            first = (int)i;
+            tagged_first = f->tagcnt;
+            assert_true(f->ic > 0.5f && f->ic < 0.8f); /* car has tens of hyponyms */
+        }
+        if (f->kind == EMBED_WN_HYPER)
+            assert_true(f->ic <= 1.0f && f->ic >= 0.0f);
+    }
+    assert_true(first >= 0);
+    assert_true(tagged_first > 10); /* cntlist.rev: car, sense 1, is tagged 71 times */
+    assert_true(e->idf > 0);
+    free(own);
+
+    /* similar-to / also-see of an adjective are kept as EMBED_WN_REL features */
+    e = embed_wn_lookup("sick", 4, &own);
+    assert_non_null(e);
+    size_t rel = 0;
+    for (size_t i = 0; i < e->nsenses; i++)
+        rel += e->senses[i].kind == EMBED_WN_REL;
+    assert_true(rel > 0);
+    free(own);
+}
+
+static double cosine(const float *a, const float *b)
+{
+    double d = 0;
+    for (unsigned k = 0; k < DIMS; k++)
+        d += (double)a[k] * (double)b[k];
+    return d;
+}
+
+static void test_knobs_change_vectors(void **state)
+{
+    (void)state;
+    assert_int_equal(embed_wn_open(NULL, 0), FG_OK);
+    const char *a = "the bank of the river flooded", *b = "sloping land beside a stream";
+    struct embed_local2_params p = *embed_local2_default_params();
+    float va[DIMS], vb[DIMS], wa[DIMS], wb[DIMS];
+    embed_local2_vector(a, strlen(a), DIMS, &p, va);
+    embed_local2_vector(b, strlen(b), DIMS, &p, vb);
+    /* Lesk: "river" makes the slope sense of "bank" heavier, so the text moves towards b */
+    p.lesk = 4;
+    embed_local2_vector(a, strlen(a), DIMS, &p, wa);
+    embed_local2_vector(b, strlen(b), DIMS, &p, wb);
+    printf("lesk: bank/slope %.3f -> %.3f\n", cosine(va, vb), cosine(wa, wb));
+    assert_true(cosine(wa, wb) > cosine(va, vb));
+    /* information content: generic hypernyms no longer make unrelated words alike */
+    p = *embed_local2_default_params();
+    const char *x = "engineers", *y = "developers";
+    embed_local2_vector(x, strlen(x), DIMS, &p, va);
+    embed_local2_vector(y, strlen(y), DIMS, &p, vb);
+    p.ic_gamma = 2;
+    embed_local2_vector(x, strlen(x), DIMS, &p, wa);
+    embed_local2_vector(y, strlen(y), DIMS, &p, wb);
+    printf("ic: engineers/developers %.3f -> %.3f\n", cosine(va, vb), cosine(wa, wb));
+    assert_true(cosine(wa, wb) < cosine(va, vb) - 0.1);
+}
+
 /* Coordinate search on the tuning half (FORGE_TUNE=1): each weight in turn takes the value of its
  * candidate list that maximises top-1 + 0.5 top-3 (ties keep the current value), three rounds. */
 static double objective(const struct embed_local2_params *p)
@@ -246,7 +325,7 @@ static void test_tune(void **state)
                         wgloss[] = {0.1, 0.3, 0.6, 1, 2, 4}, icg[] = {0, 0.5, 1, 2, 3, 4},
                         wrel[] = {0, 0.3, 0.6, 1}, tagb[] = {0, 0.25, 0.5, 1},
                         idfb[] = {0, 0.5, 1, 2}, lesk[] = {0, 0.5, 1, 2, 4};
-    static const unsigned levels[] = {0, 1, 2, 3, 4, 6, 8}, senses[] = {1, 2, 3};
+    static const unsigned levels[] = {0, 1, 2, 3, 4}, senses[] = {1, 2, 3};
     struct {
         double *d;
         unsigned *u;
@@ -258,7 +337,7 @@ static void test_tune(void **state)
         {&p.hyper_decay, NULL, hdecay, NULL, 5}, {&p.w_deriv, NULL, deriv, NULL, 4},
         {&p.pos_alpha, NULL, alpha, NULL, 3},    {&p.w_chars, NULL, chars, NULL, 4},
         {&p.w_unigram, NULL, uni, NULL, 3},      {&p.w_bigram, NULL, bigram, NULL, 3},
-        {NULL, &p.max_level, NULL, levels, 7},   {NULL, &p.max_senses, NULL, senses, 3},
+        {NULL, &p.max_level, NULL, levels, 5},   {NULL, &p.max_senses, NULL, senses, 3},
         {&p.w_exp, NULL, wexp, NULL, 7},         {&p.w_gloss, NULL, wgloss, NULL, 6},
         {&p.ic_gamma, NULL, icg, NULL, 6},       {&p.w_rel, NULL, wrel, NULL, 4},
         {&p.tag_beta, NULL, tagb, NULL, 4},      {&p.idf_beta, NULL, idfb, NULL, 4},
@@ -295,6 +374,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_shared_words),
         cmocka_unit_test(test_heldout),
+        cmocka_unit_test(test_information_content),
+        cmocka_unit_test(test_knobs_change_vectors),
         cmocka_unit_test(test_tune),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
