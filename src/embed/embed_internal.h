@@ -40,6 +40,11 @@ struct embed_local2_params {
     double w_gloss;                      /* gloss words relative to synonyms (times idf / 10) */
     double pos_alpha;                    /* POS weight = (tagged senses + 0.5)^pos_alpha */
     unsigned max_senses;                 /* senses per part of speech, <= EMBED_WN_MAX_SENSES */
+    double ic_gamma;                     /* concept feature weight *= IC^ic_gamma (0 = off) */
+    double w_rel;                        /* similar-to / also-see / entailment, relative weight */
+    double tag_beta;                     /* sense weight *= (tag count + 1)^tag_beta */
+    double idf_beta;                     /* word's WordNet mass *= (idf / 8)^idf_beta */
+    double lesk;                         /* sense weight *= (1 + lesk * overlap with the text) */
 };
 const struct embed_local2_params *embed_local2_default_params(void);
 /** Local v2 (WordNet-aware) embedding; p NULL = defaults. embed_wn_open() must have succeeded.
@@ -56,16 +61,19 @@ size_t embed_local_shared_words(const char *a, size_t alen, const char *b, size_
 #define EMBED_WN_MAX_WORD        48    /* longer words are not looked up */
 #define EMBED_WN_CACHE_MAX_WORDS 32768 /* cached analyses; beyond, lookups are not cached */
 #define EMBED_WN_MAX_LEVEL       4     /* hypernym levels kept in the cache */
-#define EMBED_WN_MAX_FEATS       256   /* features kept per word */
+#define EMBED_WN_MAX_FEATS       384   /* features kept per word */
 #define EMBED_WN_MAX_EXP         192   /* synonyms and gloss words kept per word */
-enum { EMBED_WN_SYNSET, EMBED_WN_HYPER, EMBED_WN_DERIV };
+enum { EMBED_WN_SYNSET, EMBED_WN_HYPER, EMBED_WN_DERIV, EMBED_WN_REL };
 struct embed_wn_sense {
-    uint64_t key;  /* pos << 32 | synset offset */
-    uint8_t rank;  /* sense rank within its part of speech, 0 = most frequent */
-    uint8_t level; /* 0 the word's synset, n its n-th hypernym (derivations: 1) */
-    uint8_t kind;  /* EMBED_WN_SYNSET / _HYPER / _DERIV */
-    uint8_t pos;   /* NOUN 1, VERB 2, ADJ 3, ADV 4 */
-    float posw;    /* tagged senses of this part of speech + 0.5 */
+    uint64_t key;    /* pos << 32 | synset offset */
+    uint8_t rank;    /* sense rank within its part of speech, 0 = most frequent */
+    uint8_t level;   /* 0 the word's synset, n its n-th hypernym (derivations: 1) */
+    uint8_t kind;    /* EMBED_WN_SYNSET / _HYPER / _DERIV */
+    uint8_t pos;     /* NOUN 1, VERB 2, ADJ 3, ADV 4 */
+    float posw;      /* tagged senses of this part of speech + 0.5 */
+    float ic;        /* information content of the synset (0 = "entity", 1 = a leaf) */
+    uint16_t tagcnt; /* times the word's sense was tagged in WordNet's corpus (cntlist.rev) */
+    uint8_t spos;    /* part of speech of the word's sense it comes from (pos: of the feature) */
 };
 /* A word that stands for the analysed word: a synonym from its synset or an informative word of
  * its gloss (lemmatised), weighted by the gloss word's rarity (idf) among all glosses. */
@@ -74,17 +82,21 @@ struct embed_wn_exp {
     uint32_t off; /* into the entry's xpool */
     uint8_t rank; /* sense it comes from */
     uint8_t kind; /* EMBED_WN_SYNONYM / _GLOSS */
+    uint8_t pos;  /* part of speech of that sense */
     float idf;    /* 1 for synonyms */
 };
 struct embed_wn_entry {
     size_t nsenses, nlemmas, word_len, nexp;
     size_t bytes; /* of this allocation */
+    float idf;    /* rarity of the word: log(glosses / glosses using it) */
     struct embed_wn_sense *senses;
     struct embed_wn_exp *exps;
     char *xpool;
     char *lemmas; /* nlemmas NUL-terminated base forms, one after the other */
     char *word;
 };
+/** Information content (Seco et al. 2004) of synset (pos, off); 1 when unknown. */
+float embed_wn_ic(int pos, long off);
 /** Opens the WordNet dictionary once per process. FG_EUNAVAIL with a message naming the missing
  * file otherwise. Thread-safe. */
 enum fg_err embed_wn_open(char *errbuf, size_t errlen);

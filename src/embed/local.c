@@ -620,6 +620,11 @@ static const struct embed_local2_params default2 = {
     .max_senses = 3,
     .w_exp = 4.0,
     .w_gloss = 1.0,
+    .ic_gamma = 0.0,
+    .w_rel = 0.0,
+    .tag_beta = 0.0,
+    .idf_beta = 0.0,
+    .lesk = 0.0,
 };
 
 const struct embed_local2_params *embed_local2_default_params(void)
@@ -635,9 +640,20 @@ static int sense_cmp(const void *a, const void *b)
     return (x->w < y->w) - (x->w > y->w); /* heaviest first */
 }
 
+#define SENSE_RANKS EMBED_WN_MAX_SENSES
+
+/* How much a word's WordNet features count: rare words (high gloss idf) more than common ones. */
+static double idf_factor(const struct embed_wn_entry *e, const struct embed_local2_params *p)
+{
+    if (p->idf_beta <= 0)
+        return 1.0;
+    double x = (double)e->idf / 8.0;
+    return pow(x > 0.05 ? x : 0.05, p->idf_beta);
+}
+
 /* Adds the WordNet features of one word, scaled so their L2 mass is p->w_sense. */
 static void sense_feats(struct feats *f, const struct embed_wn_entry *e,
-                        const struct embed_local2_params *p)
+                        const struct embed_local2_params *p, const double (*mult)[SENSE_RANKS])
 {
     struct feat tmp[EMBED_WN_MAX_FEATS];
     size_t n = 0;
@@ -646,12 +662,20 @@ static void sense_feats(struct feats *f, const struct embed_wn_entry *e,
         if (s->rank >= p->max_senses)
             continue;
         double w = pow((double)s->posw, p->pos_alpha) * pow(p->sense_decay, s->rank);
+        if (mult && s->rank < SENSE_RANKS)
+            w *= mult[s->spos & 7][s->rank];
+        if (p->tag_beta > 0)
+            w *= pow((double)s->tagcnt + 1.0, p->tag_beta);
+        if (p->ic_gamma > 0)
+            w *= pow((double)s->ic, p->ic_gamma);
         if (s->kind == EMBED_WN_HYPER) {
             if (s->level > p->max_level)
                 continue;
             w *= pow(p->hyper_decay, s->level);
         } else if (s->kind == EMBED_WN_DERIV) {
             w *= p->w_deriv;
+        } else if (s->kind == EMBED_WN_REL) {
+            w *= p->w_rel;
         }
         if (w <= 0)
             continue;
@@ -669,7 +693,7 @@ static void sense_feats(struct feats *f, const struct embed_wn_entry *e,
     double ss = 0;
     for (size_t i = 0; i < m; i++)
         ss += tmp[i].w * tmp[i].w;
-    double scale = p->w_sense / sqrt(ss);
+    double scale = p->w_sense * idf_factor(e, p) / sqrt(ss);
     for (size_t i = 0; i < m; i++) {
         uint64_t key = tmp[i].h;
         feats_add(f, fnv(seed(F_SYNSET), &key, sizeof key), tmp[i].w * scale);
@@ -683,7 +707,7 @@ int embed_local_is_stop(const char *w, size_t n)
 
 /* Adds the synonyms and gloss words of one word as unigrams, scaled to L2 mass p->w_exp. */
 static void exp_feats(struct feats *f, const struct embed_wn_entry *e,
-                      const struct embed_local2_params *p)
+                      const struct embed_local2_params *p, const double (*mult)[SENSE_RANKS])
 {
     struct feat tmp[EMBED_WN_MAX_EXP];
     size_t n = 0;
@@ -692,6 +716,8 @@ static void exp_feats(struct feats *f, const struct embed_wn_entry *e,
         if (x->rank >= p->max_senses)
             continue;
         double w = pow(p->sense_decay, x->rank);
+        if (mult && x->rank < SENSE_RANKS)
+            w *= mult[x->pos & 7][x->rank];
         if (x->kind == EMBED_WN_GLOSS)
             w *= p->w_gloss * x->idf / 10.0;
         if (w <= 0)
@@ -711,9 +737,103 @@ static void exp_feats(struct feats *f, const struct embed_wn_entry *e,
     double ss = 0;
     for (size_t i = 0; i < m; i++)
         ss += tmp[i].w * tmp[i].w;
-    double scale = p->w_exp / sqrt(ss);
+    double scale = p->w_exp * idf_factor(e, p) / sqrt(ss);
     for (size_t i = 0; i < m; i++)
         feats_add(f, tmp[i].h, tmp[i].w * scale);
+}
+
+/* ---- word-sense choice by the text (simplified Lesk) ------------------------------------------
+ * A sense of a word gains weight when its concepts (synset, hypernyms, related synsets, weighted
+ * by information content) are also concepts of other words of the same text, or when its gloss
+ * words and synonyms are also lemmas, synonyms or gloss words of another word (Lesk's gloss
+ * overlap). The context is a hash set of every word's concept keys with the
+ * number of words that have each. */
+struct ctx_slot {
+    uint64_t key;
+    uint32_t words, last; /* words having the key; last word index + 1 that counted it */
+};
+struct lesk_ctx {
+    struct ctx_slot *v;
+    size_t mask;
+};
+
+static struct ctx_slot *ctx_get(struct lesk_ctx *c, uint64_t key)
+{
+    for (size_t i = (size_t)mix64(key) & c->mask;; i = (i + 1) & c->mask)
+        if (c->v[i].key == key || c->v[i].key == 0)
+            return &c->v[i];
+}
+
+static void ctx_add(struct lesk_ctx *c, uint64_t key, uint32_t word)
+{
+    struct ctx_slot *s = ctx_get(c, key | 1);
+    s->key = key | 1;
+    if (s->last != word + 1) {
+        s->last = word + 1;
+        s->words++;
+    }
+}
+
+static uint64_t lemma_key(const char *l)
+{
+    return fnv(seed(F_UNIGRAM), l, strlen(l)) | ((uint64_t)1 << 63);
+}
+
+static void lesk_weights(const struct embed_wn_entry *const *ents, size_t n,
+                         const struct embed_local2_params *p, double (*mult)[8][SENSE_RANKS])
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ents[i])
+            total += ents[i]->nsenses + ents[i]->nlemmas + ents[i]->nexp;
+    size_t cap = 64;
+    while (cap < total * 2 + 2)
+        cap *= 2;
+    struct lesk_ctx c = {fg_xcalloc(cap, sizeof(struct ctx_slot)), cap - 1};
+    for (size_t i = 0; i < n; i++) {
+        const struct embed_wn_entry *e = ents[i];
+        if (!e)
+            continue;
+        for (size_t j = 0; j < e->nsenses; j++)
+            if (e->senses[j].rank < p->max_senses)
+                ctx_add(&c, e->senses[j].key, (uint32_t)i);
+        const char *l = e->lemmas;
+        for (size_t j = 0; j < e->nlemmas; j++, l += strlen(l) + 1)
+            ctx_add(&c, lemma_key(l), (uint32_t)i);
+        for (size_t j = 0; j < e->nexp; j++)
+            if (e->exps[j].rank < p->max_senses)
+                ctx_add(&c, lemma_key(e->xpool + e->exps[j].off), (uint32_t)i);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct embed_wn_entry *e = ents[i];
+        for (int a = 0; a < 8; a++)
+            for (int r = 0; r < SENSE_RANKS; r++)
+                mult[i][a][r] = 1.0;
+        if (!e)
+            continue;
+        double ov[8][SENSE_RANKS] = {{0}};
+        for (size_t j = 0; j < e->nsenses; j++) {
+            const struct embed_wn_sense *s = &e->senses[j];
+            if (s->rank >= SENSE_RANKS || s->rank >= p->max_senses)
+                continue;
+            const struct ctx_slot *cs = ctx_get(&c, s->key | 1);
+            if (cs->key && cs->words > 1)
+                ov[s->spos & 7][s->rank] += (double)s->ic * (double)s->ic;
+        }
+        for (size_t j = 0; j < e->nexp; j++) {
+            const struct embed_wn_exp *x = &e->exps[j];
+            if (x->rank >= SENSE_RANKS || x->rank >= p->max_senses)
+                continue;
+            /* word i itself added the key: another word has it when two words do */
+            const struct ctx_slot *cs = ctx_get(&c, lemma_key(e->xpool + x->off) | 1);
+            if (cs->key && cs->words > 1)
+                ov[x->pos & 7][x->rank] += 1.0;
+        }
+        for (int a = 0; a < 8; a++)
+            for (int r = 0; r < SENSE_RANKS; r++)
+                mult[i][a][r] = 1.0 + p->lesk * ov[a][r];
+    }
+    free(c.v);
 }
 
 void embed_local2_vector(const char *text, size_t len, unsigned dims,
@@ -728,28 +848,42 @@ void embed_local2_vector(const char *text, size_t len, unsigned dims,
         p = &default2;
     int keep_stops = prepare(text, len, &t, 0);
 
+    /* pass 1: the WordNet analysis of every content word */
+    const struct embed_wn_entry **ents = fg_xcalloc(t.len + 1, sizeof *ents);
+    struct embed_wn_entry **owns = fg_xcalloc(t.len + 1, sizeof *owns);
+    for (size_t i = 0; i < t.len; i++) {
+        struct token *k = &t.v[i];
+        if (k->kind == T_ALPHA && !k->stop) {
+            ents[i] = embed_wn_lookup(t.arena + k->off, k->len, &owns[i]);
+            if (ents[i] && !ents[i]->nlemmas)
+                ents[i] = NULL;
+        }
+    }
+    double(*mult)[8][SENSE_RANKS] = NULL;
+    if (p->lesk > 0) {
+        mult = fg_xmalloc((t.len + 1) * sizeof *mult);
+        lesk_weights(ents, t.len, p, mult);
+    }
+
     for (size_t i = 0; i < t.len; i++) {
         struct token *k = &t.v[i];
         if (k->stop && !keep_stops)
             continue;
         char *w = t.arena + k->off;
         const char *uni = w; /* unigram: the WordNet lemma(s), else v1's stem */
-        struct embed_wn_entry *own = NULL;
-        const struct embed_wn_entry *e = NULL;
-        if (k->kind == T_ALPHA && !k->stop) {
-            e = embed_wn_lookup(w, k->len, &own);
+        const struct embed_wn_entry *e = ents[i];
+        if (k->kind == T_ALPHA && !k->stop)
             k->len = stem(w, k->len); /* char n-grams stay on the stem, as in v1 */
-        }
         size_t uni_len = k->len;
-        if (e && e->nlemmas) {
+        if (e) {
             double wl = p->w_unigram / sqrt((double)e->nlemmas);
             const char *l = e->lemmas;
             for (size_t j = 0; j < e->nlemmas; j++) {
                 feats_add(&f, fnv(seed(F_UNIGRAM), l, strlen(l)), wl);
                 l += strlen(l) + 1;
             }
-            sense_feats(&f, e, p);
-            exp_feats(&f, e, p);
+            sense_feats(&f, e, p, mult ? mult[i] : NULL);
+            exp_feats(&f, e, p, mult ? mult[i] : NULL);
             uni = e->lemmas; /* the first lemma names the word in bigrams */
             uni_len = strlen(e->lemmas);
         } else {
@@ -765,8 +899,12 @@ void embed_local2_vector(const char *text, size_t len, unsigned dims,
         prev_len = uni_len < sizeof prev ? uni_len : sizeof prev;
         memcpy(prev, uni, prev_len);
         have_prev = 1;
-        free(own);
     }
+    for (size_t i = 0; i < t.len; i++)
+        free(owns[i]);
+    free(owns);
+    free(ents);
+    free(mult);
     finish(&f, text, len, dims, out);
     free(f.v);
     free(t.v);

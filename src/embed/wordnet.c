@@ -68,6 +68,16 @@ static uint64_t df_hash(const char *w, size_t n)
     return h | 1;
 }
 
+static uint64_t mix_key(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
 static struct df_slot *df_slot(uint64_t h)
 {
     size_t mask = WN_DF_SLOTS - 1;
@@ -124,11 +134,255 @@ static void df_count(const char *w, size_t n, void *ctx)
     s->df++;
 }
 
+/* ---- information content of synsets (Seco et al. 2004) ---------------------------------------
+ * IC(s) = 1 - log(hypo(s) + 1) / log(N), hypo(s) the number of distinct synsets below s (its
+ * transitive hyponyms, instance hyponyms included; for adjectives the satellites of a head) and N
+ * the number of synsets of its part of speech. Computed once when the dictionary is opened from the
+ * hypernym pointers of the data files: "entity" gets 0, a leaf 1. Immutable afterwards. */
+#define IC_SLOTS (1u << 18)
+struct ic_slot {
+    uint64_t key; /* pos << 32 | offset, 0 = empty */
+    uint32_t id;
+};
+static struct ic_slot *ic_table;
+static float *ic_val;       /* by synset id */
+static uint32_t *par_start; /* CSR parents: par[par_start[id] .. par_start[id + 1]) */
+static uint32_t *par;
+static uint32_t n_syn, n_par, cap_par;
+static uint32_t n_pos[NUMPARTS + 1];
+static uint64_t *par_keys; /* parent keys while loading, resolved to ids afterwards */
+static uint32_t *par_owner;
+
+static int pos_of_char(char c)
+{
+    switch (c) {
+    case 'n':
+        return NOUN;
+    case 'v':
+        return VERB;
+    case 'a':
+    case 's':
+        return ADJ;
+    case 'r':
+        return ADV;
+    default:
+        return 0;
+    }
+}
+
+static struct ic_slot *ic_slot(uint64_t key)
+{
+    size_t mask = IC_SLOTS - 1;
+    for (size_t i = (size_t)mix_key(key) & mask;; i = (i + 1) & mask)
+        if (ic_table[i].key == key || ic_table[i].key == 0)
+            return &ic_table[i];
+}
+
+/* Records one data-file line: its synset and its parents (hypernyms, instance-of, the head of a
+ * satellite adjective). */
+static void ic_line(const char *line, int pos)
+{
+    char *end;
+    unsigned long off = strtoul(line, &end, 10);
+    if (end == line || n_syn >= IC_SLOTS / 2)
+        return;
+    const char *p = end;
+    strtoul(p, &end, 10); /* lex_filenum */
+    p = end;
+    while (*p == ' ')
+        p++;
+    int sat = *p == 's';
+    p++;
+    unsigned long wcnt = strtoul(p, &end, 16);
+    p = end;
+    for (unsigned long i = 0; i < wcnt * 2; i++) { /* word lex_id pairs */
+        while (*p == ' ')
+            p++;
+        p += strcspn(p, " ");
+    }
+    unsigned long pcnt = strtoul(p, &end, 10);
+    p = end;
+    struct ic_slot *s = ic_slot((uint64_t)pos << 32 | off);
+    if (s->key)
+        return;
+    s->key = (uint64_t)pos << 32 | off;
+    s->id = n_syn++;
+    n_pos[pos]++;
+    for (unsigned long i = 0; i < pcnt; i++) {
+        char sym[4] = "";
+        while (*p == ' ')
+            p++;
+        size_t k = strcspn(p, " ");
+        if (k < sizeof sym)
+            memcpy(sym, p, k), sym[k] = '\0';
+        p += k;
+        unsigned long po = strtoul(p, &end, 10);
+        p = end;
+        while (*p == ' ')
+            p++;
+        int pp = pos_of_char(*p);
+        p += strcspn(p, " ");
+        while (*p == ' ')
+            p++;
+        p += strcspn(p, " "); /* source/target */
+        int parent =
+            strcmp(sym, "@") == 0 || strcmp(sym, "@i") == 0 || (sat && strcmp(sym, "&") == 0);
+        if (!parent || !pp)
+            continue;
+        if (n_par == cap_par) {
+            cap_par = cap_par ? cap_par * 2 : 65536;
+            par_keys = fg_xrealloc(par_keys, cap_par * sizeof *par_keys);
+            par_owner = fg_xrealloc(par_owner, cap_par * sizeof *par_owner);
+        }
+        par_keys[n_par] = (uint64_t)pp << 32 | po;
+        par_owner[n_par] = s->id;
+        n_par++;
+    }
+}
+
+/* Counts, for every synset, its distinct descendants: each synset walks up to all its ancestors
+ * once (a per-walk mark avoids counting a diamond twice) and adds one to each. */
+static void ic_finish(void)
+{
+    uint32_t *deg = fg_xcalloc((size_t)n_syn + 1, sizeof *deg);
+    uint32_t *tmp = fg_xmalloc(((size_t)n_par + 1) * sizeof *tmp);
+    uint32_t *ids = fg_xmalloc(((size_t)n_par + 1) * sizeof *ids);
+    size_t np = 0;
+    for (uint32_t i = 0; i < n_par; i++) {
+        const struct ic_slot *s = ic_slot(par_keys[i]);
+        if (!s->key)
+            continue;
+        ids[np] = s->id;
+        tmp[np] = par_owner[i];
+        deg[par_owner[i]]++;
+        np++;
+    }
+    par_start = fg_xcalloc((size_t)n_syn + 1, sizeof *par_start);
+    for (uint32_t i = 0; i < n_syn; i++)
+        par_start[i + 1] = par_start[i] + deg[i];
+    par = fg_xmalloc((np + 1) * sizeof *par);
+    memset(deg, 0, ((size_t)n_syn + 1) * sizeof *deg);
+    for (size_t i = 0; i < np; i++)
+        par[par_start[tmp[i]] + deg[tmp[i]]++] = ids[i];
+    free(tmp);
+    free(ids);
+    free(par_keys);
+    free(par_owner);
+    par_keys = NULL;
+    par_owner = NULL;
+    uint32_t *hypo = fg_xcalloc((size_t)n_syn + 1, sizeof *hypo);
+    uint32_t *mark = fg_xcalloc((size_t)n_syn + 1, sizeof *mark);
+    uint32_t *stack = fg_xmalloc(((size_t)n_syn + 1) * sizeof *stack);
+    for (uint32_t s = 0; s < n_syn; s++) {
+        size_t sp = 0;
+        for (uint32_t j = par_start[s]; j < par_start[s + 1]; j++)
+            stack[sp++] = par[j];
+        while (sp) {
+            uint32_t a = stack[--sp];
+            if (mark[a] == s + 1)
+                continue;
+            mark[a] = s + 1;
+            hypo[a]++;
+            for (uint32_t j = par_start[a]; j < par_start[a + 1] && sp < n_syn; j++)
+                stack[sp++] = par[j];
+        }
+    }
+    ic_val = fg_xmalloc(((size_t)n_syn + 1) * sizeof *ic_val);
+    for (size_t i = 0; i < IC_SLOTS; i++) {
+        if (!ic_table[i].key)
+            continue;
+        int pos = (int)(ic_table[i].key >> 32);
+        double n = n_pos[pos] > 1 ? (double)n_pos[pos] : 2.0;
+        double ic = 1.0 - log((double)hypo[ic_table[i].id] + 1.0) / log(n);
+        ic_val[ic_table[i].id] = (float)(ic < 0 ? 0 : ic);
+    }
+    free(hypo);
+    free(mark);
+    free(stack);
+    free(deg);
+}
+
+float embed_wn_ic(int pos, long off)
+{
+    if (!ic_table || off < 0)
+        return 1.0f;
+    const struct ic_slot *s =
+        ic_slot((uint64_t)(pos == SATELLITE ? ADJ : pos) << 32 | (uint64_t)(unsigned long)off);
+    return s->key ? ic_val[s->id] : 1.0f;
+}
+
+/* ---- sense frequencies (cntlist.rev: how often each sense was tagged in WordNet's corpus) ---- */
+#define TAG_SLOTS (1u << 17)
+struct tag_slot {
+    uint64_t h; /* hash of lemma, pos, sense number; 0 = empty */
+    uint32_t cnt;
+};
+static struct tag_slot *tag_table;
+
+static uint64_t tag_hash(const char *lemma, size_t n, int pos, int sense)
+{
+    uint64_t h = df_hash(lemma, n);
+    h = mix_key(h ^ ((uint64_t)pos << 56) ^ ((uint64_t)(unsigned)sense << 40));
+    return h | 1;
+}
+
+static struct tag_slot *tag_slot(uint64_t h)
+{
+    size_t mask = TAG_SLOTS - 1;
+    for (size_t i = (size_t)(h >> 17) & mask;; i = (i + 1) & mask)
+        if (tag_table[i].h == h || tag_table[i].h == 0)
+            return &tag_table[i];
+}
+
+static void load_tagcounts(const char *dir)
+{
+    char path[700], line[512];
+    tag_table = fg_xcalloc(TAG_SLOTS, sizeof *tag_table);
+    snprintf(path, sizeof path, "%s/cntlist.rev", dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return; /* optional: without it every sense counts as untagged */
+    size_t used = 0;
+    while (fgets(line, sizeof line, f) && used < TAG_SLOTS / 2) {
+        const char *pct = strchr(line, '%');
+        if (!pct)
+            continue;
+        int ss = pct[1] - '0';
+        int pos = ss == 5 ? ADJ : ss;
+        const char *sp = strchr(pct, ' ');
+        if (!sp || pos < 1 || pos > 4)
+            continue;
+        char *end;
+        long sense = strtol(sp + 1, &end, 10);
+        long cnt = strtol(end, NULL, 10);
+        if (sense <= 0 || cnt <= 0)
+            continue;
+        struct tag_slot *t = tag_slot(tag_hash(line, (size_t)(pct - line), pos, (int)sense));
+        if (!t->h) {
+            t->h = tag_hash(line, (size_t)(pct - line), pos, (int)sense);
+            used++;
+        }
+        t->cnt += (uint32_t)cnt;
+    }
+    fclose(f);
+}
+
+/* Tag count of sense (1-based) of lemma (as in index files: lower case, '_' for spaces). */
+static unsigned tag_count(const char *lemma, int pos, int sense)
+{
+    if (!tag_table)
+        return 0;
+    const struct tag_slot *t = tag_slot(tag_hash(lemma, strlen(lemma), pos, sense));
+    return t->h ? t->cnt : 0;
+}
+
 static int build_df(const char *dir)
 {
     static const char *const parts[] = {"noun", "verb", "adj", "adv"};
+    static const int poses[] = {NOUN, VERB, ADJ, ADV};
     char path[700], line[16384];
     df_table = fg_xcalloc(WN_DF_SLOTS, sizeof *df_table);
+    ic_table = fg_xcalloc(IC_SLOTS, sizeof *ic_table);
     for (size_t i = 0; i < 4; i++) {
         snprintf(path, sizeof path, "%s/data.%s", dir, parts[i]);
         FILE *f = fopen(path, "r");
@@ -139,10 +393,13 @@ static int build_df(const char *dir)
             if (!bar)
                 continue;
             df_glosses++;
+            ic_line(line, poses[i]);
             gloss_words(bar + 3, df_count, NULL);
         }
         fclose(f);
     }
+    ic_finish();
+    load_tagcounts(dir);
     return 0;
 }
 
@@ -404,6 +661,7 @@ struct builder {
     size_t xlen;
     char lemmas[256];
     size_t llen, nlem;
+    int cur_pos; /* part of speech being analysed */
 };
 
 static void add_lemma(struct builder *b, const char *l)
@@ -440,7 +698,7 @@ static size_t parents(SynsetPtr s, int *ppos, long *poff, size_t max)
 }
 
 static void add_sense(struct builder *b, int pos, long off, unsigned rank, unsigned level,
-                      unsigned kind, float posw)
+                      unsigned kind, float posw, unsigned tagcnt)
 {
     if (b->nf >= WN_MAX_FEATS || off < 0)
         return;
@@ -452,6 +710,9 @@ static void add_sense(struct builder *b, int pos, long off, unsigned rank, unsig
     b->f[b->nf].kind = (uint8_t)kind;
     b->f[b->nf].pos = (uint8_t)p;
     b->f[b->nf].posw = posw;
+    b->f[b->nf].ic = embed_wn_ic((int)p, off);
+    b->f[b->nf].tagcnt = tagcnt > 65535 ? 65535 : (uint16_t)tagcnt;
+    b->f[b->nf].spos = (uint8_t)(b->cur_pos == SATELLITE ? ADJ : b->cur_pos);
     b->nf++;
 }
 
@@ -463,6 +724,7 @@ static void add_exp(struct builder *b, const char *w, size_t n, unsigned rank, u
     b->x[b->nx].off = (uint32_t)b->xlen;
     b->x[b->nx].rank = (uint8_t)rank;
     b->x[b->nx].kind = (uint8_t)kind;
+    b->x[b->nx].pos = (uint8_t)b->cur_pos;
     b->x[b->nx].idf = (float)idf;
     memcpy(b->xpool + b->xlen, w, n);
     b->xpool[b->xlen + n] = '\0';
@@ -532,6 +794,7 @@ static void analyse_pos(struct builder *b, const char *word, int pos, unsigned m
         if (!dup)
             memcpy(forms[nforms++], bases[k], sizeof forms[0]);
     }
+    b->cur_pos = pos;
     for (size_t fi = 0; fi < nforms; fi++) {
         IndexPtr ix = index_lookup(forms[fi], pos);
         if (!ix)
@@ -544,17 +807,26 @@ static void analyse_pos(struct builder *b, const char *word, int pos, unsigned m
             ns = max_senses;
         for (unsigned r = 0; r < ns; r++) {
             long off = (long)ix->offset[r];
-            add_sense(b, pos, off, r, 0, EMBED_WN_SYNSET, posw);
-            /* derivationally related synsets (sick -> sickness, travel -> traveler) */
+            unsigned tc = tag_count(forms[fi], pos, (int)r + 1);
+            add_sense(b, pos, off, r, 0, EMBED_WN_SYNSET, posw, tc);
+            /* derivationally related synsets and pertainyms (sick -> sickness, financial ->
+             * finance), and the lateral relations: similar-to and also-see (adjectives),
+             * entailment and also-see (verbs) */
             SynsetPtr s = read_synset(pos, off, NULL);
             if (s) {
                 expand_synset(b, s, word, r);
-                size_t nd = 0;
-                for (int k = 0; k < s->ptrcount && nd < WN_MAX_DERIV; k++)
-                    if (s->ptrtyp[k] == DERIVATION || s->ptrtyp[k] == PERTPTR) {
-                        add_sense(b, s->ppos[k], s->ptroff[k], r, 1, EMBED_WN_DERIV, posw);
+                size_t nd = 0, nr = 0;
+                for (int k = 0; k < s->ptrcount; k++) {
+                    int t = s->ptrtyp[k];
+                    if ((t == DERIVATION || t == PERTPTR) && nd < WN_MAX_DERIV) {
+                        add_sense(b, s->ppos[k], s->ptroff[k], r, 1, EMBED_WN_DERIV, posw, tc);
                         nd++;
+                    } else if ((t == SIMPTR || t == SEEALSOPTR || t == ENTAILPTR || t == CAUSETO) &&
+                               nr < WN_MAX_DERIV) {
+                        add_sense(b, s->ppos[k], s->ptroff[k], r, 1, EMBED_WN_REL, posw, tc);
+                        nr++;
                     }
+                }
                 free_synset(s);
             }
             /* hypernym levels, breadth first */
@@ -575,7 +847,7 @@ static void analyse_pos(struct builder *b, const char *word, int pos, unsigned m
                     size_t np = parents(h, pp, po, WN_MAX_HYPER);
                     free_synset(h);
                     for (size_t j = 0; j < np && ln[nxt] < WN_MAX_FRONT; j++) {
-                        add_sense(b, pp[j], po[j], r, level, EMBED_WN_HYPER, posw);
+                        add_sense(b, pp[j], po[j], r, level, EMBED_WN_HYPER, posw, tc);
                         lp[nxt][ln[nxt]] = pp[j];
                         lo[nxt][ln[nxt]] = po[j];
                         ln[nxt]++;
@@ -594,9 +866,13 @@ static struct embed_wn_entry *analyse(const char *word)
     for (size_t i = 0; i < 4; i++)
         analyse_pos(b, word, poses[i], EMBED_WN_MAX_SENSES);
     size_t wl = strlen(word);
+    const char *lw = b->nlem ? b->lemmas : word;
+    const struct df_slot *ds = df_slot(df_hash(lw, strlen(lw)));
+    double wdf = ds->h ? (double)ds->df : 0.0;
     struct embed_wn_entry *e =
         fg_xmalloc(sizeof *e + b->nf * sizeof(struct embed_wn_sense) +
                    b->nx * sizeof(struct embed_wn_exp) + b->xlen + b->llen + wl + 1);
+    e->idf = (float)log(((double)df_glosses + 1) / (wdf + 1));
     e->nsenses = b->nf;
     e->nlemmas = b->nlem;
     e->senses = (struct embed_wn_sense *)(e + 1);
