@@ -4,6 +4,7 @@
  */
 #include <string.h>
 
+#include "api/authn.h"
 #include "api/capsules_int.h"
 #include "api/error.h"
 #include "api/routes.h"
@@ -72,7 +73,7 @@ static void h_list(struct http_req *req, struct http_resp *resp)
 {
     long long page, per_page, since = 0, until = 0;
     struct store_audit_filter f = {0};
-    if (fg_authz_require_or_reply(req, resp, "admin:audit") ||
+    if (api_require_or_reply(req, resp, "admin:audit") ||
         api_page_params(req, resp, &page, &per_page) ||
         q_uuid(req, resp, "user_id", &f.actor_id) < 0 ||
         q_text(req, resp, "action", &f.action) < 0 ||
@@ -108,7 +109,7 @@ static void h_list(struct http_req *req, struct http_resp *resp)
 
 static void h_verify(struct http_req *req, struct http_resp *resp)
 {
-    if (fg_authz_require_or_reply(req, resp, "admin:audit"))
+    if (api_require_or_reply(req, resp, "admin:audit"))
         return;
     struct fg_audit_verify v;
     enum fg_err e = fg_audit_verify(req->app->store, &v);

@@ -2,6 +2,7 @@
  * PUT /api/v1/admin/capsules/{id}/trust (SPEC §4.2): an admin sets a capsule's trust level.
  * Audited (capsule.trust_change; refusals as "denied") and announced (capsule.updated).
  */
+#include "api/authn.h"
 #include "api/capsules_int.h"
 #include "api/routes.h"
 #include "api/validate.h"
@@ -16,13 +17,13 @@
 static void h_set_trust(struct http_req *req, struct http_resp *resp)
 {
     const char *id = http_param(req, "id");
-    if (fg_authz_require_or_reply(req, resp, ADMIN_PERMISSION)) {
+    if (api_require_or_reply(req, resp, ADMIN_PERMISSION)) {
         if (req->principal) {
             struct fg_audit_entry ae = {.action = "capsule.trust_change",
                                         .resource_type = "capsule",
                                         .resource_id = id && fg_uuid_valid(id) ? id : NULL,
                                         .outcome = "denied"};
-            fg_audit_from_req(&ae, req);
+            fg_audit_from_ctx(&ae, api_ctx(req));
             fg_audit_record(req->app, NULL, &ae);
         }
         return;
@@ -50,17 +51,16 @@ static void h_set_trust(struct http_req *req, struct http_resp *resp)
                              : "trust_level is required");
         return;
     }
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     struct fg_capsule_why why = {0};
     struct store_capsule cap = {0};
-    enum fg_err e = fg_capsule_set_trust(req->app, &a, id, trust, &cap, &why);
+    enum fg_err e = fg_capsule_set_trust(req->app, a, id, trust, &cap, &why);
     if (e != FG_OK) {
         api_capsule_error(resp, e, &why);
         return;
     }
     json_t *o = fg_capsule_json(&cap, 0);
-    fg_graph_annotate(req->app, &a, o);
+    fg_graph_annotate(req->app, a, o);
     http_reply_data(resp, 200, o, NULL);
     store_capsule_clear(&cap);
 }

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "api/authn.h"
 #include "api/capsules_int.h"
 #include "api/routes.h"
 #include "core/app.h"
@@ -17,7 +18,7 @@
 
 static void h_run(struct http_req *req, struct http_resp *resp)
 {
-    if (fg_authz_require_or_reply(req, resp, "admin:system"))
+    if (api_require_or_reply(req, resp, "admin:system"))
         return;
     const char *d = http_query(req, "dry_run");
     int dry = 0;
@@ -30,7 +31,7 @@ static void h_run(struct http_req *req, struct http_resp *resp)
         }
     }
     struct fg_retention_report r;
-    enum fg_err e = fg_retention_run(req->app, fg_now_ms(), dry, &r);
+    enum fg_err e = fg_retention_run(req->app, api_ctx(req), fg_now_ms(), dry, &r);
     if (e != FG_OK) {
         struct fg_capsule_why why = {0};
         api_capsule_error(resp, e, &why);

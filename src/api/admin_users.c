@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/authn.h"
 #include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
@@ -35,7 +36,7 @@ static void reply_store_error(struct http_resp *resp, enum fg_err e, const char 
 
 static void h_list(struct http_req *req, struct http_resp *resp)
 {
-    if (fg_authz_require_or_reply(req, resp, "admin:users") != 0)
+    if (api_require_or_reply(req, resp, "admin:users") != 0)
         return;
     long long page, per_page;
     if (q_int(req, resp, "page", 1, 1, 1000000, &page) < 0 ||
@@ -74,7 +75,7 @@ static const char *user_id_or_reply(struct http_req *req, struct http_resp *resp
 
 static void h_get(struct http_req *req, struct http_resp *resp)
 {
-    if (fg_authz_require_or_reply(req, resp, "admin:users") != 0)
+    if (api_require_or_reply(req, resp, "admin:users") != 0)
         return;
     const char *id = user_id_or_reply(req, resp);
     if (!id)
@@ -93,7 +94,7 @@ static void h_trust(struct http_req *req, struct http_resp *resp)
     static const char *const known[] = {"trust_level", NULL};
     static const char *const levels[] = {"core",    "trusted",    "standard",
                                          "sandbox", "quarantine", NULL};
-    if (fg_authz_require_or_reply(req, resp, "admin:users") != 0)
+    if (api_require_or_reply(req, resp, "admin:users") != 0)
         return;
     const char *id = user_id_or_reply(req, resp);
     json_t *b = id ? http_json_body_or_reply(req, resp) : NULL;
@@ -101,7 +102,8 @@ static void h_trust(struct http_req *req, struct http_resp *resp)
     if (!b || v_no_unknown(resp, b, known) || v_enum(resp, b, "trust_level", 1, levels, &level))
         return;
     struct store_user u;
-    enum fg_err e = fg_identity_set_trust(req->app, req, id, fg_trust_from_name(level), &u);
+    enum fg_err e =
+        fg_identity_set_trust(req->app, api_ctx(req), id, fg_trust_from_name(level), &u);
     if (e != FG_OK) {
         reply_store_error(resp, e, "user");
         return;
@@ -112,7 +114,7 @@ static void h_trust(struct http_req *req, struct http_resp *resp)
 static void h_roles(struct http_req *req, struct http_resp *resp)
 {
     static const char *const known[] = {"roles", NULL};
-    if (fg_authz_require_or_reply(req, resp, "admin:users") != 0)
+    if (api_require_or_reply(req, resp, "admin:users") != 0)
         return;
     const char *id = user_id_or_reply(req, resp);
     json_t *b = id ? http_json_body_or_reply(req, resp) : NULL;
@@ -138,7 +140,7 @@ static void h_roles(struct http_req *req, struct http_resp *resp)
         return;
     }
     struct store_user u;
-    enum fg_err e = fg_identity_set_roles(req->app, req, id, roles, &u);
+    enum fg_err e = fg_identity_set_roles(req->app, api_ctx(req), id, roles, &u);
     if (e != FG_OK) {
         reply_store_error(resp, e, "user");
         return;
@@ -148,7 +150,7 @@ static void h_roles(struct http_req *req, struct http_resp *resp)
 
 static void set_disabled(struct http_req *req, struct http_resp *resp, int disabled)
 {
-    if (fg_authz_require_or_reply(req, resp, "admin:users") != 0)
+    if (api_require_or_reply(req, resp, "admin:users") != 0)
         return;
     const char *id = user_id_or_reply(req, resp);
     if (!id)
@@ -158,7 +160,7 @@ static void set_disabled(struct http_req *req, struct http_resp *resp, int disab
         return;
     }
     struct store_user u;
-    enum fg_err e = fg_identity_set_disabled(req->app, req, id, disabled, &u);
+    enum fg_err e = fg_identity_set_disabled(req->app, api_ctx(req), id, disabled, &u);
     if (e != FG_OK) {
         reply_store_error(resp, e, "user");
         return;
@@ -184,7 +186,7 @@ static void h_test_clock(struct http_req *req, struct http_resp *resp)
                          json_pack("{ss}", "path", req->path));
         return;
     }
-    if (fg_authz_require_or_reply(req, resp, "admin:system") != 0)
+    if (api_require_or_reply(req, resp, "admin:system") != 0)
         return;
     json_t *b = http_json_body_or_reply(req, resp);
     long long off = 0;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/authn.h"
 #include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
@@ -124,7 +125,8 @@ static void h_register(struct http_req *req, struct http_resp *resp)
     struct store_user u;
     int created = 0;
     /* a taken email answers exactly like a free one (issue 11, finding 13; docs/identity.md) */
-    enum fg_err e = fg_identity_register(req->app, req, email, pw, pwlen, dn, &u, &created);
+    enum fg_err e =
+        fg_identity_register(req->app, api_ctx(req), email, pw, pwlen, dn, &u, &created);
     if (e != FG_OK) {
         reply_store_error(resp, e, "user");
         return;
@@ -149,7 +151,7 @@ static void h_login(struct http_req *req, struct http_resp *resp)
         return;
     }
     struct fg_login_result r;
-    enum fg_err e = fg_identity_login(req->app, req, email, pw, pwlen, code, &r);
+    enum fg_err e = fg_identity_login(req->app, api_ctx(req), email, pw, pwlen, code, &r);
     if (e != FG_OK) {
         reply_store_error(resp, e, "user");
         return;
@@ -188,7 +190,7 @@ static void h_refresh(struct http_req *req, struct http_resp *resp)
     const char *reason = "invalid refresh token";
     struct store_user u;
     struct fg_token_pair t;
-    enum fg_err e = fg_identity_refresh(req->app, req, tok, &st, &reason, &u, &t);
+    enum fg_err e = fg_identity_refresh(req->app, api_ctx(req), tok, &st, &reason, &u, &t);
     if (e != FG_OK) {
         reply_store_error(resp, e, "session");
         return;
@@ -207,11 +209,11 @@ static void h_refresh(struct http_req *req, struct http_resp *resp)
 static void h_logout(struct http_req *req, struct http_resp *resp)
 {
     struct fg_jwt_claims cl;
-    if (fg_identity_request_claims(req, &cl) != 0) {
+    if (api_request_claims(req, &cl) != 0) {
         http_reply_unauthorized(resp, "authentication required");
         return;
     }
-    enum fg_err e = fg_identity_logout(req->app, req, cl.sid);
+    enum fg_err e = fg_identity_logout(req->app, api_ctx(req), cl.sid);
     if (e != FG_OK) {
         reply_store_error(resp, e, "session");
         return;
@@ -238,7 +240,8 @@ static void h_me_patch(struct http_req *req, struct http_resp *resp)
     if (!b || v_no_unknown(resp, b, known) || v_display_name(resp, b, 1, &dn) < 0)
         return;
     struct store_user u;
-    enum fg_err e = fg_identity_set_display_name(req->app, req, req->principal->user_id, dn, &u);
+    enum fg_err e =
+        fg_identity_set_display_name(req->app, api_ctx(req), req->principal->user_id, dn, &u);
     if (e != FG_OK) {
         reply_store_error(resp, e, "user");
         return;
@@ -261,14 +264,14 @@ static void h_password(struct http_req *req, struct http_resp *resp)
         return;
     }
     struct fg_jwt_claims cl;
-    if (fg_identity_request_claims(req, &cl) != 0) {
+    if (api_request_claims(req, &cl) != 0) {
         http_reply_unauthorized(resp, "authentication required");
         return;
     }
     enum fg_reauth_status st = FG_REAUTH_WRONG;
     int64_t until = 0;
-    enum fg_err e = fg_identity_change_password(req->app, req, req->principal->user_id, cl.sid, cur,
-                                                curlen, next, nextlen, &st, &until);
+    enum fg_err e = fg_identity_change_password(req->app, api_ctx(req), req->principal->user_id,
+                                                cl.sid, cur, curlen, next, nextlen, &st, &until);
     if (e != FG_OK) {
         reply_store_error(resp, e, "user");
         return;
@@ -288,8 +291,8 @@ static void h_mfa_setup(struct http_req *req, struct http_resp *resp)
 {
     char secret[FG_TOTP_SECRET_B32_MAX];
     char *uri = NULL;
-    enum fg_err e =
-        fg_identity_mfa_setup(req->app, req, req->principal->user_id, secret, sizeof secret, &uri);
+    enum fg_err e = fg_identity_mfa_setup(req->app, api_ctx(req), req->principal->user_id, secret,
+                                          sizeof secret, &uri);
     if (e == FG_ECONFLICT) {
         http_reply_conflict(resp, "MFA is already enabled; disable it first", NULL);
         return;
@@ -322,7 +325,8 @@ static void h_mfa_verify(struct http_req *req, struct http_resp *resp)
     if (read_code(req, resp, &code) != 0)
         return;
     int ok = 0;
-    enum fg_err e = fg_identity_mfa_verify(req->app, req, req->principal->user_id, code, &ok);
+    enum fg_err e =
+        fg_identity_mfa_verify(req->app, api_ctx(req), req->principal->user_id, code, &ok);
     if (e == FG_ECONFLICT) {
         http_reply_conflict(resp,
                             "no MFA setup in progress (MFA is enabled, or POST "
@@ -349,7 +353,7 @@ static void h_mfa_disable(struct http_req *req, struct http_resp *resp)
     enum fg_reauth_status st = FG_REAUTH_WRONG;
     int64_t until = 0;
     enum fg_err e =
-        fg_identity_mfa_disable(req->app, req, req->principal->user_id, code, &st, &until);
+        fg_identity_mfa_disable(req->app, api_ctx(req), req->principal->user_id, code, &st, &until);
     if (e == FG_ECONFLICT) {
         http_reply_conflict(resp, "MFA is not enabled", NULL);
         return;

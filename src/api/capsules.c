@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/authn.h"
 #include "api/capsules_int.h"
 #include "api/error.h"
 #include "api/routes.h"
@@ -25,18 +26,6 @@
 #define PAGE_MAX         1000000
 #define PER_PAGE_DEFAULT 20
 #define PER_PAGE_MAX     100
-
-void api_actor_from_req(struct fg_actor *a, struct http_req *req)
-{
-    memset(a, 0, sizeof *a);
-    if (req->principal) {
-        a->user_id = req->principal->user_id;
-        a->trust = req->principal->trust;
-        a->admin = fg_is_admin(req->principal);
-    }
-    a->client_ip = req->client_ip;
-    a->correlation_id = req->correlation_id;
-}
 
 void api_capsule_why(struct fg_why *w, const struct fg_capsule_why *why)
 {
@@ -109,15 +98,14 @@ static void reply_capsule(struct http_req *req, struct http_resp *resp, int stat
                           const struct store_capsule *cap, int with_embedding)
 {
     json_t *o = fg_capsule_json(cap, with_embedding);
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
-    fg_graph_annotate(req->app, &a, o);
+    const struct fg_ctx *a = api_ctx(req);
+    fg_graph_annotate(req->app, a, o);
     http_reply_data(resp, status, o, NULL);
 }
 
 static void h_create(struct http_req *req, struct http_resp *resp)
 {
-    if (fg_authz_require_or_reply(req, resp, "capsule:create"))
+    if (api_require_or_reply(req, resp, "capsule:create"))
         return;
     json_t *body = http_json_body_or_reply(req, resp);
     if (!body)
@@ -135,11 +123,10 @@ static void h_create(struct http_req *req, struct http_resp *resp)
         http_reply_invalid(resp, "reason", "reason describes the derivation from parent_id");
         goto out;
     }
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     struct fg_capsule_why why = {0};
     struct store_capsule cap = {0};
-    enum fg_err e = fg_capsule_create(req->app, &a, &in, &cap, &why);
+    enum fg_err e = fg_capsule_create(req->app, a, &in, &cap, &why);
     if (e != FG_OK) {
         api_capsule_error(resp, e, &why);
         goto out;
@@ -160,7 +147,7 @@ static void h_get(struct http_req *req, struct http_resp *resp)
     int include_deleted = 0;
     long long as_of = 0;
     int as_of_given;
-    if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
+    if (api_require_or_reply(req, resp, "capsule:read") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id) ||
         q_enum(req, resp, "include", includes, &include) < 0 ||
         q_bool(req, resp, "include_deleted", 0, &include_deleted) < 0 ||
@@ -170,13 +157,12 @@ static void h_get(struct http_req *req, struct http_resp *resp)
         http_reply_invalid(resp, "include", "include=embedding is not available with as_of");
         return;
     }
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     struct store_capsule cap = {0};
     enum fg_err e =
         as_of_given == 0
-            ? fg_history_as_of(req->app, &a, id, as_of, include_deleted && a.admin, &cap)
-            : fg_capsule_get(req->app, &a, id, include ? STORE_CAPSULE_WITH_EMBEDDING : 0,
+            ? fg_history_as_of(req->app, a, id, as_of, include_deleted && a->admin, &cap)
+            : fg_capsule_get(req->app, a, id, include ? STORE_CAPSULE_WITH_EMBEDDING : 0,
                              include_deleted, &cap);
     if (e != FG_OK) {
         struct fg_capsule_why why = {.what = "capsule"};
@@ -216,7 +202,7 @@ static void h_list(struct http_req *req, struct http_resp *resp)
 {
     long long page, per_page, after = 0, before = 0;
     const char *type = NULL, *trust = NULL, *owner = NULL, *parent = NULL;
-    if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
+    if (api_require_or_reply(req, resp, "capsule:read") ||
         api_page_params(req, resp, &page, &per_page) ||
         q_enum(req, resp, "type", fg_capsule_types, &type) < 0 ||
         q_enum(req, resp, "trust_level", trust_names, &trust) < 0 ||
@@ -232,27 +218,26 @@ static void h_list(struct http_req *req, struct http_resp *resp)
         .created_after = after,
         .created_before = before,
     };
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     json_t *items = json_array();
     long long total = 0;
     struct page_ctx x = {.items = items};
     fg_content_budget_init(&x.budget);
-    enum fg_err e = fg_capsule_list(req->app, &a, &f, page, per_page, append_capsule, &x, &total);
+    enum fg_err e = fg_capsule_list(req->app, a, &f, page, per_page, append_capsule, &x, &total);
     if (e != FG_OK) {
         json_decref(items);
         struct fg_capsule_why why = {0};
         api_capsule_error(resp, e, &why);
         return;
     }
-    fg_graph_annotate(req->app, &a, items);
+    fg_graph_annotate(req->app, a, items);
     http_reply_page(resp, items, total, page, per_page);
 }
 
 static void h_update(struct http_req *req, struct http_resp *resp)
 {
     const char *id;
-    if (fg_authz_require_or_reply(req, resp, "capsule:update") ||
+    if (api_require_or_reply(req, resp, "capsule:update") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id))
         return;
     json_t *body = http_json_body_or_reply(req, resp);
@@ -276,11 +261,10 @@ static void h_update(struct http_req *req, struct http_resp *resp)
         http_reply_invalid(resp, "content", "nothing to update: give content, type or metadata");
         goto out;
     }
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     struct fg_capsule_why why = {0};
     struct store_capsule cap = {0};
-    enum fg_err e = fg_capsule_update(req->app, &a, id, &in, &cap, &why);
+    enum fg_err e = fg_capsule_update(req->app, a, id, &in, &cap, &why);
     if (e != FG_OK) {
         api_capsule_error(resp, e, &why);
         goto out;
@@ -295,15 +279,14 @@ static void h_delete(struct http_req *req, struct http_resp *resp)
 {
     const char *id;
     int cascade = 0;
-    if (fg_authz_require_or_reply(req, resp, "capsule:delete") ||
+    if (api_require_or_reply(req, resp, "capsule:delete") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id) ||
         q_bool(req, resp, "cascade", 0, &cascade) < 0)
         return;
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     struct fg_capsule_why why = {0};
     long long n = 0;
-    enum fg_err e = fg_capsule_delete(req->app, &a, id, cascade, &n, &why);
+    enum fg_err e = fg_capsule_delete(req->app, a, id, cascade, &n, &why);
     if (e != FG_OK) {
         api_capsule_error(resp, e, &why);
         return;
@@ -353,7 +336,7 @@ static int append_ancestor(const struct store_ancestor *an, void *vctx)
 /* ?include=content: the whole contents, nearest ancestor first, while they fit the response
  * content budget; past it `content` is null and `content_omitted` true. Each ancestor is read
  * again (visibility rechecked), one at a time, so memory stays within the budget. */
-static enum fg_err add_contents(struct http_req *req, const struct fg_actor *a, json_t *items,
+static enum fg_err add_contents(struct http_req *req, const struct fg_ctx *a, json_t *items,
                                 int *capped)
 {
     struct fg_content_budget b;
@@ -401,28 +384,27 @@ static void h_lineage(struct http_req *req, struct http_resp *resp)
     static const char *const includes[] = {"content", NULL};
     const char *id, *include = NULL;
     long long max_depth;
-    if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
+    if (api_require_or_reply(req, resp, "capsule:read") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id) ||
         q_int(req, resp, "max_depth", FG_LINEAGE_DEPTH_DEFAULT, 1, FG_LINEAGE_DEPTH_MAX,
               &max_depth) < 0 ||
         q_enum(req, resp, "include", includes, &include) < 0)
         return;
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     struct lineage_ctx x = {.items = json_array()};
     int truncated = 0;
     int capped = 0;
     enum fg_err e =
-        fg_lineage_ancestors(req->app, &a, id, (int)max_depth, append_ancestor, &x, &truncated);
+        fg_lineage_ancestors(req->app, a, id, (int)max_depth, append_ancestor, &x, &truncated);
     if (e == FG_OK && include)
-        e = add_contents(req, &a, x.items, &capped);
+        e = add_contents(req, a, x.items, &capped);
     if (e != FG_OK) {
         json_decref(x.items);
         struct fg_capsule_why why = {.what = "capsule"};
         api_capsule_error(resp, e, &why);
         return;
     }
-    fg_graph_annotate(req->app, &a, x.items);
+    fg_graph_annotate(req->app, a, x.items);
     size_t n = json_array_size(x.items);
     http_reply_data(resp, 200,
                     json_pack("{sssosIsbsb}", "id", id, "ancestors", x.items, "max_depth",
@@ -436,25 +418,24 @@ static void h_children(struct http_req *req, struct http_resp *resp)
 {
     const char *id;
     long long page, per_page;
-    if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
+    if (api_require_or_reply(req, resp, "capsule:read") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id) ||
         api_page_params(req, resp, &page, &per_page))
         return;
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     json_t *items = json_array();
     long long total = 0;
     struct page_ctx x = {.items = items};
     fg_content_budget_init(&x.budget);
     enum fg_err e =
-        fg_capsule_children(req->app, &a, id, page, per_page, append_capsule, &x, &total);
+        fg_capsule_children(req->app, a, id, page, per_page, append_capsule, &x, &total);
     if (e != FG_OK) {
         json_decref(items);
         struct fg_capsule_why why = {.what = "capsule"};
         api_capsule_error(resp, e, &why);
         return;
     }
-    fg_graph_annotate(req->app, &a, items);
+    fg_graph_annotate(req->app, a, items);
     http_reply_page(resp, items, total, page, per_page);
 }
 
@@ -511,12 +492,11 @@ static void h_revisions(struct http_req *req, struct http_resp *resp)
 {
     const char *id;
     long long page, per_page;
-    if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
+    if (api_require_or_reply(req, resp, "capsule:read") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id) ||
         api_page_params(req, resp, &page, &per_page))
         return;
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     json_t *items = json_array();
     struct store_capsule cur = {0};
     long long total = 0;
@@ -525,7 +505,7 @@ static void h_revisions(struct http_req *req, struct http_resp *resp)
     fg_content_budget_init(&x.budget);
     if (page == 1) /* the current version comes first on page 1: it is spent first */
         x.budget.left = FG_RESPONSE_CONTENT_BUDGET / 2;
-    enum fg_err e = fg_capsule_revisions(req->app, &a, id, page, per_page, &cur, &with_current,
+    enum fg_err e = fg_capsule_revisions(req->app, a, id, page, per_page, &cur, &with_current,
                                          append_revision, &x, &total);
     if (e != FG_OK) {
         json_decref(items);

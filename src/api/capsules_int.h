@@ -6,8 +6,6 @@
 #include "http/http.h"
 #include "util/err.h"
 
-/** The acting principal of a request (borrowed strings). */
-void api_actor_from_req(struct fg_actor *a, struct http_req *req);
 /** Copies a capsule/history/graph failure into the one details structure (what defaults to
  * "capsule"). */
 void api_capsule_why(struct fg_why *w, const struct fg_capsule_why *why);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/authn.h"
 #include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
@@ -28,18 +29,6 @@
 #define PAGE_MAX         1000000
 #define PER_PAGE_DEFAULT 20
 #define PER_PAGE_MAX     100
-
-static void actor_from_req(struct fg_actor *a, struct http_req *req)
-{
-    memset(a, 0, sizeof *a);
-    if (req->principal) {
-        a->user_id = req->principal->user_id;
-        a->trust = req->principal->trust;
-        a->admin = fg_is_admin(req->principal);
-    }
-    a->client_ip = req->client_ip;
-    a->correlation_id = req->correlation_id;
-}
 
 static void reply_error(struct http_resp *resp, enum fg_err e, const struct fg_gov_why *why,
                         const char *what)
@@ -70,7 +59,7 @@ static void h_create(struct http_req *req, struct http_resp *resp)
     static const char *const known[] = {
         "title",  "description",        "type", "payload", "voting_duration_hours",
         "quorum", "approval_threshold", NULL};
-    if (enabled_or_reply(req, resp) || fg_authz_require_or_reply(req, resp, "governance:propose"))
+    if (enabled_or_reply(req, resp) || api_require_or_reply(req, resp, "governance:propose"))
         return;
     json_t *b = http_json_body_or_reply(req, resp);
     const char *type, *title, *description;
@@ -110,12 +99,11 @@ static void h_create(struct http_req *req, struct http_resp *resp)
         .quorum_ppm = quorum >= 0 ? fg_gov_ppm(quorum) : -1,
         .threshold_ppm = threshold >= 0 ? fg_gov_ppm(threshold) : -1,
     };
-    struct fg_actor a;
-    actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     struct fg_gov_why why;
     struct store_proposal p;
     memset(&p, 0, sizeof p);
-    enum fg_err e = fg_gov_create(req->app, &a, &in, &p, &why);
+    enum fg_err e = fg_gov_create(req->app, a, &in, &p, &why);
     if (e != FG_OK) {
         reply_error(resp, e, &why, "proposal");
         return;
@@ -161,7 +149,7 @@ static void h_list(struct http_req *req, struct http_resp *resp)
     long long total = 0;
     struct page_ctx x = {.items = items};
     fg_content_budget_init(&x.budget);
-    enum fg_err e = fg_gov_list(req->app, &f, page, per_page, page_cb, &x, &total);
+    enum fg_err e = fg_gov_list(req->app, api_ctx(req), &f, page, per_page, page_cb, &x, &total);
     if (e != FG_OK) {
         json_decref(items);
         struct fg_gov_why why = {0};
@@ -187,7 +175,7 @@ static void h_get(struct http_req *req, struct http_resp *resp)
     struct store_proposal p;
     memset(&p, 0, sizeof p);
     struct fg_gov_why why = {0};
-    enum fg_err e = fg_gov_get(req->app, id, &p);
+    enum fg_err e = fg_gov_get(req->app, api_ctx(req), id, &p);
     if (e != FG_OK) {
         reply_error(resp, e, &why, "proposal");
         return;
@@ -201,13 +189,12 @@ static void transition(struct http_req *req, struct http_resp *resp, int activat
     const char *id = id_or_reply(req, resp);
     if (!id)
         return;
-    struct fg_actor a;
-    actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     struct store_proposal p;
     memset(&p, 0, sizeof p);
     struct fg_gov_why why;
-    enum fg_err e = activate ? fg_gov_activate(req->app, &a, id, &p, &why)
-                             : fg_gov_cancel(req->app, &a, id, &p, &why);
+    enum fg_err e = activate ? fg_gov_activate(req->app, a, id, &p, &why)
+                             : fg_gov_cancel(req->app, a, id, &p, &why);
     if (e != FG_OK) {
         reply_error(resp, e, &why, "proposal");
         return;
@@ -231,19 +218,18 @@ static void h_vote(struct http_req *req, struct http_resp *resp)
     static const char *const known[] = {"vote", "reasoning", NULL};
     static const char *const votes[] = {"for", "against", "abstain", NULL};
     const char *id = id_or_reply(req, resp);
-    if (!id || fg_authz_require_or_reply(req, resp, "governance:vote"))
+    if (!id || api_require_or_reply(req, resp, "governance:vote"))
         return;
     json_t *b = http_json_body_or_reply(req, resp);
     const char *vote, *reasoning = NULL;
     if (!b || v_no_unknown(resp, b, known) || v_enum(resp, b, "vote", 1, votes, &vote) ||
         v_string(resp, b, "reasoning", 0, 0, FG_GOV_REASONING_MAX, &reasoning) < 0)
         return;
-    struct fg_actor a;
-    actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     struct fg_gov_why why;
     json_t *v = NULL;
     int created = 0;
-    enum fg_err e = fg_gov_vote(req->app, &a, id, vote, reasoning, &v, &created, &why);
+    enum fg_err e = fg_gov_vote(req->app, a, id, vote, reasoning, &v, &created, &why);
     if (e != FG_OK) {
         reply_error(resp, e, &why, "proposal");
         return;

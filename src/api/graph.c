@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/authn.h"
 #include "api/capsules_int.h"
 #include "api/error.h"
 #include "api/routes.h"
@@ -56,7 +57,7 @@ static void graph_error(struct http_resp *resp, enum fg_err e, struct fg_capsule
 static void h_link(struct http_req *req, struct http_resp *resp)
 {
     const char *id;
-    if (fg_authz_require_or_reply(req, resp, "capsule:update") ||
+    if (api_require_or_reply(req, resp, "capsule:update") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id))
         return;
     json_t *body = http_json_body_or_reply(req, resp);
@@ -71,12 +72,11 @@ static void h_link(struct http_req *req, struct http_resp *resp)
         v_string(resp, body, "note", 0, 0, FG_GRAPH_NOTE_MAX, &in.note) < 0 ||
         v_number(resp, body, "weight", 0, 0.0, 1.0, &in.weight) < 0)
         return;
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     struct fg_capsule_why why = {0};
     json_t *edge = NULL;
     char dup[37];
-    enum fg_err e = fg_graph_link(req->app, &a, id, &in, &edge, &why, dup);
+    enum fg_err e = fg_graph_link(req->app, a, id, &in, &edge, &why, dup);
     if (e != FG_OK) {
         graph_error(resp, e, &why, dup);
         return;
@@ -93,17 +93,16 @@ static void h_edges(struct http_req *req, struct http_resp *resp)
     const char *id, *dir = NULL;
     long long page, per_page;
     unsigned types;
-    if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
+    if (api_require_or_reply(req, resp, "capsule:read") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id) ||
         api_page_params(req, resp, &page, &per_page) ||
         q_enum(req, resp, "direction", directions, &dir) < 0 || q_types(req, resp, "type", &types))
         return;
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     json_t *items = json_array();
     long long total = 0;
     enum fg_err e =
-        fg_graph_edges(req->app, &a, id, dir_bits(dir), types, page, per_page, items, &total);
+        fg_graph_edges(req->app, a, id, dir_bits(dir), types, page, per_page, items, &total);
     if (e != FG_OK) {
         json_decref(items);
         struct fg_capsule_why why = {.what = "capsule"};
@@ -116,14 +115,13 @@ static void h_edges(struct http_req *req, struct http_resp *resp)
 static void h_unlink(struct http_req *req, struct http_resp *resp)
 {
     const char *id, *edge_id;
-    if (fg_authz_require_or_reply(req, resp, "capsule:update") ||
+    if (api_require_or_reply(req, resp, "capsule:update") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id) ||
         p_uuid_or_reply(req, resp, "edge_id", "edge", &edge_id))
         return;
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     struct fg_capsule_why why = {0};
-    enum fg_err e = fg_graph_unlink(req->app, &a, id, edge_id, &why);
+    enum fg_err e = fg_graph_unlink(req->app, a, id, edge_id, &why);
     if (e != FG_OK) {
         graph_error(resp, e, &why, NULL);
         return;
@@ -136,24 +134,23 @@ static void h_neighbors(struct http_req *req, struct http_resp *resp)
     const char *id, *dir = NULL;
     long long depth, limit;
     unsigned types;
-    if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
+    if (api_require_or_reply(req, resp, "capsule:read") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id) ||
         q_int(req, resp, "depth", 1, 1, FG_GRAPH_DEPTH_MAX, &depth) < 0 ||
         q_int(req, resp, "limit", FG_GRAPH_NODES_DEFAULT, 1, FG_GRAPH_NODES_MAX, &limit) < 0 ||
         q_enum(req, resp, "direction", directions, &dir) < 0 || q_types(req, resp, "types", &types))
         return;
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     json_t *out = NULL;
     enum fg_err e =
-        fg_graph_neighbors(req->app, &a, id, (int)depth, types, dir_bits(dir), (int)limit, &out);
+        fg_graph_neighbors(req->app, a, id, (int)depth, types, dir_bits(dir), (int)limit, &out);
     if (e != FG_OK) {
         struct fg_capsule_why why = {.what = "capsule"};
         api_capsule_error(resp, e, &why);
         return;
     }
     json_object_set_new(out, "direction", json_string(dir ? dir : "both"));
-    fg_graph_annotate(req->app, &a, json_object_get(out, "nodes"));
+    fg_graph_annotate(req->app, a, json_object_get(out, "nodes"));
     http_reply_data(resp, 200, out, NULL);
 }
 
@@ -162,8 +159,8 @@ static void h_path(struct http_req *req, struct http_resp *resp)
     const char *from = NULL, *to = NULL;
     long long max_depth;
     unsigned types;
-    if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
-        q_uuid(req, resp, "from", &from) < 0 || q_uuid(req, resp, "to", &to) < 0 ||
+    if (api_require_or_reply(req, resp, "capsule:read") || q_uuid(req, resp, "from", &from) < 0 ||
+        q_uuid(req, resp, "to", &to) < 0 ||
         q_int(req, resp, "max_depth", FG_GRAPH_PATH_DEPTH_DEFAULT, 1, FG_GRAPH_PATH_DEPTH_MAX,
               &max_depth) < 0 ||
         q_types(req, resp, "types", &types))
@@ -172,10 +169,9 @@ static void h_path(struct http_req *req, struct http_resp *resp)
         http_reply_invalid(resp, from ? "to" : "from", "%s is required", from ? "to" : "from");
         return;
     }
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     json_t *out = NULL;
-    enum fg_err e = fg_graph_path(req->app, &a, from, to, (int)max_depth, types, &out);
+    enum fg_err e = fg_graph_path(req->app, a, from, to, (int)max_depth, types, &out);
     if (e != FG_OK) {
         struct fg_capsule_why why = {.what = "capsule"};
         api_capsule_error(resp, e, &why);
@@ -187,14 +183,13 @@ static void h_path(struct http_req *req, struct http_resp *resp)
 static void h_contradictions(struct http_req *req, struct http_resp *resp)
 {
     long long page, per_page;
-    if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
+    if (api_require_or_reply(req, resp, "capsule:read") ||
         api_page_params(req, resp, &page, &per_page))
         return;
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     json_t *items = json_array();
     long long total = 0;
-    enum fg_err e = fg_graph_contradictions(req->app, &a, page, per_page, items, &total);
+    enum fg_err e = fg_graph_contradictions(req->app, a, page, per_page, items, &total);
     if (e != FG_OK) {
         json_decref(items);
         struct fg_capsule_why why = {0};

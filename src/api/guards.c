@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/authn.h"
 #include "core/app.h"
 #include "core/identity.h"
 #include "core/immune.h"
@@ -69,6 +70,7 @@ static void unauthorized(struct http_resp *resp, const char *error, const char *
 int http_guard_auth_or_reply(struct http_req *req, struct http_resp *resp)
 {
     unsigned flags = req->route->flags;
+    api_ctx_build(req); /* anonymous until a token is verified */
     if (!(flags & (HTTP_AUTH_REQUIRED | HTTP_AUTH_OPTIONAL)))
         return 0;
     if (!http_header(req, "Authorization")) {
@@ -77,7 +79,7 @@ int http_guard_auth_or_reply(struct http_req *req, struct http_resp *resp)
         unauthorized(resp, NULL, "authentication required");
         return -1;
     }
-    const char *tok = fg_identity_bearer(req);
+    const char *tok = api_bearer(req);
     if (!tok) {
         unauthorized(resp, "invalid_request", "the Authorization header must be 'Bearer <token>'");
         return -1;
@@ -87,10 +89,19 @@ int http_guard_auth_or_reply(struct http_req *req, struct http_resp *resp)
         return -1;
     }
     const char *reason = "invalid token";
-    switch (fg_identity_authenticate(req->app, tok, &req->principal_storage, NULL, &reason)) {
-    case FG_AUTH_OK:
-        req->principal = &req->principal_storage;
+    struct fg_principal p;
+    switch (fg_identity_authenticate(req->app, tok, &p, NULL, &reason)) {
+    case FG_AUTH_OK: {
+        struct http_principal *hp = &req->principal_storage;
+        snprintf(hp->user_id, sizeof hp->user_id, "%s", p.user_id);
+        snprintf(hp->email, sizeof hp->email, "%s", p.email);
+        snprintf(hp->jti, sizeof hp->jti, "%s", p.jti);
+        hp->trust = p.trust;
+        hp->roles = p.roles;
+        req->principal = hp;
+        api_ctx_build(req); /* the call context of core, once per request */
         return 0;
+    }
     case FG_AUTH_UNAVAILABLE:
         http_reply_unavailable(resp, reason);
         return -1;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/authn.h"
 #include "api/capsules_int.h"
 #include "api/routes.h"
 #include "api/validate.h"
@@ -75,7 +76,7 @@ static json_t *version_head(const struct fg_version *v)
 static void h_revision(struct http_req *req, struct http_resp *resp)
 {
     const char *id;
-    if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
+    if (api_require_or_reply(req, resp, "capsule:read") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id))
         return;
     const char *version = http_param(req, "version");
@@ -83,12 +84,11 @@ static void h_revision(struct http_req *req, struct http_resp *resp)
         http_reply_not_found(resp, "version");
         return;
     }
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     struct fg_version v;
     memset(&v, 0, sizeof v);
     struct fg_capsule_why why = {0};
-    enum fg_err e = fg_history_version(req->app, &a, id, version, &v, &why);
+    enum fg_err e = fg_history_version(req->app, a, id, version, &v, &why);
     if (e != FG_OK) {
         api_capsule_error(resp, e, &why);
         return;
@@ -120,7 +120,7 @@ static void h_diff(struct http_req *req, struct http_resp *resp)
 {
     const char *id, *from = NULL, *to = "current";
     long long context;
-    if (fg_authz_require_or_reply(req, resp, "capsule:read") ||
+    if (api_require_or_reply(req, resp, "capsule:read") ||
         p_uuid_or_reply(req, resp, "id", "capsule", &id) ||
         q_version(req, resp, "from", &from) < 0 || q_version(req, resp, "to", &to) < 0 ||
         q_int(req, resp, "context", FG_DIFF_CONTEXT, 0, 100, &context) < 0)
@@ -129,15 +129,14 @@ static void h_diff(struct http_req *req, struct http_resp *resp)
         http_reply_invalid(resp, "from", "from is required (a version, e.g. 1.0.0)");
         return;
     }
-    struct fg_actor a;
-    api_actor_from_req(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     struct fg_version va, vb;
     memset(&va, 0, sizeof va);
     memset(&vb, 0, sizeof vb);
     struct fg_capsule_why why = {0};
-    enum fg_err e = fg_history_version(req->app, &a, id, from, &va, &why);
+    enum fg_err e = fg_history_version(req->app, a, id, from, &va, &why);
     if (e == FG_OK)
-        e = fg_history_version(req->app, &a, id, to, &vb, &why);
+        e = fg_history_version(req->app, a, id, to, &vb, &why);
     if (e != FG_OK) {
         fg_version_clear(&va);
         fg_version_clear(&vb);

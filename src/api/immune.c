@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 
+#include "api/authn.h"
 #include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
@@ -21,7 +22,7 @@ static void h_list(struct http_req *req, struct http_resp *resp)
 {
     static const char *const threats[] = {"brute_force", "overlay_failure", "manual", NULL};
     static const char *const targets[] = {"ip", "user", "overlay", NULL};
-    if (fg_authz_require_or_reply(req, resp, "admin:system") != 0)
+    if (api_require_or_reply(req, resp, "admin:system") != 0)
         return;
     long long page, per_page, since = 0;
     struct store_immune_filter f = {0};

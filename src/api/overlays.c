@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/authn.h"
 #include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
@@ -46,7 +47,7 @@ static void store_error(struct http_resp *resp, enum fg_err e)
 static void h_register(struct http_req *req, struct http_resp *resp)
 {
     static const char *const known[] = {"manifest", "source", NULL};
-    if (enabled_or_reply(req, resp) || fg_authz_require_or_reply(req, resp, "overlay:register"))
+    if (enabled_or_reply(req, resp) || api_require_or_reply(req, resp, "overlay:register"))
         return;
     json_t *b = http_json_body_or_reply(req, resp);
     if (!b || v_no_unknown(resp, b, known))
@@ -69,8 +70,8 @@ static void h_register(struct http_req *req, struct http_resp *resp)
     struct store_overlay ov;
     char field[64] = "", msg[400] = "";
     enum fg_err e =
-        fg_overlay_register(req->app, req, m, json_string_value(src), json_string_length(src), &ov,
-                            field, sizeof field, msg, sizeof msg);
+        fg_overlay_register(req->app, api_ctx(req), m, json_string_value(src),
+                            json_string_length(src), &ov, field, sizeof field, msg, sizeof msg);
     if (e == FG_EINVAL) {
         http_reply_invalid(resp, field, "%s", msg);
         return;
@@ -99,7 +100,7 @@ static int load_or_reply(struct http_req *req, struct http_resp *resp, const cha
 {
     memset(ov, 0, sizeof *ov);
     const char *id;
-    if (enabled_or_reply(req, resp) || fg_authz_require_or_reply(req, resp, perm) ||
+    if (enabled_or_reply(req, resp) || api_require_or_reply(req, resp, perm) ||
         p_uuid_or_reply(req, resp, "id", "overlay", &id))
         return -1;
     fg_overlay_stats_flush(req->app); /* this process's queued validator stats first */
@@ -113,7 +114,7 @@ static int load_or_reply(struct http_req *req, struct http_resp *resp, const cha
         store_error(resp, e);
         return -1;
     }
-    if (fg_authz_trust_or_reply(req, resp, ov->trust_level, "overlay")) {
+    if (api_trust_or_reply(req, resp, ov->trust_level, "overlay")) {
         store_overlay_clear(ov);
         return -1;
     }
@@ -157,7 +158,7 @@ static void list(struct http_req *req, struct http_resp *resp, const char *name)
         q_enum(req, resp, "status", statuses, &status) < 0)
         return;
     struct page_ctx p = {.arr = json_array(),
-                         .max_trust = fg_is_admin(req->principal) ? 100 : req->principal->trust};
+                         .max_trust = api_is_admin(req->principal) ? 100 : req->principal->trust};
     long long total = 0;
     fg_overlay_stats_flush(req->app);
     enum fg_err e;
@@ -179,7 +180,7 @@ static void list(struct http_req *req, struct http_resp *resp, const char *name)
 
 static void h_list(struct http_req *req, struct http_resp *resp)
 {
-    if (enabled_or_reply(req, resp) || fg_authz_require_or_reply(req, resp, "overlay:invoke"))
+    if (enabled_or_reply(req, resp) || api_require_or_reply(req, resp, "overlay:invoke"))
         return;
     const char *name = http_query(req, "name");
     list(req, resp, name && *name ? name : NULL);
@@ -201,10 +202,10 @@ static void transition(struct http_req *req, struct http_resp *resp, const char 
 {
     static const char *const known[] = {"reason", NULL};
     const char *id;
-    if (enabled_or_reply(req, resp) || fg_authz_require_or_reply(req, resp, perm) ||
+    if (enabled_or_reply(req, resp) || api_require_or_reply(req, resp, perm) ||
         p_uuid_or_reply(req, resp, "id", "overlay", &id))
         return;
-    if (strcmp(action, "activate") == 0 && !fg_is_admin(req->principal)) {
+    if (strcmp(action, "activate") == 0 && !api_is_admin(req->principal)) {
         http_reply_forbidden(resp, "only an admin (or an approved proposal) activates an overlay",
                              json_pack("{ss}", "rule", "admin"));
         return;
@@ -217,7 +218,8 @@ static void transition(struct http_req *req, struct http_resp *resp, const char 
             return;
     }
     char why[240] = "";
-    enum fg_err e = fg_overlay_transition(req->app, req, id, action, reason, NULL, why, sizeof why);
+    enum fg_err e =
+        fg_overlay_transition(req->app, api_ctx(req), id, action, reason, NULL, why, sizeof why);
     if (e == FG_ECONFLICT) {
         http_reply_conflict(resp, why, json_pack("{ss}", "action", action));
         return;
@@ -279,7 +281,7 @@ static void h_invoke(struct http_req *req, struct http_resp *resp)
         return;
     }
     struct lua_sb_result r;
-    enum fg_err e = fg_overlay_run(req->app, &ov, fn, input, &r);
+    enum fg_err e = fg_overlay_run(req->app, api_ctx(req), &ov, fn, input, &r);
     if (e == FG_OK && r.outcome != LUA_SB_NOT_ACTIVE) {
         json_t *ev = json_pack("{ss ss ss sf ss}", "name", ov.name, "function", fn, "outcome",
                                lua_sb_outcome_name(r.outcome), "execution_time_ms", r.elapsed_ms,

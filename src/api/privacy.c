@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/authn.h"
 #include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
@@ -137,7 +138,7 @@ static void h_erase_me(struct http_req *req, struct http_resp *resp)
     const char *uid = req->principal->user_id;
     enum fg_reauth_status st = FG_REAUTH_WRONG;
     int64_t until = 0;
-    enum fg_err e = fg_identity_reauth(req->app, req, uid, pw, strlen(pw), &st, &until);
+    enum fg_err e = fg_identity_reauth(req->app, api_ctx(req), uid, pw, strlen(pw), &st, &until);
     if (e != FG_OK) {
         reply_err(resp, e, "user");
         return;
@@ -154,7 +155,7 @@ static void h_erase_me(struct http_req *req, struct http_resp *resp)
     if (last_admin(req, resp, uid))
         return;
     struct fg_erase_result r;
-    e = fg_privacy_erase(req->app, req, uid, "self", &r);
+    e = fg_privacy_erase(req->app, api_ctx(req), uid, "self", &r);
     if (e != FG_OK) {
         reply_err(resp, e, "user");
         return;
@@ -165,7 +166,7 @@ static void h_erase_me(struct http_req *req, struct http_resp *resp)
 static void h_admin_erase(struct http_req *req, struct http_resp *resp)
 {
     static const char *const known[] = {"confirmation", NULL};
-    if (fg_authz_require_or_reply(req, resp, "admin:users") != 0)
+    if (api_require_or_reply(req, resp, "admin:users") != 0)
         return;
     const char *id = NULL;
     if (p_uuid_or_reply(req, resp, "id", "user", &id) != 0)
@@ -180,7 +181,7 @@ static void h_admin_erase(struct http_req *req, struct http_resp *resp)
     if (last_admin(req, resp, id))
         return;
     struct fg_erase_result r;
-    enum fg_err e = fg_privacy_erase(req->app, req, id, "admin", &r);
+    enum fg_err e = fg_privacy_erase(req->app, api_ctx(req), id, "admin", &r);
     if (e != FG_OK) {
         reply_err(resp, e, "user");
         return;
@@ -226,7 +227,7 @@ static void h_consents_put(struct http_req *req, struct http_resp *resp)
             return;
         }
     }
-    enum fg_err e = fg_consent_put(req->app, req, req->principal->user_id, ch);
+    enum fg_err e = fg_consent_put(req->app, api_ctx(req), req->principal->user_id, ch);
     json_t *o = NULL;
     if (e == FG_OK)
         e = fg_consent_get(req->app, req->principal->user_id, HISTORY_MAX, &o);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/authn.h"
 #include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
@@ -26,7 +27,7 @@ static void handle(struct http_req *req, struct http_resp *resp, int release)
     static const char *const known_r[] = {"target_type", "target_id", "reason", NULL};
     static const char *const types[] = {"user", "overlay", NULL};
     static const char *const levels[] = {"low", "medium", "high", "critical", NULL};
-    if (fg_authz_require_or_reply(req, resp, "admin:users") != 0)
+    if (api_require_or_reply(req, resp, "admin:users") != 0)
         return;
     json_t *b = http_json_body_or_reply(req, resp);
     const char *type, *target, *reason, *level = "high";
@@ -43,8 +44,9 @@ static void handle(struct http_req *req, struct http_resp *resp, int release)
             http_reply_not_found(resp, "overlay");
             return;
         }
-        enum fg_err oe = fg_overlay_transition(
-            req->app, req, id, release ? "release" : "quarantine", reason, NULL, why, sizeof why);
+        enum fg_err oe =
+            fg_overlay_transition(req->app, api_ctx(req), id, release ? "release" : "quarantine",
+                                  reason, NULL, why, sizeof why);
         if (oe == FG_OK)
             http_reply_data(resp, release ? 200 : 201,
                             json_pack("{ssssss}", "target_type", "overlay", "target_id", id,
@@ -68,8 +70,9 @@ static void handle(struct http_req *req, struct http_resp *resp, int release)
     struct fg_quarantine_result r;
     char why[240] = "";
     enum fg_err e =
-        release ? fg_quarantine_release(req->app, req, target, reason, &r, why, sizeof why)
-                : fg_quarantine_user(req->app, req, target, level, reason, &r, why, sizeof why);
+        release ? fg_quarantine_release(req->app, api_ctx(req), target, reason, &r, why, sizeof why)
+                : fg_quarantine_user(req->app, api_ctx(req), target, level, reason, &r, why,
+                                     sizeof why);
     switch (e) {
     case FG_OK:
         http_reply_data(resp, release ? 200 : 201, fg_quarantine_result_json(&r), NULL);

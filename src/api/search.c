@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/authn.h"
 #include "api/error.h"
 #include "api/routes.h"
 #include "api/validate.h"
@@ -16,18 +17,6 @@
 #include "core/graph.h"
 #include "core/search.h"
 #include "http/reply.h"
-
-static void actor_of(struct fg_actor *a, struct http_req *req)
-{
-    memset(a, 0, sizeof *a);
-    if (req->principal) {
-        a->user_id = req->principal->user_id;
-        a->trust = req->principal->trust;
-        a->admin = fg_is_admin(req->principal);
-    }
-    a->client_ip = req->client_ip;
-    a->correlation_id = req->correlation_id;
-}
 
 /* Scores are rounded to 6 decimals: more digits are noise (float32 vectors). */
 static json_t *score_json(double v)
@@ -68,7 +57,7 @@ static json_t *result_json(const struct fg_search_result *r, enum fg_search_mode
 
 static void h_search(struct http_req *req, struct http_resp *resp)
 {
-    if (fg_authz_require_or_reply(req, resp, "capsule:read"))
+    if (api_require_or_reply(req, resp, "capsule:read"))
         return;
     json_t *body = http_json_body_or_reply(req, resp);
     if (!body)
@@ -113,11 +102,10 @@ static void h_search(struct http_req *req, struct http_resp *resp)
         return;
     }
 
-    struct fg_actor a;
-    actor_of(&a, req);
+    const struct fg_ctx *a = api_ctx(req);
     struct fg_search_response out;
     struct fg_search_why why;
-    enum fg_err e = fg_search_run(req->app, &a, &rq, &out, &why);
+    enum fg_err e = fg_search_run(req->app, a, &rq, &out, &why);
     if (e != FG_OK) {
         /* search still fills its own why: carried over to the one mapper */
         struct fg_why w = {.field = why.position || !why.field ? "query" : why.field,

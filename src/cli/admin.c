@@ -173,8 +173,9 @@ int cmd_admin_create_user(int argc, char **argv)
     app.cfg = &cfg;
     app.store = st;
     struct store_user u;
-    enum fg_err e = fg_identity_create_user(&app, NULL, email, pw, pwlen, display, trust, roles,
-                                            "admin.create_user", &u);
+    struct fg_job_ctx job;
+    enum fg_err e = fg_identity_create_user(&app, fg_ctx_job(&job, FG_CLI_ACTOR), email, pw, pwlen,
+                                            display, trust, roles, "admin.create_user", &u);
     if (e == FG_ECONFLICT) {
         fprintf(stderr, "forge admin create-user: an account with this email already exists\n");
         goto out;

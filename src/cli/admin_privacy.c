@@ -43,7 +43,8 @@ int cli_privacy_reapply(struct fg_config *cfg)
     if (open_app(cfg, &app, "restore") != 0)
         return 1;
     int applied = 0;
-    enum fg_err e = fg_privacy_reapply(&app, &applied);
+    struct fg_job_ctx job;
+    enum fg_err e = fg_privacy_reapply(&app, fg_ctx_job(&job, FG_CLI_ACTOR), &applied);
     store_close(app.store);
     if (e != FG_OK) {
         fprintf(stderr,

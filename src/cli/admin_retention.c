@@ -51,7 +51,8 @@ int cmd_admin_retention(int argc, char **argv)
         return 1;
     }
     struct fg_retention_report r;
-    enum fg_err e = fg_retention_run(&app, fg_now_ms(), dry, &r);
+    struct fg_job_ctx job;
+    enum fg_err e = fg_retention_run(&app, fg_ctx_job(&job, FG_CLI_ACTOR), fg_now_ms(), dry, &r);
     store_close(app.store);
     if (e != FG_OK) {
         fprintf(stderr, "forge admin retention: store error (%s)\n", fg_err_name(e));

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "core/app.h"
+#include "app/app.h"
 #include "core/metrics.h"
 #include "http/server.h"
 #include "store/store.h"

@@ -1,5 +1,5 @@
 /*
- * The application context: one per process, built by `forge serve` (src/core/app.c) and reached
+ * The application context: one per process, built by `forge serve` (src/app/app.c) and reached
  * from every request (req->app). Subsystems hang their handles here. Fields are set before the
  * HTTP server starts and are read-only afterwards, except where a field says otherwise.
  */
@@ -33,11 +33,5 @@ struct fg_app {
     struct fg_retention *retention; /* retention job or NULL (src/core/retention.h) */
     void *overlays;                 /* overlay subsystem (src/core/overlay.h) */
 };
-
-/** Opens the store (migrating it), builds the router and starts subsystems. -1 + message on error.
- */
-int fg_app_start(struct fg_app *app, struct fg_config *cfg, char *err, size_t errlen);
-/** Stops subsystems and closes the store. */
-void fg_app_stop(struct fg_app *app);
 
 #endif

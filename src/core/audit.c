@@ -24,7 +24,7 @@
 #include <sodium.h>
 
 #include "core/app.h"
-#include "http/http.h"
+#include "core/ctx.h"
 #include "store/audit.h"
 #include "store/store.h"
 #include "util/config.h"
@@ -134,11 +134,13 @@ out:
     return err;
 }
 
-void fg_audit_from_req(struct fg_audit_entry *e, struct http_req *req)
+void fg_audit_from_ctx(struct fg_audit_entry *e, const struct fg_ctx *ctx)
 {
-    e->actor_id = req->principal ? req->principal->user_id : NULL;
-    e->client_ip = req->client_ip;
-    e->correlation_id = req->correlation_id;
+    if (!ctx)
+        return;
+    e->actor_id = fg_ctx_actor(ctx);
+    e->client_ip = ctx->client_ip;
+    e->correlation_id = ctx->correlation_id;
 }
 
 /* ---- verification ---------------------------------------------------------------------- */

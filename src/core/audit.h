@@ -16,7 +16,7 @@ struct fg_app;
 struct store;
 struct store_conn;
 struct store_audit_row;
-struct http_req;
+struct fg_ctx;
 
 struct fg_audit_entry {
     const char *actor_id;       /* user id, or NULL for anonymous/system */
@@ -37,7 +37,7 @@ enum fg_err fg_audit_record(struct fg_app *app, struct store_conn *c,
                             const struct fg_audit_entry *e);
 
 /** Fills actor, ip and correlation id from a request. */
-void fg_audit_from_req(struct fg_audit_entry *e, struct http_req *req);
+void fg_audit_from_ctx(struct fg_audit_entry *e, const struct fg_ctx *ctx);
 
 /** SHA-256 (hex) of an entry's canonical serialisation, prev_hash included. */
 void fg_audit_hash(const struct store_audit_row *row, char out[65]);

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http/reply.h"
+#include <jansson.h>
 
 static const struct {
     const char *name;
@@ -121,65 +121,4 @@ int fg_role_grants(unsigned r, const char *perm)
     if ((r & FG_ROLE_OPERATOR) && in_list(operator_perms, perm))
         return 1;
     return 0;
-}
-
-int fg_is_admin(const struct http_principal *p)
-{
-    return p && (p->roles & FG_ROLE_ADMIN);
-}
-
-int fg_authz_require_or_reply(struct http_req *req, struct http_resp *resp, const char *perm)
-{
-    if (!req->principal) {
-        http_reply_unauthorized(resp, "authentication required");
-        return -1;
-    }
-    if (fg_role_grants(req->principal->roles, perm)) {
-        /* quarantined accounts (trust below sandbox, admins included) only read (issue 11) */
-        if (req->principal->trust >= FG_TRUST_SANDBOX || strcmp(perm, "capsule:read") == 0 ||
-            strcmp(perm, "admin:audit") == 0)
-            return 0;
-        char qmsg[160];
-        snprintf(qmsg, sizeof qmsg, "quarantined accounts cannot use %s (read-only until released)",
-                 perm);
-        http_reply_forbidden(resp, qmsg,
-                             json_pack("{ssss}", "permission", perm, "rule", "quarantine"));
-        return -1;
-    }
-    char msg[160];
-    snprintf(msg, sizeof msg, "missing permission %s", perm);
-    http_reply_forbidden(resp, msg, json_pack("{ssss}", "permission", perm, "rule", "rbac"));
-    return -1;
-}
-
-int fg_authz_trust_or_reply(struct http_req *req, struct http_resp *resp, int resource_trust,
-                            const char *what)
-{
-    if (!req->principal) {
-        http_reply_unauthorized(resp, "authentication required");
-        return -1;
-    }
-    if (req->principal->trust >= resource_trust)
-        return 0;
-    char msg[200];
-    snprintf(msg, sizeof msg, "trust level %s is below the %s's trust level %s",
-             fg_trust_name(req->principal->trust), what, fg_trust_name(resource_trust));
-    http_reply_forbidden(resp, msg,
-                         json_pack("{ssssss}", "rule", "trust", "required",
-                                   fg_trust_name(resource_trust), "actual",
-                                   fg_trust_name(req->principal->trust)));
-    return -1;
-}
-
-int fg_authz_owner_or_reply(struct http_req *req, struct http_resp *resp, const char *owner_id)
-{
-    if (!req->principal) {
-        http_reply_unauthorized(resp, "authentication required");
-        return -1;
-    }
-    if (fg_is_admin(req->principal) || (owner_id && strcmp(owner_id, req->principal->user_id) == 0))
-        return 0;
-    http_reply_forbidden(resp, "only the owner or an admin may change this resource",
-                         json_pack("{ss}", "rule", "owner_or_admin"));
-    return -1;
 }

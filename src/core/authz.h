@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "http/http.h"
+#include <jansson.h>
 
 /* Trust levels: values and names. */
 #define FG_TRUST_CORE       100
@@ -21,7 +21,7 @@ int fg_trust_from_name(const char *name);
 /** Name for a value (exact levels only; other values map to the highest level ≤ value). */
 const char *fg_trust_name(int value);
 
-/* Roles (bit set in http_principal.roles). Unknown roles grant nothing. */
+/* Roles (bit set in fg_ctx.roles). Unknown roles grant nothing. */
 #define FG_ROLE_USER     0x1u
 #define FG_ROLE_TRUSTED  0x2u
 #define FG_ROLE_OPERATOR 0x4u
@@ -38,21 +38,5 @@ int fg_roles_parse(const json_t *arr, unsigned *roles, const char **bad);
 int fg_role_grants(unsigned roles, const char *perm);
 /** 1 if `perm` is a known permission name. */
 int fg_permission_known(const char *perm);
-
-/**
- * Checks that the caller holds `perm`; on failure writes 401 (anonymous) or 403
- * authorization_error naming the permission and returns -1.
- */
-int fg_authz_require_or_reply(struct http_req *req, struct http_resp *resp, const char *perm);
-
-/** Trust rule: caller trust ≥ resource trust. Writes 403 naming the rule on failure. */
-int fg_authz_trust_or_reply(struct http_req *req, struct http_resp *resp, int resource_trust,
-                            const char *what);
-
-/** Owner-or-admin rule for update/delete. Writes 403 on failure. */
-int fg_authz_owner_or_reply(struct http_req *req, struct http_resp *resp, const char *owner_id);
-
-/** 1 if the principal is an admin. */
-int fg_is_admin(const struct http_principal *p);
 
 #endif

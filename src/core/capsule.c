@@ -33,12 +33,12 @@ const char *const fg_capsule_types[] = {"knowledge", "code",   "decision", "insi
 
 /* ---- small helpers --------------------------------------------------------------------- */
 
-int fg_actor_read_trust(const struct fg_actor *a)
+int fg_ctx_read_trust(const struct fg_ctx *a)
 {
     return a->admin ? FG_TRUST_CORE : a->trust;
 }
 
-static const char *actor_id(const struct fg_actor *a)
+static const char *actor_id(const struct fg_ctx *a)
 {
     return a->user_id ? a->user_id : FG_SYSTEM_ACTOR_ID;
 }
@@ -184,7 +184,7 @@ static void metric_live(double delta, double events)
 
 /* ---- transactions and side records ------------------------------------------------------ */
 
-static enum fg_err audit(struct fg_app *app, struct store_conn *c, const struct fg_actor *a,
+static enum fg_err audit(struct fg_app *app, struct store_conn *c, const struct fg_ctx *a,
                          const char *action, const char *id, const char *outcome,
                          json_t *details_new)
 {
@@ -212,26 +212,26 @@ static enum fg_err emit(struct fg_app *app, struct store_conn *c, const char *ty
 }
 
 /* Records a refused change (outcome "denied") after the transaction was rolled back. */
-static void audit_denied(struct fg_app *app, const struct fg_actor *a, const char *action,
+static void audit_denied(struct fg_app *app, const struct fg_ctx *a, const char *action,
                          const char *id, const struct fg_capsule_why *why)
 {
     audit(app, NULL, a, action, id, "denied",
           json_pack("{ss}", "rule", why->rule ? why->rule : "unknown"));
 }
 
-int fg_capsule_owner_hidden(const struct fg_actor *a, const struct store_capsule *cap)
+int fg_capsule_owner_hidden(const struct fg_ctx *a, const struct store_capsule *cap)
 {
     return !a->admin && cap->owner_trust < FG_TRUST_SANDBOX;
 }
 
-static int visible(const struct fg_actor *a, const struct store_capsule *cap)
+static int visible(const struct fg_ctx *a, const struct store_capsule *cap)
 {
-    return !cap->is_deleted && cap->trust_level <= fg_actor_read_trust(a) &&
+    return !cap->is_deleted && cap->trust_level <= fg_ctx_read_trust(a) &&
            !fg_capsule_owner_hidden(a, cap);
 }
 
 /* Quarantined accounts write nothing (issue 11); admins included: the rule is the trust. */
-static enum fg_err forbid_quarantined(const struct fg_actor *a, struct fg_capsule_why *why)
+static enum fg_err forbid_quarantined(const struct fg_ctx *a, struct fg_capsule_why *why)
 {
     if (!a->user_id || a->trust >= FG_TRUST_SANDBOX)
         return FG_OK;
@@ -251,7 +251,7 @@ static enum fg_err forbid_policy_type(const struct fg_capsule_input *in, struct 
 }
 
 /* Reads `id` inside `c`; FG_ENOTFOUND unless visible to `a`. */
-static enum fg_err load_visible(struct fg_app *app, struct store_conn *c, const struct fg_actor *a,
+static enum fg_err load_visible(struct fg_app *app, struct store_conn *c, const struct fg_ctx *a,
                                 const char *id, struct store_capsule *cap,
                                 struct fg_capsule_why *why)
 {
@@ -265,7 +265,7 @@ static enum fg_err load_visible(struct fg_app *app, struct store_conn *c, const 
     return e;
 }
 
-static enum fg_err forbid_owner(const struct fg_actor *a, const struct store_capsule *cap,
+static enum fg_err forbid_owner(const struct fg_ctx *a, const struct store_capsule *cap,
                                 struct fg_capsule_why *why)
 {
     if (cap->origin_proposal_id[0] && !a->admin) {
@@ -301,10 +301,10 @@ static enum fg_err need_store(struct fg_app *app)
     return (app && app->store && app->store->capsules) ? FG_OK : FG_EUNAVAIL;
 }
 
-static enum fg_err capsule_create_in(struct fg_app *app, const struct fg_actor *a,
+static enum fg_err capsule_create_in(struct fg_app *app, const struct fg_ctx *a,
                                      const struct fg_capsule_input *in, struct store_capsule *out,
                                      struct fg_capsule_why *why);
-static enum fg_err capsule_update_in(struct fg_app *app, const struct fg_actor *a, const char *id,
+static enum fg_err capsule_update_in(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                      const struct fg_capsule_input *in, struct store_capsule *out,
                                      struct fg_capsule_why *why);
 
@@ -313,9 +313,10 @@ static enum fg_err capsule_update_in(struct fg_app *app, const struct fg_actor *
 /* Runs the validators of `op` on the input (before the transaction). A refusal is FG_EINVAL with
  * field "overlay" and a message naming the overlay. Metadata annotations are merged into a copy
  * of the input (*copy, its metadata text in *meta_out; the caller frees it). */
-static enum fg_err overlay_hooks(struct fg_app *app, const char *op, const char *id,
-                                 const struct fg_capsule_input **in, struct fg_capsule_input *copy,
-                                 char **meta_out, struct fg_capsule_why *why)
+static enum fg_err overlay_hooks(struct fg_app *app, const struct fg_ctx *a, const char *op,
+                                 const char *id, const struct fg_capsule_input **in,
+                                 struct fg_capsule_input *copy, char **meta_out,
+                                 struct fg_capsule_why *why)
 {
     *meta_out = NULL;
     if (fg_overlay_validators(app, op) == 0)
@@ -329,7 +330,7 @@ static enum fg_err overlay_hooks(struct fg_app *app, const char *op, const char 
     json_object_set_new(cap, "metadata", m ? json_incref(m) : json_object());
     json_t *add = NULL;
     char name[128] = "", msg[160] = "";
-    int refused = fg_overlay_validate(app, op, cap, &add, name, sizeof name, msg, sizeof msg);
+    int refused = fg_overlay_validate(app, a, op, cap, &add, name, sizeof name, msg, sizeof msg);
     json_decref(cap);
     if (refused) {
         json_decref(m);
@@ -354,7 +355,7 @@ static enum fg_err overlay_hooks(struct fg_app *app, const char *op, const char 
 
 /* ---- operations ------------------------------------------------------------------------ */
 
-enum fg_err fg_capsule_create(struct fg_app *app, const struct fg_actor *a,
+enum fg_err fg_capsule_create(struct fg_app *app, const struct fg_ctx *a,
                               const struct fg_capsule_input *in, struct store_capsule *out,
                               struct fg_capsule_why *why)
 {
@@ -375,7 +376,7 @@ enum fg_err fg_capsule_create(struct fg_app *app, const struct fg_actor *a,
     write_stage("create", "validate", &t);
     struct fg_capsule_input hooked;
     char *hook_meta = NULL;
-    if ((e = overlay_hooks(app, "capsule.create", NULL, &in, &hooked, &hook_meta, why)) != FG_OK)
+    if ((e = overlay_hooks(app, a, "capsule.create", NULL, &in, &hooked, &hook_meta, why)) != FG_OK)
         return e;
     if (hook_meta && (e = fg_capsule_validate(in, why)) != FG_OK) {
         free(hook_meta);
@@ -387,13 +388,13 @@ enum fg_err fg_capsule_create(struct fg_app *app, const struct fg_actor *a,
     return e;
 }
 
-static enum fg_err capsule_create_in(struct fg_app *app, const struct fg_actor *a,
+static enum fg_err capsule_create_in(struct fg_app *app, const struct fg_ctx *a,
                                      const struct fg_capsule_input *in, struct store_capsule *out,
                                      struct fg_capsule_why *why)
 {
     enum fg_err e;
     const struct store_capsule_ops *ops = app->store->capsules;
-    int trust = fg_actor_read_trust(a);
+    int trust = fg_ctx_read_trust(a);
     struct store_capsule cap, parent;
     memset(&cap, 0, sizeof cap);
     memset(&parent, 0, sizeof parent);
@@ -482,7 +483,7 @@ out:
     return e;
 }
 
-enum fg_err fg_capsule_get(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_capsule_get(struct fg_app *app, const struct fg_ctx *a, const char *id,
                            unsigned flags, int include_deleted, struct store_capsule *out)
 {
     enum fg_err e;
@@ -495,7 +496,7 @@ enum fg_err fg_capsule_get(struct fg_app *app, const struct fg_actor *a, const c
     store_release(app->store, c);
     if (e != FG_OK)
         return e;
-    int ok = out->trust_level <= fg_actor_read_trust(a) && !fg_capsule_owner_hidden(a, out) &&
+    int ok = out->trust_level <= fg_ctx_read_trust(a) && !fg_capsule_owner_hidden(a, out) &&
              (!out->is_deleted || (include_deleted && a->admin));
     if (!ok) {
         store_capsule_clear(out);
@@ -504,14 +505,14 @@ enum fg_err fg_capsule_get(struct fg_app *app, const struct fg_actor *a, const c
     return FG_OK;
 }
 
-enum fg_err fg_capsule_list(struct fg_app *app, const struct fg_actor *a,
+enum fg_err fg_capsule_list(struct fg_app *app, const struct fg_ctx *a,
                             struct store_capsule_filter *f, long long page, long long per_page,
                             store_capsule_cb cb, void *ctx, long long *total)
 {
     enum fg_err e;
     if ((e = need_store(app)) != FG_OK)
         return e;
-    f->max_trust = fg_actor_read_trust(a);
+    f->max_trust = fg_ctx_read_trust(a);
     f->include_quarantined_owners = a->admin;
     struct store_conn *c = store_acquire(app->store, &e);
     if (!c)
@@ -521,7 +522,7 @@ enum fg_err fg_capsule_list(struct fg_app *app, const struct fg_actor *a,
     return e;
 }
 
-enum fg_err fg_capsule_update(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_capsule_update(struct fg_app *app, const struct fg_ctx *a, const char *id,
                               const struct fg_capsule_input *in, struct store_capsule *out,
                               struct fg_capsule_why *why)
 {
@@ -536,7 +537,7 @@ enum fg_err fg_capsule_update(struct fg_app *app, const struct fg_actor *a, cons
         return e;
     struct fg_capsule_input hooked;
     char *hook_meta = NULL;
-    if ((e = overlay_hooks(app, "capsule.update", id, &in, &hooked, &hook_meta, why)) != FG_OK)
+    if ((e = overlay_hooks(app, a, "capsule.update", id, &in, &hooked, &hook_meta, why)) != FG_OK)
         return e;
     if (hook_meta && (e = fg_capsule_validate(in, why)) != FG_OK) {
         free(hook_meta);
@@ -547,7 +548,7 @@ enum fg_err fg_capsule_update(struct fg_app *app, const struct fg_actor *a, cons
     return e;
 }
 
-static enum fg_err capsule_update_in(struct fg_app *app, const struct fg_actor *a, const char *id,
+static enum fg_err capsule_update_in(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                      const struct fg_capsule_input *in, struct store_capsule *out,
                                      struct fg_capsule_why *why)
 {
@@ -656,7 +657,7 @@ out:
 struct del_ctx {
     struct fg_app *app;
     struct store_conn *c;
-    const struct fg_actor *a;
+    const struct fg_ctx *a;
     const char *root;
     enum fg_err err;
     long long n;
@@ -684,7 +685,7 @@ static int on_deleted(const char *id, void *vctx)
     return d->err != FG_OK;
 }
 
-enum fg_err fg_capsule_delete(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_capsule_delete(struct fg_app *app, const struct fg_ctx *a, const char *id,
                               int cascade, long long *deleted, struct fg_capsule_why *why)
 {
     enum fg_err e;
@@ -710,7 +711,7 @@ enum fg_err fg_capsule_delete(struct fg_app *app, const struct fg_actor *a, cons
      * it there is (issue 11): any hidden live descendant refuses the delete, with or without
      * cascade, and the 409 counts only the children the caller can see. */
     long long hidden = 0, n = 0;
-    if ((e = app->store->capsules->subtree_visibility(c, id, fg_actor_read_trust(a), a->admin,
+    if ((e = app->store->capsules->subtree_visibility(c, id, fg_ctx_read_trust(a), a->admin,
                                                       &hidden, &n)) != FG_OK)
         goto out;
     if (hidden > 0) {
@@ -749,7 +750,7 @@ out:
     return e;
 }
 
-enum fg_err fg_capsule_set_trust(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_capsule_set_trust(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                  int trust, struct store_capsule *out, struct fg_capsule_why *why)
 {
     enum fg_err e;
@@ -801,7 +802,7 @@ out:
     return e;
 }
 
-enum fg_err fg_capsule_children(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_capsule_children(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                 long long page, long long per_page, store_capsule_cb cb, void *ctx,
                                 long long *total)
 {
@@ -814,7 +815,7 @@ enum fg_err fg_capsule_children(struct fg_app *app, const struct fg_actor *a, co
     if (!c)
         return e;
     if ((e = load_visible(app, c, a, id, &cur, NULL)) == FG_OK) {
-        struct store_capsule_filter f = {.max_trust = fg_actor_read_trust(a),
+        struct store_capsule_filter f = {.max_trust = fg_ctx_read_trust(a),
                                          .trust_level = -1,
                                          .parent_id = id,
                                          .include_quarantined_owners = a->admin};
@@ -825,7 +826,7 @@ enum fg_err fg_capsule_children(struct fg_app *app, const struct fg_actor *a, co
     return e;
 }
 
-enum fg_err fg_capsule_revisions(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_capsule_revisions(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                  long long page, long long per_page, struct store_capsule *cur,
                                  int *with_current, store_revision_cb cb, void *ctx,
                                  long long *total)

@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "core/ctx.h"
 #include "store/capsules.h"
 #include "util/err.h"
 
@@ -37,15 +38,6 @@ struct fg_app;
 
 /** The capsule types of SPEC §4.1, NULL-terminated. */
 extern const char *const fg_capsule_types[];
-
-/** Who acts, for rules and the audit trail. Strings are borrowed. */
-struct fg_actor {
-    const char *user_id; /* NULL: the system (cannot create capsules) */
-    int trust;           /* trust value 0..100 */
-    int admin;           /* role admin */
-    const char *client_ip;
-    const char *correlation_id;
-};
 
 /** Why a call failed (filled on FG_EINVAL / FG_ENOTFOUND / FG_EFORBIDDEN / FG_ECONFLICT). */
 struct fg_capsule_why {
@@ -68,10 +60,10 @@ struct fg_capsule_input {
 };
 
 /** The trust an actor reads with: its own, or core for admins. */
-int fg_actor_read_trust(const struct fg_actor *a);
+int fg_ctx_read_trust(const struct fg_ctx *a);
 /** 1 when `cap` is hidden from `a` because its owner is quarantined now (trust below sandbox):
  * such capsules are visible to admins only until the owner is released (issue 11). */
-int fg_capsule_owner_hidden(const struct fg_actor *a, const struct store_capsule *cap);
+int fg_capsule_owner_hidden(const struct fg_ctx *a, const struct store_capsule *cap);
 
 /** "1.4.2" → "1.5.0". -1 when `v` is not MAJOR.MINOR.PATCH. */
 int fg_version_bump_minor(const char *v, char *out, size_t outlen);
@@ -87,17 +79,17 @@ enum fg_err fg_capsule_validate(const struct fg_capsule_input *in, struct fg_cap
  * Without: min(actor trust, standard). `out` (zeroed by the caller) receives the stored capsule;
  * release with store_capsule_clear.
  */
-enum fg_err fg_capsule_create(struct fg_app *app, const struct fg_actor *a,
+enum fg_err fg_capsule_create(struct fg_app *app, const struct fg_ctx *a,
                               const struct fg_capsule_input *in, struct store_capsule *out,
                               struct fg_capsule_why *why);
 
 /** Fetches a capsule the actor may see. `flags`: STORE_CAPSULE_WITH_EMBEDDING. Deleted capsules
  * are returned only when `include_deleted` and the actor is an admin. */
-enum fg_err fg_capsule_get(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_capsule_get(struct fg_app *app, const struct fg_ctx *a, const char *id,
                            unsigned flags, int include_deleted, struct store_capsule *out);
 
 /** Lists live capsules the actor may see, newest first. f->max_trust is set here. */
-enum fg_err fg_capsule_list(struct fg_app *app, const struct fg_actor *a,
+enum fg_err fg_capsule_list(struct fg_app *app, const struct fg_ctx *a,
                             struct store_capsule_filter *f, long long page, long long per_page,
                             store_capsule_cb cb, void *ctx, long long *total);
 
@@ -106,21 +98,21 @@ enum fg_err fg_capsule_list(struct fg_app *app, const struct fg_actor *a,
  * A content change bumps the minor version and keeps the previous version as a revision; type
  * or metadata alone change no version. Nothing changed: no write, `out` is the current state.
  */
-enum fg_err fg_capsule_update(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_capsule_update(struct fg_app *app, const struct fg_ctx *a, const char *id,
                               const struct fg_capsule_input *in, struct store_capsule *out,
                               struct fg_capsule_why *why);
 
 /** Soft-deletes (owner or admin). Live children without `cascade`: FG_ECONFLICT; with it the
  * whole live subtree goes. *deleted = number of capsules deleted. */
-enum fg_err fg_capsule_delete(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_capsule_delete(struct fg_app *app, const struct fg_ctx *a, const char *id,
                               int cascade, long long *deleted, struct fg_capsule_why *why);
 
 /** Sets a capsule's trust level (admins; the caller checks the permission). */
-enum fg_err fg_capsule_set_trust(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_capsule_set_trust(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                  int trust, struct store_capsule *out, struct fg_capsule_why *why);
 
 /** Live direct children of a visible capsule, newest first. */
-enum fg_err fg_capsule_children(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_capsule_children(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                 long long page, long long per_page, store_capsule_cb cb, void *ctx,
                                 long long *total);
 
@@ -130,7 +122,7 @@ enum fg_err fg_capsule_children(struct fg_app *app, const struct fg_actor *a, co
  * receives the superseded revisions of the page; *with_current says whether the page starts with
  * the current version. *total counts all versions.
  */
-enum fg_err fg_capsule_revisions(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_capsule_revisions(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                  long long page, long long per_page, struct store_capsule *cur,
                                  int *with_current, store_revision_cb cb, void *ctx,
                                  long long *total);

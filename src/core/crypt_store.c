@@ -28,6 +28,7 @@
 #include "store/users.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/uuid.h"
 
 static const struct store_user_ops *OU;
 static struct store_user_ops WU;
@@ -145,7 +146,9 @@ static enum fg_err w_set_mfa(struct store_conn *c, const char *id, const char *s
 
 static const char *audit_owner(const struct store_audit_row *r)
 {
-    if (r->actor_id && *r->actor_id)
+    /* a user actor owns the entry; the system ("system:governance", "cli": core/ctx.h) owns no
+     * personal key, so its entries about a user are sealed with that user's key as before */
+    if (r->actor_id && fg_uuid_valid(r->actor_id))
         return r->actor_id;
     if (r->resource_id && *r->resource_id && strcmp(r->resource_type, "user") == 0)
         return r->resource_id;

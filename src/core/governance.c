@@ -397,12 +397,12 @@ static void metric_status(const char *status)
     fg_metric_add(fgm.proposals, v, 1);
 }
 
-static enum fg_err audit_in(struct fg_app *app, struct store_conn *c, const struct fg_actor *a,
+static enum fg_err audit_in(struct fg_app *app, struct store_conn *c, const struct fg_ctx *a,
                             const char *action, const char *rtype, const char *rid,
                             const char *outcome, json_t *details_new)
 {
     struct fg_audit_entry e = {
-        .actor_id = a ? a->user_id : NULL,
+        .actor_id = fg_ctx_actor(a),
         .action = action,
         .resource_type = rtype,
         .resource_id = rid,
@@ -508,7 +508,7 @@ json_t *fg_gov_vote_json(const struct store_vote *v)
 
 /* ---- create ------------------------------------------------------------------------------ */
 
-enum fg_err fg_gov_create(struct fg_app *app, const struct fg_actor *a, const struct fg_gov_new *in,
+enum fg_err fg_gov_create(struct fg_app *app, const struct fg_ctx *a, const struct fg_gov_new *in,
                           struct store_proposal *out, struct fg_gov_why *why)
 {
     enum fg_err e;
@@ -619,7 +619,7 @@ enum fg_err fg_gov_create(struct fg_app *app, const struct fg_actor *a, const st
     if (e != FG_OK)
         return e;
     metric_status("created");
-    return fg_gov_get(app, p.id, out);
+    return fg_gov_get(app, a, p.id, out);
 }
 
 /* ---- closing and execution ---------------------------------------------------------------- */
@@ -658,16 +658,16 @@ static json_t *source_json(const struct store_proposal *p)
     return json_pack("{ss}", "proposal_id", p->id);
 }
 
-static enum fg_err exec_user_trust(struct fg_app *app, struct store_conn *c,
-                                   const struct store_proposal *p, const char *uid, int to,
-                                   const char *reason, struct post_commit *pc, json_t **res,
-                                   char *why, size_t wl)
+static enum fg_err exec_user_trust(struct fg_app *app, const struct fg_ctx *sys,
+                                   struct store_conn *c, const struct store_proposal *p,
+                                   const char *uid, int to, const char *reason,
+                                   struct post_commit *pc, json_t **res, char *why, size_t wl)
 {
     json_t *src = source_json(p);
     enum fg_err e;
     if (to == FG_TRUST_QUARANTINE) {
         struct fg_quarantine_result q;
-        e = fg_quarantine_user_in(app, c, NULL, uid, "high", reason, src, &q, why, wl);
+        e = fg_quarantine_user_in(app, c, sys, uid, "high", reason, src, &q, why, wl);
         if (e == FG_OK)
             *res = json_pack("{ssssssssss}", "action", "quarantine_user", "user_id", uid, "from",
                              fg_trust_name(q.previous_trust), "to", fg_trust_name(q.trust),
@@ -682,7 +682,7 @@ static enum fg_err exec_user_trust(struct fg_app *app, struct store_conn *c,
             e = FG_OK;
         int from = 0;
         if (e == FG_OK)
-            e = fg_user_trust_set_in(app, c, NULL, uid, to, "governance.user_trust_changed", src,
+            e = fg_user_trust_set_in(app, c, sys, uid, to, "governance.user_trust_changed", src,
                                      &from);
         if (e == FG_ENOTFOUND)
             why_msg(why, wl, "user %s no longer exists", uid);
@@ -697,9 +697,9 @@ static enum fg_err exec_user_trust(struct fg_app *app, struct store_conn *c,
     return e;
 }
 
-static enum fg_err exec_capsule_trust(struct fg_app *app, struct store_conn *c,
-                                      const struct store_proposal *p, const char *id, int to,
-                                      json_t **res, char *why, size_t wl)
+static enum fg_err exec_capsule_trust(struct fg_app *app, const struct fg_ctx *sys,
+                                      struct store_conn *c, const struct store_proposal *p,
+                                      const char *id, int to, json_t **res, char *why, size_t wl)
 {
     struct store_capsule cap;
     memset(&cap, 0, sizeof cap);
@@ -723,7 +723,7 @@ static enum fg_err exec_capsule_trust(struct fg_app *app, struct store_conn *c,
                            fg_trust_name(from), "trust_to", fg_trust_name(to), "updated_at",
                            (json_int_t)now, "proposal_id", p->id));
         if (e == FG_OK)
-            e = audit_in(app, c, NULL, "capsule.trust_change", "capsule", id, "success",
+            e = audit_in(app, c, sys, "capsule.trust_change", "capsule", id, "success",
                          json_pack("{ssssss}", "from", fg_trust_name(from), "to", fg_trust_name(to),
                                    "proposal_id", p->id));
     }
@@ -734,7 +734,7 @@ static enum fg_err exec_capsule_trust(struct fg_app *app, struct store_conn *c,
     return e;
 }
 
-static enum fg_err exec_config(struct fg_app *app, struct store_conn *c,
+static enum fg_err exec_config(struct fg_app *app, const struct fg_ctx *sys, struct store_conn *c,
                                const struct store_proposal *p, const json_t *pl,
                                struct post_commit *pc, json_t **res, char *why, size_t wl)
 {
@@ -754,7 +754,7 @@ static enum fg_err exec_config(struct fg_app *app, struct store_conn *c,
     snprintf(skey, sizeof skey, FG_GOV_SETTING_PREFIX "%s", key);
     enum fg_err e = G(app)->setting_put(c, skey, value);
     if (e == FG_OK)
-        e = audit_in(app, c, NULL, "governance.config_changed", "setting", key, "success",
+        e = audit_in(app, c, sys, "governance.config_changed", "setting", key, "success",
                      json_pack("{ssssss}", "from", from, "to", value, "proposal_id", p->id));
     if (e == FG_OK)
         e = emit(
@@ -770,7 +770,7 @@ static enum fg_err exec_config(struct fg_app *app, struct store_conn *c,
     return e;
 }
 
-static enum fg_err exec_policy(struct fg_app *app, struct store_conn *c,
+static enum fg_err exec_policy(struct fg_app *app, const struct fg_ctx *sys, struct store_conn *c,
                                const struct store_proposal *p, const json_t *pl,
                                struct post_commit *pc, json_t **res)
 {
@@ -805,7 +805,7 @@ static enum fg_err exec_policy(struct fg_app *app, struct store_conn *c,
                            fg_trust_name(cap.trust_level), "parent_id", json_null(), "content_hash",
                            cap.content_hash, "proposal_id", p->id, "created_at", (json_int_t)now));
     if (e == FG_OK)
-        e = audit_in(app, c, NULL, "capsule.create", "capsule", cap.id, "success",
+        e = audit_in(app, c, sys, "capsule.create", "capsule", cap.id, "success",
                      json_pack("{ssssssss}", "type", cap.type, "trust_level",
                                fg_trust_name(cap.trust_level), "version", cap.version,
                                "proposal_id", p->id));
@@ -818,7 +818,7 @@ static enum fg_err exec_policy(struct fg_app *app, struct store_conn *c,
     return e;
 }
 
-static enum fg_err exec_block_ip(struct fg_app *app, struct store_conn *c,
+static enum fg_err exec_block_ip(struct fg_app *app, const struct fg_ctx *sys, struct store_conn *c,
                                  const struct store_proposal *p, const char *ip, const char *reason,
                                  struct post_commit *pc, json_t **res)
 {
@@ -839,7 +839,7 @@ static enum fg_err exec_block_ip(struct fg_app *app, struct store_conn *c,
     r.details = text;
     r.created_at = now;
     r.expires_at = now + block_ms;
-    enum fg_err e = fg_immune_record(app, c, NULL, &r);
+    enum fg_err e = fg_immune_record(app, c, sys, &r);
     free(text);
     if (e == FG_OK) {
         pc->has_block = 1;
@@ -854,8 +854,9 @@ static enum fg_err exec_block_ip(struct fg_app *app, struct store_conn *c,
 
 /* Runs the approved proposal's change in `c`. Store errors abort the whole close; any other
  * error means the proposal fails with `why`. */
-static enum fg_err execute(struct fg_app *app, struct store_conn *c, const struct store_proposal *p,
-                           struct post_commit *pc, json_t **res, char *why, size_t wl)
+static enum fg_err execute(struct fg_app *app, const struct fg_ctx *sys, struct store_conn *c,
+                           const struct store_proposal *p, struct post_commit *pc, json_t **res,
+                           char *why, size_t wl)
 {
     json_t *pl = json_loads(p->payload ? p->payload : "{}", 0, NULL);
     enum fg_err e = FG_EINVAL;
@@ -872,21 +873,21 @@ static enum fg_err execute(struct fg_app *app, struct store_conn *c, const struc
         if (!tt || !tid || to < 0) {
             why_msg(why, wl, "the payload is incomplete");
         } else if (strcmp(tt, "user") == 0) {
-            e = exec_user_trust(app, c, p, tid, to, reason ? reason : "", pc, res, why, wl);
+            e = exec_user_trust(app, sys, c, p, tid, to, reason ? reason : "", pc, res, why, wl);
         } else if (strcmp(tt, "capsule") == 0) {
-            e = exec_capsule_trust(app, c, p, tid, to, res, why, wl);
+            e = exec_capsule_trust(app, sys, c, p, tid, to, res, why, wl);
         } else {
             json_t *src = source_json(p);
-            e = fg_overlay_govern_in(app, c, "trust", tid, NULL, NULL, to, src, res, why, wl);
+            e = fg_overlay_govern_in(app, sys, c, "trust", tid, NULL, NULL, to, src, res, why, wl);
             json_decref(src);
         }
     } else if (strcmp(t, "configuration") == 0) {
-        e = exec_config(app, c, p, pl, pc, res, why, wl);
+        e = exec_config(app, sys, c, p, pl, pc, res, why, wl);
     } else if (strcmp(t, "policy") == 0) {
-        e = exec_policy(app, c, p, pl, pc, res);
+        e = exec_policy(app, sys, c, p, pl, pc, res);
     } else if (strncmp(t, "overlay_", 8) == 0) {
         json_t *src = source_json(p);
-        e = fg_overlay_govern_in(app, c, t[8] == 'r' ? "registration" : "update",
+        e = fg_overlay_govern_in(app, sys, c, t[8] == 'r' ? "registration" : "update",
                                  json_string_value(json_object_get(pl, "overlay_id")),
                                  json_string_value(json_object_get(pl, "name")),
                                  json_string_value(json_object_get(pl, "version")), 0, src, res,
@@ -903,7 +904,7 @@ static enum fg_err execute(struct fg_app *app, struct store_conn *c, const struc
         if (action && target && strcmp(action, "quarantine_user") == 0) {
             json_t *src = source_json(p);
             struct fg_quarantine_result q;
-            e = fg_quarantine_user_in(app, c, NULL, target, "critical", reason, src, &q, why, wl);
+            e = fg_quarantine_user_in(app, c, sys, target, "critical", reason, src, &q, why, wl);
             json_decref(src);
             if (e == FG_OK) {
                 post_user(pc, target);
@@ -912,7 +913,7 @@ static enum fg_err execute(struct fg_app *app, struct store_conn *c, const struc
                                  fg_trust_name(q.trust), "response_id", q.response_id);
             }
         } else if (action && target && strcmp(action, "block_ip") == 0) {
-            e = exec_block_ip(app, c, p, target, reason, pc, res);
+            e = exec_block_ip(app, sys, c, p, target, reason, pc, res);
         } else {
             why_msg(why, wl, "unknown emergency action");
         }
@@ -955,10 +956,20 @@ static void post_commit_apply(struct fg_app *app, const struct post_commit *pc)
     }
 }
 
-/* Closes proposal `id` if it is active and due at `now`. *closed = 1 when this call closed it. */
-static enum fg_err close_one(struct fg_app *app, const char *id, int *closed)
+/* Closes proposal `id` if it is active and due at `now`. *closed = 1 when this call closed it.
+ * The close and the execution are the system's (FG_GOV_ACTOR) under the correlation id of what
+ * triggered them (`trigger`: the request whose vote, cancel or read found it due, or the closer's
+ * pass), a new job id when `trigger` is NULL or has none. */
+static enum fg_err close_one(struct fg_app *app, const struct fg_ctx *trigger, const char *id,
+                             int *closed)
 {
     *closed = 0;
+    struct fg_job_ctx job;
+    struct fg_ctx sys;
+    if (trigger && trigger->correlation_id && trigger->correlation_id[0])
+        fg_ctx_system(&sys, FG_GOV_ACTOR, trigger->correlation_id);
+    else
+        sys = *fg_ctx_job(&job, FG_GOV_ACTOR);
     pthread_mutex_lock(&close_mu);
     enum fg_err e = FG_OK;
     struct store_proposal p;
@@ -990,7 +1001,7 @@ static enum fg_err close_one(struct fg_app *app, const char *id, int *closed)
         "approval_threshold", (double)p.threshold_ppm / FG_GOV_PPM);
     e = G(app)->close(c, id, status, now);
     if (e == FG_OK)
-        e = audit_in(app, c, NULL, "governance.proposal_close", "proposal", id, "success",
+        e = audit_in(app, c, &sys, "governance.proposal_close", "proposal", id, "success",
                      json_deep_copy(tally));
     if (e == FG_OK)
         e = emit(app, c, "proposal.closed", id, json_incref(tally));
@@ -999,7 +1010,7 @@ static enum fg_err close_one(struct fg_app *app, const char *id, int *closed)
         char why[320] = "";
         json_t *res = NULL;
         e = G(app)->savepoint(c);
-        enum fg_err xe = e == FG_OK ? execute(app, c, &p, &pc, &res, why, sizeof why) : e;
+        enum fg_err xe = e == FG_OK ? execute(app, &sys, c, &p, &pc, &res, why, sizeof why) : e;
         if (e == FG_OK && is_store_error(xe)) {
             e = xe;
         } else if (e == FG_OK && xe != FG_OK) {
@@ -1019,7 +1030,7 @@ static enum fg_err close_one(struct fg_app *app, const char *id, int *closed)
             free(text);
         }
         if (e == FG_OK)
-            e = audit_in(app, c, NULL, "governance.proposal_execute", "proposal", id,
+            e = audit_in(app, c, &sys, "governance.proposal_execute", "proposal", id,
                          strcmp(final, "executed") == 0 ? "success" : "failure",
                          json_deep_copy(res));
         if (e == FG_OK)
@@ -1063,7 +1074,7 @@ static int collect_id(const char *id, void *ctx)
     return 0;
 }
 
-enum fg_err fg_gov_close_due(struct fg_app *app, int *closed)
+enum fg_err fg_gov_close_due(struct fg_app *app, const struct fg_ctx *ctx, int *closed)
 {
     enum fg_err e;
     if (closed)
@@ -1078,7 +1089,7 @@ enum fg_err fg_gov_close_due(struct fg_app *app, int *closed)
     store_release(app->store, c);
     for (size_t i = 0; e == FG_OK && i < l.n; i++) {
         int one = 0;
-        e = close_one(app, l.ids[i], &one);
+        e = close_one(app, ctx, l.ids[i], &one);
         if (closed)
             *closed += one;
     }
@@ -1099,7 +1110,8 @@ static enum fg_err read_one(struct fg_app *app, const char *id, struct store_pro
     return e;
 }
 
-enum fg_err fg_gov_get(struct fg_app *app, const char *id, struct store_proposal *out)
+enum fg_err fg_gov_get(struct fg_app *app, const struct fg_ctx *ctx, const char *id,
+                       struct store_proposal *out)
 {
     enum fg_err e;
     if ((e = need_store(app)) != FG_OK)
@@ -1110,20 +1122,21 @@ enum fg_err fg_gov_get(struct fg_app *app, const char *id, struct store_proposal
         /* due: close (and execute) before answering, so results never wait for the job */
         int closed = 0;
         store_proposal_clear(out);
-        if ((e = close_one(app, id, &closed)) != FG_OK)
+        if ((e = close_one(app, ctx, id, &closed)) != FG_OK)
             return e;
         e = read_one(app, id, out);
     }
     return e;
 }
 
-enum fg_err fg_gov_list(struct fg_app *app, const struct store_proposal_filter *f, long long page,
-                        long long per_page, store_proposal_cb cb, void *ctx, long long *total)
+enum fg_err fg_gov_list(struct fg_app *app, const struct fg_ctx *actx,
+                        const struct store_proposal_filter *f, long long page, long long per_page,
+                        store_proposal_cb cb, void *ctx, long long *total)
 {
     enum fg_err e;
     if ((e = need_store(app)) != FG_OK)
         return e;
-    if ((e = fg_gov_close_due(app, NULL)) != FG_OK)
+    if ((e = fg_gov_close_due(app, actx, NULL)) != FG_OK)
         return e;
     struct store_conn *c = store_acquire(app->store, &e);
     if (!c)
@@ -1148,7 +1161,7 @@ enum fg_err fg_gov_stats(struct fg_app *app, struct store_governance_stats *out)
 
 /* ---- activate, cancel --------------------------------------------------------------------- */
 
-static int is_actor(const struct fg_actor *a, const char *user_id)
+static int is_actor(const struct fg_ctx *a, const char *user_id)
 {
     return a && a->user_id && strcmp(a->user_id, user_id) == 0;
 }
@@ -1194,7 +1207,7 @@ static json_t *review_of(struct fg_app *app, struct store_conn *c, const struct 
     return r;
 }
 
-enum fg_err fg_gov_activate(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_gov_activate(struct fg_app *app, const struct fg_ctx *a, const char *id,
                             struct store_proposal *out, struct fg_gov_why *why)
 {
     enum fg_err e;
@@ -1269,10 +1282,10 @@ out:
     if (e != FG_OK)
         return e;
     metric_status("activated");
-    return fg_gov_get(app, id, out);
+    return fg_gov_get(app, a, id, out);
 }
 
-enum fg_err fg_gov_cancel(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_gov_cancel(struct fg_app *app, const struct fg_ctx *a, const char *id,
                           struct store_proposal *out, struct fg_gov_why *why)
 {
     enum fg_err e;
@@ -1322,17 +1335,17 @@ out:
     e = store_tx_close(app->store, c, e);
     if (due) {
         int closed;
-        close_one(app, id, &closed);
+        close_one(app, a, id, &closed);
     }
     if (e != FG_OK)
         return e;
     metric_status("cancelled");
-    return fg_gov_get(app, id, out);
+    return fg_gov_get(app, a, id, out);
 }
 
 /* ---- votes -------------------------------------------------------------------------------- */
 
-enum fg_err fg_gov_vote(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_gov_vote(struct fg_app *app, const struct fg_ctx *a, const char *id,
                         const char *vote, const char *reasoning, json_t **vote_json, int *created,
                         struct fg_gov_why *why)
 {
@@ -1426,7 +1439,7 @@ out:
     e = store_tx_close(app->store, c, e);
     if (due) {
         int closed;
-        close_one(app, id, &closed);
+        close_one(app, a, id, &closed);
     }
     if (e != FG_OK) {
         json_decref(*vote_json);
@@ -1446,7 +1459,7 @@ enum fg_err fg_gov_votes(struct fg_app *app, const char *id, long long page, lon
         return e;
     struct store_proposal p;
     memset(&p, 0, sizeof p);
-    if ((e = fg_gov_get(app, id, &p)) != FG_OK)
+    if ((e = fg_gov_get(app, NULL, id, &p)) != FG_OK)
         return e;
     store_proposal_clear(&p);
     struct store_conn *c = store_acquire(app->store, &e);
@@ -1504,7 +1517,8 @@ static void *closer_main(void *arg)
     struct gov_state *g = arg;
     for (;;) {
         int closed = 0;
-        enum fg_err e = fg_gov_close_due(g->app, &closed);
+        struct fg_job_ctx job; /* one job id per pass */
+        enum fg_err e = fg_gov_close_due(g->app, fg_ctx_job(&job, FG_GOV_ACTOR), &closed);
         if (e != FG_OK)
             fg_log(FG_LOG_WARN, "governance_close_pass_failed", FG_LF_STR("error", fg_err_name(e)),
                    FG_LF_END);

@@ -30,12 +30,14 @@
 
 #include <jansson.h>
 
+#include "core/ctx.h"
 #include "store/governance.h"
 #include "util/err.h"
 
 struct fg_app;
-struct fg_actor;
 
+/* Who acts when an approved proposal is executed (audit actor_id of closes and executions). */
+#define FG_GOV_ACTOR                 "system:governance"
 #define FG_GOV_TITLE_MAX             200        /* characters */
 #define FG_GOV_DESCRIPTION_MAX       10000      /* characters */
 #define FG_GOV_REASONING_MAX         2000       /* characters of a vote's reasoning */
@@ -117,32 +119,36 @@ struct fg_gov_new {
  * why->required_trust), payload validation and existence of its targets (FG_EINVAL). `out`
  * (zeroed by the caller) receives it; release with store_proposal_clear.
  */
-enum fg_err fg_gov_create(struct fg_app *app, const struct fg_actor *a, const struct fg_gov_new *in,
+enum fg_err fg_gov_create(struct fg_app *app, const struct fg_ctx *a, const struct fg_gov_new *in,
                           struct store_proposal *out, struct fg_gov_why *why);
-/** One proposal with tallies; a due one is closed (and executed) first. */
-enum fg_err fg_gov_get(struct fg_app *app, const char *id, struct store_proposal *out);
+/** One proposal with tallies; a due one is closed (and executed) first, under the correlation id
+ * of `ctx` (may be NULL). */
+enum fg_err fg_gov_get(struct fg_app *app, const struct fg_ctx *ctx, const char *id,
+                       struct store_proposal *out);
 /** A page of proposals, newest first; due ones are closed first. */
-enum fg_err fg_gov_list(struct fg_app *app, const struct store_proposal_filter *f, long long page,
-                        long long per_page, store_proposal_cb cb, void *ctx, long long *total);
+enum fg_err fg_gov_list(struct fg_app *app, const struct fg_ctx *actx,
+                        const struct store_proposal_filter *f, long long page, long long per_page,
+                        store_proposal_cb cb, void *ctx, long long *total);
 /** draft → active (proposer or admin). */
-enum fg_err fg_gov_activate(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_gov_activate(struct fg_app *app, const struct fg_ctx *a, const char *id,
                             struct store_proposal *out, struct fg_gov_why *why);
 /** draft|active → cancelled (the proposer, before the deadline). */
-enum fg_err fg_gov_cancel(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_gov_cancel(struct fg_app *app, const struct fg_ctx *a, const char *id,
                           struct store_proposal *out, struct fg_gov_why *why);
 /**
  * Casts or changes the actor's vote ("for"|"against"|"abstain"; reasoning may be NULL) with the
  * weight of the voter's stored trust. *created = 1 for a first vote. *vote_json (new reference)
  * is the stored vote.
  */
-enum fg_err fg_gov_vote(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_gov_vote(struct fg_app *app, const struct fg_ctx *a, const char *id,
                         const char *vote, const char *reasoning, json_t **vote_json, int *created,
                         struct fg_gov_why *why);
 /** The votes of a proposal (FG_ENOTFOUND when it does not exist), in casting order. */
 enum fg_err fg_gov_votes(struct fg_app *app, const char *id, long long page, long long per_page,
                          store_vote_cb cb, void *ctx, long long *total);
-/** Closes every due proposal (and executes the approved ones). *closed (may be NULL). */
-enum fg_err fg_gov_close_due(struct fg_app *app, int *closed);
+/** Closes every due proposal (and executes the approved ones) as the system (FG_GOV_ACTOR) under
+ * the correlation id of `ctx` (may be NULL: a new job id per proposal). *closed (may be NULL). */
+enum fg_err fg_gov_close_due(struct fg_app *app, const struct fg_ctx *ctx, int *closed);
 enum fg_err fg_gov_stats(struct fg_app *app, struct store_governance_stats *out);
 
 /** API representation of a proposal with tallies, participation and approval (new ref). */

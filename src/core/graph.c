@@ -194,12 +194,12 @@ static enum fg_err need_store(struct fg_app *app)
     return (app && app->store && app->store->capsules && app->store->graph) ? FG_OK : FG_EUNAVAIL;
 }
 
-static const char *actor_id(const struct fg_actor *a)
+static const char *actor_id(const struct fg_ctx *a)
 {
     return a->user_id ? a->user_id : FG_SYSTEM_ACTOR_ID;
 }
 
-static enum fg_err audit_edge(struct fg_app *app, struct store_conn *c, const struct fg_actor *a,
+static enum fg_err audit_edge(struct fg_app *app, struct store_conn *c, const struct fg_ctx *a,
                               const char *action, const char *edge_id, const char *outcome,
                               json_t *details_new)
 {
@@ -233,18 +233,18 @@ static enum fg_err emit_edge(struct fg_app *app, struct store_conn *c, const cha
 }
 
 /* `id` live and readable by `a`, read on `c`. */
-static enum fg_err load_visible(struct fg_app *app, struct store_conn *c, const struct fg_actor *a,
+static enum fg_err load_visible(struct fg_app *app, struct store_conn *c, const struct fg_ctx *a,
                                 const char *id, struct store_capsule *cap)
 {
     enum fg_err e = app->store->capsules->get(c, id, 0, cap);
-    if (e == FG_OK && (cap->is_deleted || cap->trust_level > fg_actor_read_trust(a))) {
+    if (e == FG_OK && (cap->is_deleted || cap->trust_level > fg_ctx_read_trust(a))) {
         store_capsule_clear(cap);
         e = FG_ENOTFOUND;
     }
     return e;
 }
 
-static enum fg_err may_update(const struct fg_actor *a, const struct store_capsule *cap,
+static enum fg_err may_update(const struct fg_ctx *a, const struct store_capsule *cap,
                               struct fg_capsule_why *why)
 {
     if (a->admin || (a->user_id && strcmp(a->user_id, cap->owner_id) == 0))
@@ -326,7 +326,7 @@ static enum fg_err supersedes_reaches(struct fg_app *app, struct store_conn *c, 
 
 /* ---- link / unlink ------------------------------------------------------------------------- */
 
-enum fg_err fg_graph_link(struct fg_app *app, const struct fg_actor *a, const char *source_id,
+enum fg_err fg_graph_link(struct fg_app *app, const struct fg_ctx *a, const char *source_id,
                           const struct fg_edge_input *in, json_t **out, struct fg_capsule_why *why,
                           char dup_id[37])
 {
@@ -432,7 +432,7 @@ out:
     return e;
 }
 
-enum fg_err fg_graph_unlink(struct fg_app *app, const struct fg_actor *a, const char *source_id,
+enum fg_err fg_graph_unlink(struct fg_app *app, const struct fg_ctx *a, const char *source_id,
                             const char *edge_id, struct fg_capsule_why *why)
 {
     enum fg_err e;
@@ -482,7 +482,7 @@ out:
 struct cascade_ctx {
     struct fg_app *app;
     struct store_conn *c;
-    const struct fg_actor *a;
+    const struct fg_ctx *a;
     const char *capsule_id, *root;
     enum fg_err err;
 };
@@ -502,7 +502,7 @@ static int on_cascade(const struct store_edge *ed, void *vctx)
 }
 
 enum fg_err fg_graph_on_capsule_deleted(struct fg_app *app, struct store_conn *c,
-                                        const struct fg_actor *a, const char *id, const char *root)
+                                        const struct fg_ctx *a, const char *id, const char *root)
 {
     if (!app || !app->store || !app->store->graph)
         return FG_OK;
@@ -515,7 +515,7 @@ enum fg_err fg_graph_on_capsule_deleted(struct fg_app *app, struct store_conn *c
 /* ---- reads --------------------------------------------------------------------------------- */
 
 /* Opens a read connection and checks `id` is visible. */
-static struct store_conn *read_open(struct fg_app *app, const struct fg_actor *a, const char *id,
+static struct store_conn *read_open(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                     enum fg_err *e)
 {
     if ((*e = need_store(app)) != FG_OK)
@@ -539,9 +539,9 @@ static int append_step_edge(const struct store_step *s, void *ctx)
     return 0;
 }
 
-enum fg_err fg_graph_edges(struct fg_app *app, const struct fg_actor *a, const char *id,
-                           unsigned dir, unsigned types, long long page, long long per_page,
-                           json_t *items, long long *total)
+enum fg_err fg_graph_edges(struct fg_app *app, const struct fg_ctx *a, const char *id, unsigned dir,
+                           unsigned types, long long page, long long per_page, json_t *items,
+                           long long *total)
 {
     enum fg_err e;
     struct store_conn *c = read_open(app, a, id, &e);
@@ -553,7 +553,7 @@ enum fg_err fg_graph_edges(struct fg_app *app, const struct fg_actor *a, const c
         .n = 1,
         .dir = dir,
         .types = types,
-        .max_trust = fg_actor_read_trust(a),
+        .max_trust = fg_ctx_read_trust(a),
         .limit = per_page,
         .offset = (page - 1) * per_page,
         .ordered = 1,
@@ -622,7 +622,7 @@ static int nb_start(const struct store_node *n, void *ctx)
     return 1;
 }
 
-enum fg_err fg_graph_neighbors(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_graph_neighbors(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                int depth, unsigned types, unsigned dir, int max_nodes, json_t **out)
 {
     enum fg_err e;
@@ -630,7 +630,7 @@ enum fg_err fg_graph_neighbors(struct fg_app *app, const struct fg_actor *a, con
     struct store_conn *c = read_open(app, a, id, &e);
     if (!c)
         return e;
-    int trust = fg_actor_read_trust(a);
+    int trust = fg_ctx_read_trust(a);
     struct nb_ctx x = {
         .jnodes = json_array(),
         .jedges = json_array(),
@@ -767,7 +767,7 @@ static void chain(const struct gmap *m, const char *id, json_t *nodes, json_t *e
     json_decref(es);
 }
 
-enum fg_err fg_graph_path(struct fg_app *app, const struct fg_actor *a, const char *from,
+enum fg_err fg_graph_path(struct fg_app *app, const struct fg_ctx *a, const char *from,
                           const char *to, int max_depth, unsigned types, json_t **out)
 {
     enum fg_err e;
@@ -782,7 +782,7 @@ enum fg_err fg_graph_path(struct fg_app *app, const struct fg_actor *a, const ch
         return e;
     }
     store_capsule_clear(&cap);
-    int trust = fg_actor_read_trust(a);
+    int trust = fg_ctx_read_trust(a);
     struct path_ctx x = {.max_visit = FG_GRAPH_PATH_VISIT_MAX};
     gmap_add(&x.seen, from)->side = 1;
     if (strcmp(from, to) != 0)
@@ -854,14 +854,14 @@ static int node_into(const struct store_node *n, void *ctx)
     return 0;
 }
 
-enum fg_err fg_graph_contradictions(struct fg_app *app, const struct fg_actor *a, long long page,
+enum fg_err fg_graph_contradictions(struct fg_app *app, const struct fg_ctx *a, long long page,
                                     long long per_page, json_t *items, long long *total)
 {
     enum fg_err e;
     struct store_conn *c = read_open(app, a, NULL, &e);
     if (!c)
         return e;
-    int trust = fg_actor_read_trust(a);
+    int trust = fg_ctx_read_trust(a);
     e = app->store->graph->contradictions(c, trust, (page - 1) * per_page, per_page, append_edge,
                                           items, total);
     size_t n = json_array_size(items);
@@ -896,7 +896,7 @@ static int first_successor(const char *id, const char *succ, void *ctx)
     return 0;
 }
 
-void fg_graph_annotate(struct fg_app *app, const struct fg_actor *a, json_t *caps)
+void fg_graph_annotate(struct fg_app *app, const struct fg_ctx *a, json_t *caps)
 {
     if (!caps)
         return;
@@ -919,7 +919,7 @@ void fg_graph_annotate(struct fg_app *app, const struct fg_actor *a, json_t *cap
     if (k && need_store(app) == FG_OK) {
         struct store_conn *c = store_acquire(app->store, &e);
         if (c) {
-            app->store->graph->successors(c, ids, k, fg_actor_read_trust(a), first_successor, map);
+            app->store->graph->successors(c, ids, k, fg_ctx_read_trust(a), first_successor, map);
             store_release(app->store, c);
         }
     }

@@ -57,39 +57,39 @@ int fg_graph_parse_types(const char *csv, unsigned *mask, char *bad, size_t badl
 
 /** Creates an edge from `source_id`; *out = the edge JSON (caller decrefs). why->edge_id is set
  * for "duplicate_edge". */
-enum fg_err fg_graph_link(struct fg_app *app, const struct fg_actor *a, const char *source_id,
+enum fg_err fg_graph_link(struct fg_app *app, const struct fg_ctx *a, const char *source_id,
                           const struct fg_edge_input *in, json_t **out, struct fg_capsule_why *why,
                           char dup_id[37]);
 
 /** Deletes edge `edge_id` leaving `source_id` (FG_ENOTFOUND when it does not, or when either end
  * is not visible). */
-enum fg_err fg_graph_unlink(struct fg_app *app, const struct fg_actor *a, const char *source_id,
+enum fg_err fg_graph_unlink(struct fg_app *app, const struct fg_ctx *a, const char *source_id,
                             const char *edge_id, struct fg_capsule_why *why);
 
 /** Edges of a visible capsule (both ends visible), newest first, appended to `items`. */
-enum fg_err fg_graph_edges(struct fg_app *app, const struct fg_actor *a, const char *id,
-                           unsigned dir, unsigned types, long long page, long long per_page,
-                           json_t *items, long long *total);
+enum fg_err fg_graph_edges(struct fg_app *app, const struct fg_ctx *a, const char *id, unsigned dir,
+                           unsigned types, long long page, long long per_page, json_t *items,
+                           long long *total);
 
 /** Breadth-first neighbourhood of a visible capsule: *out = {id, depth, nodes[], edges[],
  * truncated}. At most max_nodes nodes (start included) and 4 × max_nodes edges. */
-enum fg_err fg_graph_neighbors(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_graph_neighbors(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                int depth, unsigned types, unsigned dir, int max_nodes,
                                json_t **out);
 
 /** Shortest undirected path (over the `types` edges, through readable capsules only) between
  * two visible capsules: *out = {from, to, found, length, nodes[], edges[], truncated}. */
-enum fg_err fg_graph_path(struct fg_app *app, const struct fg_actor *a, const char *from,
+enum fg_err fg_graph_path(struct fg_app *app, const struct fg_ctx *a, const char *from,
                           const char *to, int max_depth, unsigned types, json_t **out);
 
 /** Live readable contradicts pairs, newest first: items {edge…, source, target}. */
-enum fg_err fg_graph_contradictions(struct fg_app *app, const struct fg_actor *a, long long page,
+enum fg_err fg_graph_contradictions(struct fg_app *app, const struct fg_ctx *a, long long page,
                                     long long per_page, json_t *items, long long *total);
 
 /** Sets "superseded_by" (id of the newest live readable capsule superseding it, or null) on a
  * capsule JSON object or on each object of an array (objects need "id"). Best effort: on a store
  * error the field stays null. */
-void fg_graph_annotate(struct fg_app *app, const struct fg_actor *a, json_t *caps);
+void fg_graph_annotate(struct fg_app *app, const struct fg_ctx *a, json_t *caps);
 
 /** Length of a capsule id with its NUL (UUID text). */
 #define FG_GRAPH_ID_LEN (FG_UUID_STRLEN + 1)
@@ -102,7 +102,7 @@ enum fg_err fg_graph_superseded(struct fg_app *app, struct store_conn *c, const 
 /** Inside the transaction deleting capsule `id` (cascade root `root`): deletes its typed edges
  * with an edge.deleted event and an edge.delete audit entry each. */
 enum fg_err fg_graph_on_capsule_deleted(struct fg_app *app, struct store_conn *c,
-                                        const struct fg_actor *a, const char *id, const char *root);
+                                        const struct fg_ctx *a, const char *id, const char *root);
 
 /** Reported by fg_graph_hops: a capsule `d` hops from the start, with the strength of the best
  * shortest path to it (product of the type weights along it, 0..1). */

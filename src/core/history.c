@@ -346,7 +346,7 @@ static void current_version(const struct store_capsule *cap, struct fg_version *
     out->current = 1;
 }
 
-enum fg_err fg_history_version(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_history_version(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                const char *version, struct fg_version *out,
                                struct fg_capsule_why *why)
 {
@@ -374,8 +374,8 @@ enum fg_err fg_history_version(struct fg_app *app, const struct fg_actor *a, con
     return e;
 }
 
-enum fg_err fg_history_as_of(struct fg_app *app, const struct fg_actor *a, const char *id,
-                             int64_t at, int include_deleted, struct store_capsule *out)
+enum fg_err fg_history_as_of(struct fg_app *app, const struct fg_ctx *a, const char *id, int64_t at,
+                             int include_deleted, struct store_capsule *out)
 {
     if (!app || !app->store || !app->store->graph)
         return FG_EUNAVAIL;

@@ -57,14 +57,14 @@ json_t *fg_diff_metadata(const char *from, const char *to);
 
 /** Version `version` ("current" or exact) of a capsule the actor may read; FG_ENOTFOUND with
  * why->what "capsule" or "version". */
-enum fg_err fg_history_version(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_history_version(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                const char *version, struct fg_version *out,
                                struct fg_capsule_why *why);
 
 /** The capsule as it was at `at` (ms): content, metadata and version of then; type and trust are
  * today's (not versioned). FG_ENOTFOUND if it did not exist yet, or was deleted by then, or the
  * actor may not read it now. `out` zeroed by the caller; release with store_capsule_clear. */
-enum fg_err fg_history_as_of(struct fg_app *app, const struct fg_actor *a, const char *id,
-                             int64_t at, int include_deleted, struct store_capsule *out);
+enum fg_err fg_history_as_of(struct fg_app *app, const struct fg_ctx *a, const char *id, int64_t at,
+                             int include_deleted, struct store_capsule *out);
 
 #endif

@@ -58,13 +58,13 @@ static void login_metric(const char *result)
 }
 
 /* Appends an audit entry; `details` is consumed. */
-static enum fg_err audit(struct fg_app *app, struct store_conn *c, struct http_req *req,
+static enum fg_err audit(struct fg_app *app, struct store_conn *c, const struct fg_ctx *ctx,
                          const char *actor, const char *action, const char *rtype, const char *rid,
                          const char *outcome, json_t *details)
 {
     struct fg_audit_entry e = {0};
-    if (req)
-        fg_audit_from_req(&e, req);
+    if (ctx)
+        fg_audit_from_ctx(&e, ctx);
     if (actor)
         e.actor_id = actor;
     e.action = action;
@@ -312,8 +312,10 @@ static int bootstrap_admin(struct fg_app *app, char *err, size_t errlen)
         return 0;
     }
     struct store_user u;
-    e = fg_identity_create_user(app, NULL, email, cfg->admin_password, pwlen, "Administrator",
-                                FG_TRUST_CORE, FG_ROLE_ADMIN, "admin.bootstrap", &u);
+    struct fg_job_ctx job;
+    e = fg_identity_create_user(app, fg_ctx_job(&job, "system:bootstrap"), email,
+                                cfg->admin_password, pwlen, "Administrator", FG_TRUST_CORE,
+                                FG_ROLE_ADMIN, "admin.bootstrap", &u);
     if (e != FG_OK && e != FG_ECONFLICT) {
         snprintf(err, errlen, "FORGE_ADMIN_EMAIL: cannot create the bootstrap admin (%s)",
                  fg_err_name(e));
@@ -411,35 +413,8 @@ static enum fg_err issue_tokens(struct fg_app *app, const struct store_user *u, 
 
 /* ---- authentication ------------------------------------------------------------------- */
 
-const char *fg_identity_bearer(struct http_req *req)
-{
-    const char *h = http_header(req, "Authorization");
-    if (!h)
-        return NULL;
-    while (*h == ' ')
-        h++;
-    if (strncasecmp(h, "Bearer ", 7) != 0)
-        return NULL;
-    h += 7;
-    while (*h == ' ')
-        h++;
-    return *h ? h : NULL;
-}
-
-int fg_identity_request_claims(struct http_req *req, struct fg_jwt_claims *claims)
-{
-    const char *tok = fg_identity_bearer(req);
-    const struct fg_config *cfg = req->app->cfg;
-    if (!tok)
-        return -1;
-    return fg_jwt_verify(cfg->jwt_secret, strlen(cfg->jwt_secret), tok, FG_JWT_ACCESS,
-                         fg_now_ms() / 1000, claims) == FG_JWT_OK
-               ? 0
-               : -1;
-}
-
 enum fg_auth_result fg_identity_authenticate(struct fg_app *app, const char *token,
-                                             struct http_principal *p, struct fg_jwt_claims *claims,
+                                             struct fg_principal *p, struct fg_jwt_claims *claims,
                                              const char **reason)
 {
     struct fg_jwt_claims cl;
@@ -594,7 +569,7 @@ static int lock_check(struct fg_app *app, const char *email, const struct store_
 }
 
 /* Counts a failed authentication for the email; locks at the threshold. 1 if now locked. */
-static int count_failure(struct fg_app *app, struct http_req *req, const char *email,
+static int count_failure(struct fg_app *app, const struct fg_ctx *ctx, const char *email,
                          const struct store_user *u, int64_t now, int64_t *until)
 {
     char key[64];
@@ -619,7 +594,7 @@ static int count_failure(struct fg_app *app, struct http_req *req, const char *e
             store_release(app->store, c);
         }
     }
-    audit(app, NULL, req, NULL, "auth.account_locked", "user", u ? u->id : NULL, "denied",
+    audit(app, NULL, ctx, NULL, "auth.account_locked", "user", u ? u->id : NULL, "denied",
           json_pack("{sIsI}", "failures", (json_int_t)n, "lockout_s",
                     (json_int_t)app->cfg->login_lockout_s));
     return 1;
@@ -633,22 +608,22 @@ static void clear_failures(struct fg_app *app, const char *email)
 }
 
 /* A failed re-authentication or login: IP counter, email counter, audit, metric. */
-static int record_failure(struct fg_app *app, struct http_req *req, const char *email,
+static int record_failure(struct fg_app *app, const struct fg_ctx *ctx, const char *email,
                           const struct store_user *u, int64_t now, const char *reason,
                           int64_t *until)
 {
-    if (req)
-        fg_immune_login_failure(app, req);
-    int locked = count_failure(app, req, email, u, now, until);
+    if (ctx)
+        fg_immune_login_failure(app, ctx);
+    int locked = count_failure(app, ctx, email, u, now, until);
     login_metric(locked ? "locked" : "failure");
-    audit(app, NULL, req, NULL, "auth.login_failed", "user", u ? u->id : NULL, "failure",
+    audit(app, NULL, ctx, NULL, "auth.login_failed", "user", u ? u->id : NULL, "failure",
           json_pack("{sssb}", "reason", reason, "locked", locked));
     return locked;
 }
 
 /* ---- accounts ------------------------------------------------------------------------- */
 
-enum fg_err fg_identity_create_user(struct fg_app *app, struct http_req *req, const char *email,
+enum fg_err fg_identity_create_user(struct fg_app *app, const struct fg_ctx *ctx, const char *email,
                                     const char *password, size_t pwlen, const char *display_name,
                                     int trust, unsigned roles, const char *audit_action,
                                     struct store_user *out)
@@ -681,7 +656,7 @@ enum fg_err fg_identity_create_user(struct fg_app *app, struct http_req *req, co
         return e;
     e = U(app)->create(c, &u);
     if (e == FG_OK)
-        e = audit(app, c, req, req && !req->principal ? u.id : NULL, audit_action, "user", u.id,
+        e = audit(app, c, ctx, fg_ctx_anonymous(ctx) ? u.id : NULL, audit_action, "user", u.id,
                   "success",
                   json_pack("{ssso}", "trust_level", fg_trust_name(trust), "roles",
                             fg_roles_json(roles)));
@@ -697,7 +672,7 @@ enum fg_err fg_identity_create_user(struct fg_app *app, struct http_req *req, co
     return e;
 }
 
-enum fg_err fg_identity_register(struct fg_app *app, struct http_req *req, const char *email,
+enum fg_err fg_identity_register(struct fg_app *app, const struct fg_ctx *ctx, const char *email,
                                  const char *password, size_t pwlen, const char *display_name,
                                  struct store_user *out, int *created)
 {
@@ -711,7 +686,7 @@ enum fg_err fg_identity_register(struct fg_app *app, struct http_req *req, const
     e = U(app)->get_by_email(c, email, &existing);
     store_release(app->store, c);
     if (e == FG_ENOTFOUND) {
-        e = fg_identity_create_user(app, req, email, password, pwlen, display_name,
+        e = fg_identity_create_user(app, ctx, email, password, pwlen, display_name,
                                     FG_TRUST_STANDARD, FG_ROLE_USER, "auth.register", out);
         if (e == FG_OK) {
             *created = 1;
@@ -742,7 +717,7 @@ enum fg_err fg_identity_register(struct fg_app *app, struct http_req *req, const
     if (!c)
         return e;
     const char *owner = existing.id[0] ? existing.id : NULL;
-    e = audit(app, c, req, NULL, "auth.register_conflict", "user", owner, "denied",
+    e = audit(app, c, ctx, NULL, "auth.register_conflict", "user", owner, "denied",
               json_pack("{ss}", "reason", "email_taken"));
     if (e == FG_OK) {
         json_t *payload = json_pack("{ss}", "user_id", owner ? owner : "");
@@ -772,7 +747,7 @@ static void maybe_purge_sessions(struct fg_app *app, struct store_conn *c, int64
 }
 
 /* Creates the session and the tokens of a successful login. */
-static enum fg_err start_session(struct fg_app *app, struct http_req *req, struct store_user *u,
+static enum fg_err start_session(struct fg_app *app, const struct fg_ctx *ctx, struct store_user *u,
                                  int64_t now, struct fg_token_pair *tokens)
 {
     struct store_session s;
@@ -790,7 +765,7 @@ static enum fg_err start_session(struct fg_app *app, struct http_req *req, struc
     if (e == FG_OK)
         e = U(app)->set_last_login(c, u->id, now);
     if (e == FG_OK)
-        e = audit(app, c, req, u->id, "auth.login", "user", u->id, "success",
+        e = audit(app, c, ctx, u->id, "auth.login", "user", u->id, "success",
                   json_pack("{sssb}", "session_id", s.id, "mfa", u->mfa_enabled));
     if (e == FG_OK) {
         json_t *payload = json_pack("{ssss}", "user_id", u->id, "session_id", s.id);
@@ -807,7 +782,7 @@ static enum fg_err start_session(struct fg_app *app, struct http_req *req, struc
     return issue_tokens(app, u, s.id, s.refresh_jti, now, tokens);
 }
 
-enum fg_err fg_identity_login(struct fg_app *app, struct http_req *req, const char *email,
+enum fg_err fg_identity_login(struct fg_app *app, const struct fg_ctx *ctx, const char *email,
                               const char *password, size_t pwlen, const char *mfa_code,
                               struct fg_login_result *out)
 {
@@ -833,10 +808,10 @@ enum fg_err fg_identity_login(struct fg_app *app, struct http_req *req, const ch
     if (l < 0)
         return FG_EUNAVAIL;
     if (l) {
-        if (req)
-            fg_immune_login_failure(app, req);
+        if (ctx)
+            fg_immune_login_failure(app, ctx);
         login_metric("locked");
-        audit(app, NULL, req, NULL, "auth.login_failed", "user", up ? u.id : NULL, "denied",
+        audit(app, NULL, ctx, NULL, "auth.login_failed", "user", up ? u.id : NULL, "denied",
               json_pack("{ss}", "reason", "locked"));
         out->status = FG_LOGIN_LOCKED;
         out->locked_until = until;
@@ -850,7 +825,7 @@ enum fg_err fg_identity_login(struct fg_app *app, struct http_req *req, const ch
     if (e != FG_OK)
         return e;
     if (!match) {
-        int locked = record_failure(app, req, email, up, now, "bad_credentials", &until);
+        int locked = record_failure(app, ctx, email, up, now, "bad_credentials", &until);
         out->status = locked ? FG_LOGIN_LOCKED : FG_LOGIN_BAD_CREDENTIALS;
         out->locked_until = until;
         return FG_OK;
@@ -859,7 +834,7 @@ enum fg_err fg_identity_login(struct fg_app *app, struct http_req *req, const ch
     /* 3. account state */
     if (u.disabled) {
         login_metric("failure");
-        audit(app, NULL, req, NULL, "auth.login_failed", "user", u.id, "denied",
+        audit(app, NULL, ctx, NULL, "auth.login_failed", "user", u.id, "denied",
               json_pack("{ss}", "reason", "disabled"));
         out->status = FG_LOGIN_DISABLED;
         return FG_OK;
@@ -870,7 +845,7 @@ enum fg_err fg_identity_login(struct fg_app *app, struct http_req *req, const ch
         if (!mfa_code || !mfa_code[0]) {
             /* counted like a wrong password: the lockout must not tell a right password
              * apart either (the reply is the same as for a wrong one; api/auth.c) */
-            int locked = record_failure(app, req, email, up, now, "mfa_required", &until);
+            int locked = record_failure(app, ctx, email, up, now, "mfa_required", &until);
             out->status = locked ? FG_LOGIN_LOCKED : FG_LOGIN_MFA_REQUIRED;
             out->locked_until = until;
             return FG_OK;
@@ -889,7 +864,7 @@ enum fg_err fg_identity_login(struct fg_app *app, struct http_req *req, const ch
                 return e;
         }
         if (!ok) {
-            int locked = record_failure(app, req, email, up, now, "mfa_invalid", &until);
+            int locked = record_failure(app, ctx, email, up, now, "mfa_invalid", &until);
             out->status = locked ? FG_LOGIN_LOCKED : FG_LOGIN_MFA_INVALID;
             out->locked_until = until;
             return FG_OK;
@@ -897,7 +872,7 @@ enum fg_err fg_identity_login(struct fg_app *app, struct http_req *req, const ch
     }
 
     /* 5. success */
-    e = start_session(app, req, &u, now, &out->tokens);
+    e = start_session(app, ctx, &u, now, &out->tokens);
     if (e != FG_OK)
         return e;
     clear_failures(app, email);
@@ -911,7 +886,7 @@ enum fg_err fg_identity_login(struct fg_app *app, struct http_req *req, const ch
 
 /* ---- refresh / logout ----------------------------------------------------------------- */
 
-enum fg_err fg_identity_refresh(struct fg_app *app, struct http_req *req, const char *token,
+enum fg_err fg_identity_refresh(struct fg_app *app, const struct fg_ctx *ctx, const char *token,
                                 enum fg_refresh_status *status, const char **reason,
                                 struct store_user *user, struct fg_token_pair *out)
 {
@@ -950,7 +925,7 @@ enum fg_err fg_identity_refresh(struct fg_app *app, struct http_req *req, const 
         /* an already-rotated token came back: someone else may hold the family */
         e = U(app)->session_revoke(c, s.id, "refresh_reuse", now);
         if (e == FG_OK)
-            e = audit(app, c, req, cl.sub, "auth.refresh_reuse", "session", s.id, "denied",
+            e = audit(app, c, ctx, cl.sub, "auth.refresh_reuse", "session", s.id, "denied",
                       json_pack("{ss}", "user_id", cl.sub));
         revoked_now = e == FG_OK;
         *status = FG_REFRESH_REUSED;
@@ -996,16 +971,16 @@ out:
     return issue_tokens(app, user, s.id, new_jti, now, out);
 }
 
-enum fg_err fg_identity_logout(struct fg_app *app, struct http_req *req, const char *sid)
+enum fg_err fg_identity_logout(struct fg_app *app, const struct fg_ctx *ctx, const char *sid)
 {
     enum fg_err e = FG_OK;
     struct store_conn *c = store_tx_open(app->store, &e);
     if (!c)
         return e;
-    const char *uid = req && req->principal ? req->principal->user_id : NULL;
+    const char *uid = ctx ? ctx->user_id : NULL;
     e = U(app)->session_revoke(c, sid, "logout", fg_now_ms());
     if (e == FG_OK)
-        e = audit(app, c, req, NULL, "auth.logout", "session", sid, "success", NULL);
+        e = audit(app, c, ctx, NULL, "auth.logout", "session", sid, "success", NULL);
     if (e == FG_OK) {
         json_t *payload = json_pack("{ssss}", "user_id", uid ? uid : "", "session_id", sid);
         e = fg_event_emit(app, c, "user.logout", uid, payload);
@@ -1031,7 +1006,7 @@ enum fg_err fg_identity_get_user(struct fg_app *app, const char *user_id, struct
 }
 
 /* Lock check + verification of a re-authentication secret for an authenticated user. */
-static enum fg_err reauth_password(struct fg_app *app, struct http_req *req,
+static enum fg_err reauth_password(struct fg_app *app, const struct fg_ctx *ctx,
                                    const struct store_user *u, const char *pw, size_t pwlen,
                                    enum fg_reauth_status *status, int64_t *until)
 {
@@ -1051,13 +1026,13 @@ static enum fg_err reauth_password(struct fg_app *app, struct http_req *req,
         *status = FG_REAUTH_OK;
         return FG_OK;
     }
-    *status = record_failure(app, req, u->email, u, now, "wrong_current_password", until)
+    *status = record_failure(app, ctx, u->email, u, now, "wrong_current_password", until)
                   ? FG_REAUTH_LOCKED
                   : FG_REAUTH_WRONG;
     return FG_OK;
 }
 
-enum fg_err fg_identity_change_password(struct fg_app *app, struct http_req *req,
+enum fg_err fg_identity_change_password(struct fg_app *app, const struct fg_ctx *ctx,
                                         const char *user_id, const char *keep_sid,
                                         const char *current, size_t curlen, const char *next,
                                         size_t nextlen, enum fg_reauth_status *status,
@@ -1067,7 +1042,7 @@ enum fg_err fg_identity_change_password(struct fg_app *app, struct http_req *req
     enum fg_err e = fg_identity_get_user(app, user_id, &u);
     if (e != FG_OK)
         return e;
-    e = reauth_password(app, req, &u, current, curlen, status, locked_until);
+    e = reauth_password(app, ctx, &u, current, curlen, status, locked_until);
     if (e != FG_OK || *status != FG_REAUTH_OK)
         return e;
     char hash[FG_PASSWORD_HASH_MAX];
@@ -1083,7 +1058,7 @@ enum fg_err fg_identity_change_password(struct fg_app *app, struct http_req *req
         e = U(app)->session_revoke_user(c, u.id, keep_sid, "password_changed", now, sid_collect,
                                         &revoked);
     if (e == FG_OK)
-        e = audit(app, c, req, NULL, "auth.password_changed", "user", u.id, "success",
+        e = audit(app, c, ctx, NULL, "auth.password_changed", "user", u.id, "success",
                   json_pack("{sI}", "sessions_revoked", (json_int_t)revoked.n));
     e = store_tx_close(app->store, c, e);
     sodium_memzero(hash, sizeof hash);
@@ -1094,7 +1069,7 @@ enum fg_err fg_identity_change_password(struct fg_app *app, struct http_req *req
     return e;
 }
 
-enum fg_err fg_identity_set_display_name(struct fg_app *app, struct http_req *req,
+enum fg_err fg_identity_set_display_name(struct fg_app *app, const struct fg_ctx *ctx,
                                          const char *user_id, const char *name,
                                          struct store_user *out)
 {
@@ -1104,7 +1079,7 @@ enum fg_err fg_identity_set_display_name(struct fg_app *app, struct http_req *re
         return e;
     e = U(app)->set_display_name(c, user_id, name, fg_now_ms());
     if (e == FG_OK)
-        e = audit(app, c, req, NULL, "user.profile_updated", "user", user_id, "success",
+        e = audit(app, c, ctx, NULL, "user.profile_updated", "user", user_id, "success",
                   json_pack("{s[s]}", "fields", "display_name"));
     if (e == FG_OK)
         e = U(app)->get_by_id(c, user_id, out);
@@ -1113,7 +1088,7 @@ enum fg_err fg_identity_set_display_name(struct fg_app *app, struct http_req *re
 
 /* ---- MFA ------------------------------------------------------------------------------ */
 
-enum fg_err fg_identity_mfa_setup(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_identity_mfa_setup(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                                   char *secret, size_t secretlen, char **uri)
 {
     *uri = NULL;
@@ -1130,15 +1105,15 @@ enum fg_err fg_identity_mfa_setup(struct fg_app *app, struct http_req *req, cons
     if (e == FG_OK)
         e = U(app)->set_mfa(c, user_id, secret, 0, 0, fg_now_ms());
     if (e == FG_OK)
-        e = audit(app, c, req, NULL, "auth.mfa_setup", "user", user_id, "success", NULL);
+        e = audit(app, c, ctx, NULL, "auth.mfa_setup", "user", user_id, "success", NULL);
     e = store_tx_close(app->store, c, e);
     if (e == FG_OK)
         *uri = fg_totp_uri(FG_TOTP_ISSUER, u.email, secret);
     return e;
 }
 
-enum fg_err fg_identity_mfa_verify(struct fg_app *app, struct http_req *req, const char *user_id,
-                                   const char *code, int *ok)
+enum fg_err fg_identity_mfa_verify(struct fg_app *app, const struct fg_ctx *ctx,
+                                   const char *user_id, const char *code, int *ok)
 {
     *ok = 0;
     struct store_user u;
@@ -1159,14 +1134,14 @@ enum fg_err fg_identity_mfa_verify(struct fg_app *app, struct http_req *req, con
     if (e == FG_OK && *ok)
         e = U(app)->set_mfa(c, user_id, u.mfa_secret, 1, step, fg_now_ms());
     if (e == FG_OK && *ok)
-        e = audit(app, c, req, NULL, "auth.mfa_enabled", "user", user_id, "success", NULL);
+        e = audit(app, c, ctx, NULL, "auth.mfa_enabled", "user", user_id, "success", NULL);
     sodium_memzero(u.mfa_secret, sizeof u.mfa_secret);
     return store_tx_close(app->store, c, e);
 }
 
-enum fg_err fg_identity_mfa_disable(struct fg_app *app, struct http_req *req, const char *user_id,
-                                    const char *code, enum fg_reauth_status *status,
-                                    int64_t *locked_until)
+enum fg_err fg_identity_mfa_disable(struct fg_app *app, const struct fg_ctx *ctx,
+                                    const char *user_id, const char *code,
+                                    enum fg_reauth_status *status, int64_t *locked_until)
 {
     struct store_user u;
     enum fg_err e = fg_identity_get_user(app, user_id, &u);
@@ -1195,7 +1170,7 @@ enum fg_err fg_identity_mfa_disable(struct fg_app *app, struct http_req *req, co
     if (e == FG_OK && ok)
         e = U(app)->set_mfa(c, u.id, NULL, 0, 0, now);
     if (e == FG_OK && ok)
-        e = audit(app, c, req, NULL, "auth.mfa_disabled", "user", u.id, "success", NULL);
+        e = audit(app, c, ctx, NULL, "auth.mfa_disabled", "user", u.id, "success", NULL);
     e = store_tx_close(app->store, c, e);
     sodium_memzero(u.mfa_secret, sizeof u.mfa_secret);
     if (e != FG_OK)
@@ -1204,7 +1179,7 @@ enum fg_err fg_identity_mfa_disable(struct fg_app *app, struct http_req *req, co
         *status = FG_REAUTH_OK;
         return FG_OK;
     }
-    *status = record_failure(app, req, u.email, &u, now, "mfa_invalid", locked_until)
+    *status = record_failure(app, ctx, u.email, &u, now, "mfa_invalid", locked_until)
                   ? FG_REAUTH_LOCKED
                   : FG_REAUTH_WRONG;
     return FG_OK;
@@ -1225,7 +1200,7 @@ void fg_identity_user_changed(struct fg_app *app, const char *user_id)
     }
 }
 
-enum fg_err fg_identity_set_trust(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_identity_set_trust(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                                   int trust, struct store_user *out)
 {
     enum fg_err e = FG_OK;
@@ -1238,7 +1213,7 @@ enum fg_err fg_identity_set_trust(struct fg_app *app, struct http_req *req, cons
         e = U(app)->set_trust(c, user_id, trust, fg_now_ms());
     if (e == FG_OK)
         e = audit(
-            app, c, req, NULL, "admin.user_trust_changed", "user", user_id, "success",
+            app, c, ctx, NULL, "admin.user_trust_changed", "user", user_id, "success",
             json_pack("{ssss}", "from", fg_trust_name(before.trust), "to", fg_trust_name(trust)));
     if (e == FG_OK && before.trust != trust) {
         json_t *payload = json_pack("{ssssss}", "user_id", user_id, "from",
@@ -1256,7 +1231,7 @@ enum fg_err fg_identity_set_trust(struct fg_app *app, struct http_req *req, cons
         snprintf(r.target_id, sizeof r.target_id, "%s", user_id);
         snprintf(r.action, sizeof r.action, "quarantine_user");
         snprintf(r.reason, sizeof r.reason, "trust level set to quarantine by an admin");
-        e = fg_immune_record(app, c, req, &r);
+        e = fg_immune_record(app, c, ctx, &r);
     }
     if (e == FG_OK)
         e = U(app)->get_by_id(c, user_id, out);
@@ -1266,7 +1241,7 @@ enum fg_err fg_identity_set_trust(struct fg_app *app, struct http_req *req, cons
     return e;
 }
 
-enum fg_err fg_identity_set_roles(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_identity_set_roles(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                                   unsigned roles, struct store_user *out)
 {
     enum fg_err e = FG_OK;
@@ -1279,7 +1254,7 @@ enum fg_err fg_identity_set_roles(struct fg_app *app, struct http_req *req, cons
         e = U(app)->set_roles(c, user_id, roles, fg_now_ms());
     if (e == FG_OK)
         e = audit(
-            app, c, req, NULL, "admin.user_roles_changed", "user", user_id, "success",
+            app, c, ctx, NULL, "admin.user_roles_changed", "user", user_id, "success",
             json_pack("{soso}", "from", fg_roles_json(before.roles), "to", fg_roles_json(roles)));
     if (e == FG_OK)
         e = U(app)->get_by_id(c, user_id, out);
@@ -1289,8 +1264,8 @@ enum fg_err fg_identity_set_roles(struct fg_app *app, struct http_req *req, cons
     return e;
 }
 
-enum fg_err fg_identity_set_disabled(struct fg_app *app, struct http_req *req, const char *user_id,
-                                     int disabled, struct store_user *out)
+enum fg_err fg_identity_set_disabled(struct fg_app *app, const struct fg_ctx *ctx,
+                                     const char *user_id, int disabled, struct store_user *out)
 {
     enum fg_err e = FG_OK;
     struct sid_list revoked = {0};
@@ -1303,7 +1278,7 @@ enum fg_err fg_identity_set_disabled(struct fg_app *app, struct http_req *req, c
         e = U(app)->session_revoke_user(c, user_id, NULL, "account_disabled", now, sid_collect,
                                         &revoked);
     if (e == FG_OK)
-        e = audit(app, c, req, NULL, disabled ? "admin.user_disabled" : "admin.user_enabled",
+        e = audit(app, c, ctx, NULL, disabled ? "admin.user_disabled" : "admin.user_enabled",
                   "user", user_id, "success",
                   json_pack("{sI}", "sessions_revoked", (json_int_t)revoked.n));
     if (e == FG_OK)
@@ -1319,7 +1294,7 @@ enum fg_err fg_identity_set_disabled(struct fg_app *app, struct http_req *req, c
 
 /* ---- GDPR erasure (core/privacy.c, docs/privacy.md) ---------------------------------------- */
 
-enum fg_err fg_identity_reauth(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_identity_reauth(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                                const char *pw, size_t pwlen, enum fg_reauth_status *status,
                                int64_t *locked_until)
 {
@@ -1327,7 +1302,7 @@ enum fg_err fg_identity_reauth(struct fg_app *app, struct http_req *req, const c
     enum fg_err e = fg_identity_get_user(app, user_id, &u);
     if (e != FG_OK)
         return e;
-    e = reauth_password(app, req, &u, pw, pwlen, status, locked_until);
+    e = reauth_password(app, ctx, &u, pw, pwlen, status, locked_until);
     sodium_memzero(u.mfa_secret, sizeof u.mfa_secret);
     return e;
 }

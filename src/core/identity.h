@@ -23,7 +23,7 @@
 #include <jansson.h>
 
 #include "core/jwt.h"
-#include "http/http.h"
+#include "core/ctx.h"
 #include "store/users.h"
 #include "util/err.h"
 
@@ -74,21 +74,25 @@ enum fg_auth_result {
     FG_AUTH_DISABLED,    /* account disabled */
     FG_AUTH_UNAVAILABLE, /* store or shared state down: fail closed (503) */
 };
+/** The authenticated caller of a verified access token. */
+struct fg_principal {
+    char user_id[37];
+    char email[321];
+    int trust;      /* trust value 0..100 (live) */
+    unsigned roles; /* bit set, see core/authz.h (live) */
+    char jti[65];
+};
 /** Verifies an access token and fills the principal with the live trust and roles. *claims (may
  * be NULL) receives the token's claims. *reason: text for the 401. */
 enum fg_auth_result fg_identity_authenticate(struct fg_app *app, const char *token,
-                                             struct http_principal *p, struct fg_jwt_claims *claims,
+                                             struct fg_principal *p, struct fg_jwt_claims *claims,
                                              const char **reason);
-/** The token of an "Authorization: Bearer <token>" header (scheme case-insensitive), or NULL. */
-const char *fg_identity_bearer(struct http_req *req);
-/** The verified claims of the request's bearer token (handlers needing `sid`). -1 if none. */
-int fg_identity_request_claims(struct http_req *req, struct fg_jwt_claims *claims);
 
 /* ---- accounts ------------------------------------------------------------------------- */
 
 /** Creates an account (hashing the password). FG_ECONFLICT: email taken; FG_EUNAVAIL: hashing
- * busy. `req` may be NULL (CLI, bootstrap). *out (may be NULL) receives the row. */
-enum fg_err fg_identity_create_user(struct fg_app *app, struct http_req *req, const char *email,
+ * busy. `ctx` may be NULL (CLI, bootstrap). *out (may be NULL) receives the row. */
+enum fg_err fg_identity_create_user(struct fg_app *app, const struct fg_ctx *ctx, const char *email,
                                     const char *password, size_t pwlen, const char *display_name,
                                     int trust, unsigned roles, const char *audit_action,
                                     struct store_user *out);
@@ -99,7 +103,7 @@ enum fg_err fg_identity_create_user(struct fg_app *app, struct http_req *req, co
  * (*out filled with a fresh id that names no account, *created = 0), and the attempt is recorded
  * out of band (audit `auth.register_conflict`, event `user.register_conflict`).
  */
-enum fg_err fg_identity_register(struct fg_app *app, struct http_req *req, const char *email,
+enum fg_err fg_identity_register(struct fg_app *app, const struct fg_ctx *ctx, const char *email,
                                  const char *password, size_t pwlen, const char *display_name,
                                  struct store_user *out, int *created);
 
@@ -119,7 +123,7 @@ struct fg_login_result {
 };
 /** Login (SPEC §3.3): lock checked first, then the password (a dummy verify for unknown emails),
  * then the account state and MFA. Failures count per email and per client IP. */
-enum fg_err fg_identity_login(struct fg_app *app, struct http_req *req, const char *email,
+enum fg_err fg_identity_login(struct fg_app *app, const struct fg_ctx *ctx, const char *email,
                               const char *password, size_t pwlen, const char *mfa_code,
                               struct fg_login_result *out);
 
@@ -130,38 +134,38 @@ enum fg_refresh_status {
     FG_REFRESH_REUSED,   /* an old refresh token: the session is now revoked */
     FG_REFRESH_DISABLED, /* account disabled */
 };
-enum fg_err fg_identity_refresh(struct fg_app *app, struct http_req *req, const char *token,
+enum fg_err fg_identity_refresh(struct fg_app *app, const struct fg_ctx *ctx, const char *token,
                                 enum fg_refresh_status *status, const char **reason,
                                 struct store_user *user, struct fg_token_pair *out);
 
 /** Revokes the session `sid` (logout). */
-enum fg_err fg_identity_logout(struct fg_app *app, struct http_req *req, const char *sid);
+enum fg_err fg_identity_logout(struct fg_app *app, const struct fg_ctx *ctx, const char *sid);
 
 enum fg_reauth_status { FG_REAUTH_OK = 0, FG_REAUTH_WRONG, FG_REAUTH_LOCKED };
 
 /** Changes the password after checking the current one (a wrong one counts as a failed login);
  * revokes every other session of the user. */
-enum fg_err fg_identity_change_password(struct fg_app *app, struct http_req *req,
+enum fg_err fg_identity_change_password(struct fg_app *app, const struct fg_ctx *ctx,
                                         const char *user_id, const char *keep_sid,
                                         const char *current, size_t curlen, const char *next,
                                         size_t nextlen, enum fg_reauth_status *status,
                                         int64_t *locked_until);
 
-enum fg_err fg_identity_set_display_name(struct fg_app *app, struct http_req *req,
+enum fg_err fg_identity_set_display_name(struct fg_app *app, const struct fg_ctx *ctx,
                                          const char *user_id, const char *name,
                                          struct store_user *out);
 
 /** MFA: setup stores a pending secret (FG_ECONFLICT when MFA is already on). *uri malloc'd. */
-enum fg_err fg_identity_mfa_setup(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_identity_mfa_setup(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                                   char *secret, size_t secretlen, char **uri);
 /** Enables MFA when `code` matches the pending secret: *ok. FG_ECONFLICT: no pending secret or
  * already enabled. */
-enum fg_err fg_identity_mfa_verify(struct fg_app *app, struct http_req *req, const char *user_id,
-                                   const char *code, int *ok);
+enum fg_err fg_identity_mfa_verify(struct fg_app *app, const struct fg_ctx *ctx,
+                                   const char *user_id, const char *code, int *ok);
 /** Disables MFA when `code` is valid (a wrong one counts as a failed login). FG_ECONFLICT: off. */
-enum fg_err fg_identity_mfa_disable(struct fg_app *app, struct http_req *req, const char *user_id,
-                                    const char *code, enum fg_reauth_status *status,
-                                    int64_t *locked_until);
+enum fg_err fg_identity_mfa_disable(struct fg_app *app, const struct fg_ctx *ctx,
+                                    const char *user_id, const char *code,
+                                    enum fg_reauth_status *status, int64_t *locked_until);
 
 /* ---- admin ---------------------------------------------------------------------------- */
 
@@ -174,17 +178,17 @@ enum fg_err fg_identity_mfa_disable(struct fg_app *app, struct http_req *req, co
 void fg_identity_user_changed(struct fg_app *app, const char *user_id);
 
 enum fg_err fg_identity_get_user(struct fg_app *app, const char *user_id, struct store_user *out);
-enum fg_err fg_identity_set_trust(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_identity_set_trust(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                                   int trust, struct store_user *out);
-enum fg_err fg_identity_set_roles(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_identity_set_roles(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                                   unsigned roles, struct store_user *out);
 /** Disables (revoking every session) or enables an account. */
-enum fg_err fg_identity_set_disabled(struct fg_app *app, struct http_req *req, const char *user_id,
-                                     int disabled, struct store_user *out);
+enum fg_err fg_identity_set_disabled(struct fg_app *app, const struct fg_ctx *ctx,
+                                     const char *user_id, int disabled, struct store_user *out);
 
 /** Checks the password of an authenticated user before a destructive action (GDPR erasure):
  * a wrong one counts as a failed login (lockout applies). */
-enum fg_err fg_identity_reauth(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_identity_reauth(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                                const char *pw, size_t pwlen, enum fg_reauth_status *status,
                                int64_t *locked_until);
 

@@ -11,22 +11,22 @@
 #include "core/events.h"
 #include "core/metrics.h"
 #include "core/shared_state.h"
-#include "http/http.h"
+#include "core/ctx.h"
 #include "store/store.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/time.h"
 #include "util/uuid.h"
 
-static enum fg_err record_in(struct fg_app *app, struct store_conn *c, struct http_req *req,
+static enum fg_err record_in(struct fg_app *app, struct store_conn *c, const struct fg_ctx *ctx,
                              const struct store_immune_response *r)
 {
     enum fg_err e = app->store->immune->record(c, r);
     if (e != FG_OK)
         return e;
     struct fg_audit_entry a = {0};
-    if (req)
-        fg_audit_from_req(&a, req);
+    if (ctx)
+        fg_audit_from_ctx(&a, ctx);
     a.action = "immune.response";
     a.resource_type = r->target_type;
     a.resource_id = r->target_id;
@@ -44,7 +44,7 @@ static enum fg_err record_in(struct fg_app *app, struct store_conn *c, struct ht
     return e;
 }
 
-enum fg_err fg_immune_record(struct fg_app *app, struct store_conn *c, struct http_req *req,
+enum fg_err fg_immune_record(struct fg_app *app, struct store_conn *c, const struct fg_ctx *ctx,
                              struct store_immune_response *r)
 {
     if (!r->id[0])
@@ -53,13 +53,13 @@ enum fg_err fg_immune_record(struct fg_app *app, struct store_conn *c, struct ht
         r->created_at = fg_now_ms();
     enum fg_err e = FG_OK;
     if (c) {
-        e = record_in(app, c, req, r);
+        e = record_in(app, c, ctx, r);
     } else {
         c = store_acquire(app->store, &e);
         if (!c)
             return e;
         if ((e = store_begin(app->store, c)) == FG_OK) {
-            e = record_in(app, c, req, r);
+            e = record_in(app, c, ctx, r);
             if (e == FG_OK)
                 e = store_commit(app->store, c);
             else
@@ -106,14 +106,14 @@ static void fmt_window(long long s, char *out, size_t len)
         snprintf(out, len, "%lld second%s", s, s == 1 ? "" : "s");
 }
 
-void fg_immune_login_failure(struct fg_app *app, struct http_req *req)
+void fg_immune_login_failure(struct fg_app *app, const struct fg_ctx *ctx)
 {
     const struct fg_config *cfg = app->cfg;
-    if (!app->shared || !req->client_ip[0])
+    if (!app->shared || !ctx || !ctx->client_ip || !ctx->client_ip[0])
         return;
     char key[96];
     int64_t n = 0;
-    snprintf(key, sizeof key, "ipf:%s", req->client_ip);
+    snprintf(key, sizeof key, "ipf:%s", ctx->client_ip);
     if (fg_ss_incr(app->shared, key, cfg->ip_failure_window_s * 1000, &n, NULL) != FG_OK ||
         n < cfg->ip_max_failures)
         return;
@@ -121,7 +121,7 @@ void fg_immune_login_failure(struct fg_app *app, struct http_req *req)
     int64_t block_ms = cfg->ip_block_s * 1000;
     char bkey[96], val[32];
     int stored = 0;
-    snprintf(bkey, sizeof bkey, "ipb:%s", req->client_ip);
+    snprintf(bkey, sizeof bkey, "ipb:%s", ctx->client_ip);
     snprintf(val, sizeof val, "%" PRId64, now + block_ms);
     if (fg_ss_set(app->shared, bkey, val, block_ms, 1, &stored) != FG_OK || !stored)
         return; /* already blocked by a concurrent request */
@@ -134,7 +134,7 @@ void fg_immune_login_failure(struct fg_app *app, struct http_req *req)
     snprintf(r.threat_type, sizeof r.threat_type, "brute_force");
     snprintf(r.level, sizeof r.level, "high");
     snprintf(r.target_type, sizeof r.target_type, "ip");
-    snprintf(r.target_id, sizeof r.target_id, "%s", req->client_ip);
+    snprintf(r.target_id, sizeof r.target_id, "%s", ctx->client_ip);
     snprintf(r.action, sizeof r.action, "block_ip");
     snprintf(r.reason, sizeof r.reason, "%lld failed logins within %s", (long long)n, window);
     snprintf(details, sizeof details, "{\"failures\":%lld,\"window_s\":%lld,\"block_s\":%lld}",
@@ -142,7 +142,7 @@ void fg_immune_login_failure(struct fg_app *app, struct http_req *req)
     r.details = details;
     r.created_at = now;
     r.expires_at = now + block_ms;
-    if (fg_immune_record(app, NULL, req, &r) != FG_OK)
+    if (fg_immune_record(app, NULL, ctx, &r) != FG_OK)
         fg_log(FG_LOG_ERROR, "immune_record_failed", FG_LF_STR("action", "block_ip"), FG_LF_END);
 }
 

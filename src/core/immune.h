@@ -18,23 +18,23 @@
 #include "util/err.h"
 
 struct fg_app;
-struct http_req;
+struct fg_ctx;
 struct store_conn;
 
 /**
  * Records a response: store row, audit entry, `system.immune_response` event and the
  * forge_immune_responses_total metric. `c`: a connection inside the caller's transaction, or
- * NULL for a transaction of its own. `req` may be NULL (background jobs). id and created_at are
+ * NULL for a transaction of its own. `ctx` may be NULL (background jobs). id and created_at are
  * filled when empty; *r is updated with them.
  */
-enum fg_err fg_immune_record(struct fg_app *app, struct store_conn *c, struct http_req *req,
+enum fg_err fg_immune_record(struct fg_app *app, struct store_conn *c, const struct fg_ctx *ctx,
                              struct store_immune_response *r);
 
 /** 1 if `ip` is blocked (*until_ms set), 0 if not, -1 if the shared state is unavailable. */
 int fg_immune_ip_blocked(struct fg_app *app, const char *ip, int64_t *until_ms);
 
 /** Counts one failed login from the request's client IP; blocks the IP at the threshold. */
-void fg_immune_login_failure(struct fg_app *app, struct http_req *req);
+void fg_immune_login_failure(struct fg_app *app, const struct fg_ctx *ctx);
 
 /** Reloads unexpired IP blocks from the store into the shared state (start). */
 enum fg_err fg_immune_start(struct fg_app *app);

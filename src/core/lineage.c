@@ -8,7 +8,7 @@
 
 /* Leaves out ancestors whose owner is quarantined (visible to admins only, issue 11). */
 struct filter_ctx {
-    const struct fg_actor *a;
+    const struct fg_ctx *a;
     store_ancestor_cb cb;
     void *ctx;
 };
@@ -21,7 +21,7 @@ static int filter_cb(const struct store_ancestor *an, void *vctx)
     return f->cb(an, f->ctx);
 }
 
-enum fg_err fg_lineage_ancestors(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_lineage_ancestors(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                  int max_depth, store_ancestor_cb cb, void *ctx, int *truncated)
 {
     *truncated = 0;
@@ -30,7 +30,7 @@ enum fg_err fg_lineage_ancestors(struct fg_app *app, const struct fg_actor *a, c
     if (max_depth < 1)
         return FG_EINVAL;
     const struct store_capsule_ops *ops = app->store->capsules;
-    int trust = fg_actor_read_trust(a);
+    int trust = fg_ctx_read_trust(a);
     enum fg_err e;
     struct store_conn *c = store_acquire(app->store, &e);
     if (!c)

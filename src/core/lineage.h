@@ -16,7 +16,7 @@
 #define FG_LINEAGE_DEPTH_MAX     50 /* API bound (SPEC §4.2); the store walks any depth */
 
 /** Ancestors of a capsule the actor can see (FG_ENOTFOUND otherwise), through `cb`. */
-enum fg_err fg_lineage_ancestors(struct fg_app *app, const struct fg_actor *a, const char *id,
+enum fg_err fg_lineage_ancestors(struct fg_app *app, const struct fg_ctx *a, const char *id,
                                  int max_depth, store_ancestor_cb cb, void *ctx, int *truncated);
 
 #endif

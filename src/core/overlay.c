@@ -446,7 +446,7 @@ json_t *fg_overlay_json(const struct store_overlay *o, int with_source)
 }
 
 /* ---- audit + events ---- */
-static void audit(struct fg_app *app, struct store_conn *c, struct http_req *req,
+static void audit(struct fg_app *app, struct store_conn *c, const struct fg_ctx *ctx,
                   const char *action, const char *id, const char *outcome, json_t *details)
 {
     struct fg_audit_entry e = {
@@ -456,13 +456,13 @@ static void audit(struct fg_app *app, struct store_conn *c, struct http_req *req
         .outcome = outcome,
         .details = details,
     };
-    if (req)
-        fg_audit_from_req(&e, req);
+    if (ctx)
+        fg_audit_from_ctx(&e, ctx);
     if (fg_audit_record(app, c, &e) != FG_OK)
         fg_log(FG_LOG_ERROR, "audit_failed", FG_LF_STR("action", action), FG_LF_END);
 }
 
-enum fg_err fg_overlay_register(struct fg_app *app, struct http_req *req, json_t *manifest,
+enum fg_err fg_overlay_register(struct fg_app *app, const struct fg_ctx *ctx, json_t *manifest,
                                 const char *source, size_t source_len, struct store_overlay *out,
                                 char *field, size_t fieldlen, char *msg, size_t msglen)
 {
@@ -489,8 +489,8 @@ enum fg_err fg_overlay_register(struct fg_app *app, struct http_req *req, json_t
     out->trust_level = fg_trust_from_name("sandbox");
     out->manifest = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS);
     out->source = fg_xstrndup(source, source_len);
-    if (req && req->principal)
-        snprintf(out->owner_id, sizeof out->owner_id, "%s", req->principal->user_id);
+    if (ctx && ctx->user_id)
+        snprintf(out->owner_id, sizeof out->owner_id, "%s", ctx->user_id);
     out->created_at = out->updated_at = fg_now_ms();
     struct store_conn *c = store_acquire(app->store, &e);
     if (!c)
@@ -502,7 +502,7 @@ enum fg_err fg_overlay_register(struct fg_app *app, struct http_req *req, json_t
         json_t *d = json_pack("{sssssss[]}", "name", out->name, "version", out->version, "sha256",
                               out->sha256, "capabilities");
         json_object_set(d, "capabilities", json_object_get(norm, "capabilities"));
-        audit(app, c, req, "overlay.register", out->id, "success", d);
+        audit(app, c, ctx, "overlay.register", out->id, "success", d);
         e = fg_event_emit(app, c, "overlay.registered", out->id, d);
         json_decref(d);
     }
@@ -537,7 +537,7 @@ static const struct transition transitions[] = {
     {"release", "quarantined", "active", "overlay.release"},
 };
 
-static enum fg_err transition_in(struct fg_app *app, struct store_conn *c, struct http_req *req,
+static enum fg_err transition_in(struct fg_app *app, struct store_conn *c, const struct fg_ctx *ctx,
                                  const struct store_overlay *ov, const struct transition *t,
                                  const char *reason, json_t *source, const char *threat,
                                  int *changed)
@@ -551,7 +551,7 @@ static enum fg_err transition_in(struct fg_app *app, struct store_conn *c, struc
                           ov->status, "to", t->to, "reason", reason);
     if (source)
         json_object_update(d, source);
-    audit(app, c, req, t->audit, ov->id, "success", d);
+    audit(app, c, ctx, t->audit, ov->id, "success", d);
     if (strcmp(t->to, "active") == 0)
         e = fg_event_emit(app, c, "overlay.activated", ov->id, d);
     if (e == FG_OK && strcmp(t->to, "quarantined") == 0)
@@ -567,14 +567,14 @@ static enum fg_err transition_in(struct fg_app *app, struct store_conn *c, struc
         snprintf(r.reason, sizeof r.reason, "%s", reason ? reason : t->action);
         char *dt = json_dumps(d, JSON_COMPACT);
         r.details = dt;
-        e = fg_immune_record(app, c, req, &r);
+        e = fg_immune_record(app, c, ctx, &r);
         free(dt);
     }
     json_decref(d);
     return e;
 }
 
-enum fg_err fg_overlay_transition(struct fg_app *app, struct http_req *req, const char *id,
+enum fg_err fg_overlay_transition(struct fg_app *app, const struct fg_ctx *ctx, const char *id,
                                   const char *action, const char *reason, json_t *source, char *why,
                                   size_t whylen)
 {
@@ -595,7 +595,7 @@ enum fg_err fg_overlay_transition(struct fg_app *app, struct http_req *req, cons
     e = app->store->overlays->get(c, id, 0, &ov);
     int changed = 0;
     if (e == FG_OK)
-        e = transition_in(app, c, req, &ov, t, reason, source, NULL, &changed);
+        e = transition_in(app, c, ctx, &ov, t, reason, source, NULL, &changed);
     if (e == FG_OK && !changed) {
         snprintf(why, whylen, "cannot %s an overlay that is %s (allowed from %s)", action,
                  ov.status, t->from);
@@ -624,9 +624,10 @@ static int same_name_cb(const struct store_overlay *o, void *ctx)
     return 0;
 }
 
-enum fg_err fg_overlay_govern_in(struct fg_app *app, struct store_conn *c, const char *kind,
-                                 const char *id, const char *name, const char *version, int trust,
-                                 json_t *source, json_t **res, char *why, size_t whylen)
+enum fg_err fg_overlay_govern_in(struct fg_app *app, const struct fg_ctx *ctx, struct store_conn *c,
+                                 const char *kind, const char *id, const char *name,
+                                 const char *version, int trust, json_t *source, json_t **res,
+                                 char *why, size_t whylen)
 {
     *res = NULL;
     if (!app->store->overlays)
@@ -658,7 +659,7 @@ enum fg_err fg_overlay_govern_in(struct fg_app *app, struct store_conn *c, const
                                   fg_trust_name(ov.trust_level), "to", fg_trust_name(trust));
             if (source)
                 json_object_update(d, source);
-            audit(app, c, NULL, "overlay.trust_change", id, "success", d);
+            audit(app, c, ctx, "overlay.trust_change", id, "success", d);
             *res = json_pack("{ss ss ss ss}", "action", "overlay_trust", "overlay_id", id, "from",
                              fg_trust_name(ov.trust_level), "to", fg_trust_name(trust));
             json_decref(d);
@@ -667,7 +668,7 @@ enum fg_err fg_overlay_govern_in(struct fg_app *app, struct store_conn *c, const
         return e;
     }
     int changed = 0;
-    e = transition_in(app, c, NULL, &ov, &transitions[0], "approved proposal", source, NULL,
+    e = transition_in(app, c, ctx, &ov, &transitions[0], "approved proposal", source, NULL,
                       &changed);
     if (e == FG_OK && !changed) {
         snprintf(why, whylen, "overlay %s is %s: only a pending or suspended overlay is activated",
@@ -688,7 +689,7 @@ enum fg_err fg_overlay_govern_in(struct fg_app *app, struct store_conn *c, const
             e = app->store->overlays->get(c, ids[i], 0, &old);
             int ch = 0;
             if (e == FG_OK)
-                e = transition_in(app, c, NULL, &old, &transitions[2], "superseded by an update",
+                e = transition_in(app, c, ctx, &old, &transitions[2], "superseded by an update",
                                   source, NULL, &ch);
             if (e == FG_OK && ch)
                 json_array_append_new(deprecated, json_string(ids[i]));
@@ -707,16 +708,20 @@ enum fg_err fg_overlay_govern_in(struct fg_app *app, struct store_conn *c, const
 struct host_ctx {
     struct fg_app *app;
     const struct store_overlay *ov;
+    const struct fg_ctx *trigger; /* who ran the overlay (may be NULL) */
 };
 
 static json_t *host_call(void *vctx, const char *fn, json_t *args, char *err, size_t errlen,
                          int *denied)
 {
     struct host_ctx *h = vctx;
-    struct fg_actor a = {
+    /* the overlay acts as its owner at its own trust, under the correlation id of what ran it */
+    struct fg_ctx a = {
         .user_id = h->ov->owner_id[0] ? h->ov->owner_id : NULL,
         .trust = h->ov->trust_level,
         .admin = 0,
+        .system = FG_OVERLAY_ACTOR,
+        .correlation_id = h->trigger ? h->trigger->correlation_id : NULL,
     };
     if (strcmp(fn, "capsule.get") == 0) {
         const char *id = json_string_value(json_array_get(args, 0));
@@ -806,7 +811,7 @@ static json_t *host_call(void *vctx, const char *fn, json_t *args, char *err, si
         struct fg_capsule_why why;
         memset(&why, 0, sizeof why);
         enum fg_err e = FG_OK;
-        struct fg_actor writer = a;
+        struct fg_ctx writer = a;
         if (!create) {
             /* capsule:write updates any capsule the overlay can read (at its trust); the owner
              * rule is replaced by the capability, granted when an admin activated it */
@@ -851,9 +856,10 @@ static void maybe_quarantine(struct fg_app *app, struct store_conn *c, const cha
     json_t *src = json_pack("{sIsI}", "window_invocations", (json_int_t)win_inv, "window_failures",
                             (json_int_t)win_fail);
     enum fg_err e = app->store->overlays->get(c, id, 0, &cur);
+    struct fg_job_ctx job;
     if (e == FG_OK)
-        e = transition_in(app, c, NULL, &cur, &transitions[3], reason, src, "overlay_failure",
-                          &changed);
+        e = transition_in(app, c, fg_ctx_job(&job, FG_OVERLAY_ACTOR), &cur, &transitions[3], reason,
+                          src, "overlay_failure", &changed);
     json_decref(src);
     store_overlay_clear(&cur);
     if (e == FG_OK)
@@ -977,8 +983,9 @@ static void count(struct fg_app *app, const struct store_overlay *ov, struct lua
     store_release(app->store, c);
 }
 
-enum fg_err fg_overlay_run(struct fg_app *app, const struct store_overlay *ov, const char *entry,
-                           json_t *input, struct lua_sb_result *res)
+enum fg_err fg_overlay_run(struct fg_app *app, const struct fg_ctx *ctx,
+                           const struct store_overlay *ov, const char *entry, json_t *input,
+                           struct lua_sb_result *res)
 {
     memset(res, 0, sizeof *res);
     struct fg_overlays *o = app->overlays;
@@ -1019,7 +1026,7 @@ enum fg_err fg_overlay_run(struct fg_app *app, const struct store_overlay *ov, c
         .caps = caps,
     };
     json_decref(m);
-    struct host_ctx h = {.app = app, .ov = ov};
+    struct host_ctx h = {.app = app, .ov = ov, .trigger = ctx};
     enum fg_err e = lua_sb_pool_run(o->pool, &call, host_call, &h, res);
     if (e != FG_OK)
         return e;
@@ -1030,6 +1037,7 @@ enum fg_err fg_overlay_run(struct fg_app *app, const struct store_overlay *ov, c
 /* ---- validation hooks ---- */
 struct vctx {
     struct fg_app *app;
+    const struct fg_ctx *ctx;
     const char *op;
     json_t *capsule;
     json_t *add;
@@ -1052,7 +1060,7 @@ static int validate_one(const struct ov_validator *val, struct vctx *v)
     const struct store_overlay *ov = &val->ov;
     int open_policy = val->open_policy;
     struct lua_sb_result r;
-    enum fg_err e = fg_overlay_run(v->app, ov, "validate", v->capsule, &r);
+    enum fg_err e = fg_overlay_run(v->app, v->ctx, ov, "validate", v->capsule, &r);
     if (e != FG_OK || r.outcome != LUA_SB_OK) {
         if (!open_policy) {
             v->refused = 1;
@@ -1171,13 +1179,15 @@ int fg_overlay_validators(struct fg_app *app, const char *op)
     return n;
 }
 
-int fg_overlay_validate(struct fg_app *app, const char *op, json_t *capsule, json_t **metadata_add,
-                        char *overlay, size_t overlaylen, char *msg, size_t msglen)
+int fg_overlay_validate(struct fg_app *app, const struct fg_ctx *ctx, const char *op,
+                        json_t *capsule, json_t **metadata_add, char *overlay, size_t overlaylen,
+                        char *msg, size_t msglen)
 {
     *metadata_add = NULL;
     if (!overlays_on(app))
         return 0;
     struct vctx v = {.app = app,
+                     .ctx = ctx,
                      .op = op,
                      .capsule = capsule,
                      .overlay = overlay,

@@ -24,9 +24,12 @@
 #include "util/err.h"
 
 struct fg_app;
-struct http_req;
-struct fg_actor;
+struct fg_ctx;
 
+/* Who acts when the overlay runtime quarantines a failing overlay on its own. */
+#define FG_OVERLAY_ACTOR "system:overlay"
+/* Who dispatches events to the overlays' on_event hooks (one job id per event). */
+#define FG_OVERLAY_HOOKS_ACTOR     "system:overlay-hooks"
 #define FG_OVERLAY_NAME_MAX        100
 #define FG_OVERLAY_VERSION_MAX     64
 #define FG_OVERLAY_DESCRIPTION_MAX 1000
@@ -58,18 +61,18 @@ enum fg_err fg_overlay_manifest_check(json_t *manifest, json_t **out, char *fiel
  * audited, overlay.registered emitted. *out receives the row (release with store_overlay_clear).
  * FG_EINVAL (field/msg), FG_ECONFLICT (name+version exists).
  */
-enum fg_err fg_overlay_register(struct fg_app *app, struct http_req *req, json_t *manifest,
+enum fg_err fg_overlay_register(struct fg_app *app, const struct fg_ctx *ctx, json_t *manifest,
                                 const char *source, size_t source_len, struct store_overlay *out,
                                 char *field, size_t fieldlen, char *msg, size_t msglen);
 
 /**
  * Changes the status: "activate" (from pending|suspended), "suspend" (from pending|active),
  * "deprecate" (from any but deprecated), "quarantine" (from active|pending|suspended),
- * "release" (from quarantined → active). Audited (actor from req, or the system with `source`
+ * "release" (from quarantined → active). Audited (actor from ctx, or the system with `source`
  * details, e.g. a proposal), events overlay.activated / overlay.quarantined; quarantine and
  * release are recorded as immune responses. FG_ENOTFOUND, FG_ECONFLICT (wrong status; why).
  */
-enum fg_err fg_overlay_transition(struct fg_app *app, struct http_req *req, const char *id,
+enum fg_err fg_overlay_transition(struct fg_app *app, const struct fg_ctx *ctx, const char *id,
                                   const char *action, const char *reason, json_t *source, char *why,
                                   size_t whylen);
 
@@ -82,8 +85,9 @@ enum fg_err fg_overlay_transition(struct fg_app *app, struct http_req *req, cons
  * others are written before this returns.
  * FG_EUNAVAIL when no sandbox worker was free.
  */
-enum fg_err fg_overlay_run(struct fg_app *app, const struct store_overlay *ov, const char *entry,
-                           json_t *input, struct lua_sb_result *res);
+enum fg_err fg_overlay_run(struct fg_app *app, const struct fg_ctx *ctx,
+                           const struct store_overlay *ov, const char *entry, json_t *input,
+                           struct lua_sb_result *res);
 
 /** Writes the queued stats of validation hooks now (and applies self-quarantine). */
 void fg_overlay_stats_flush(struct fg_app *app);
@@ -98,9 +102,10 @@ void fg_overlay_stats_flush(struct fg_app *app);
  * to the audit details. *res receives a result object. FG_ENOTFOUND / FG_ECONFLICT / FG_EINVAL
  * with `why` (the proposal fails); store errors otherwise.
  */
-enum fg_err fg_overlay_govern_in(struct fg_app *app, struct store_conn *c, const char *kind,
-                                 const char *id, const char *name, const char *version, int trust,
-                                 json_t *source, json_t **res, char *why, size_t whylen);
+enum fg_err fg_overlay_govern_in(struct fg_app *app, const struct fg_ctx *ctx, struct store_conn *c,
+                                 const char *kind, const char *id, const char *name,
+                                 const char *version, int trust, json_t *source, json_t **res,
+                                 char *why, size_t whylen);
 
 /** JSON of an overlay with stats (new reference); the source only when with_source. */
 json_t *fg_overlay_json(const struct store_overlay *o, int with_source);
@@ -119,7 +124,8 @@ int fg_overlay_validators(struct fg_app *app, const char *op);
  * *metadata_add, a new object or NULL), or 1 with the refusing overlay's name and message.
  * A failing validator refuses when its failure_policy is closed and is skipped when open.
  */
-int fg_overlay_validate(struct fg_app *app, const char *op, json_t *capsule, json_t **metadata_add,
-                        char *overlay, size_t overlaylen, char *msg, size_t msglen);
+int fg_overlay_validate(struct fg_app *app, const struct fg_ctx *ctx, const char *op,
+                        json_t *capsule, json_t **metadata_add, char *overlay, size_t overlaylen,
+                        char *msg, size_t msglen);
 
 #endif

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/app.h"
+#include "core/ctx.h"
 #include "core/overlay.h"
 #include "store/overlays.h"
 #include "store/store.h"
@@ -155,12 +156,15 @@ static int run_hooks(struct fg_overlay_hooks *h, const struct ov_set *set,
 {
     int ran = 0;
     json_t *input = NULL;
+    struct fg_job_ctx job; /* the dispatch of one event: the system under one job id */
+    const struct fg_ctx *ctx = NULL;
     for (size_t i = 0; i < set->n && !atomic_load(&h->stop); i++) {
         const struct store_overlay *ov = &set->v[i];
         if (!subscribes(ov, ev->type))
             continue;
         ran++;
         if (!input) {
+            ctx = fg_ctx_job(&job, FG_OVERLAY_HOOKS_ACTOR);
             json_t *pl = json_loads(ev->payload, 0, NULL);
             input = json_pack("{sssssIso}", "id", ev->id, "type", ev->type, "created_at_ms",
                               (json_int_t)ev->created_at, "payload", pl ? pl : json_object());
@@ -169,7 +173,7 @@ static int run_hooks(struct fg_overlay_hooks *h, const struct ov_set *set,
         }
         for (int attempt = 1; attempt <= HOOK_ATTEMPTS && !atomic_load(&h->stop); attempt++) {
             struct lua_sb_result r;
-            enum fg_err e = fg_overlay_run(h->app, ov, "on_event", input, &r);
+            enum fg_err e = fg_overlay_run(h->app, ctx, ov, "on_event", input, &r);
             log_attempt(h, ov, ev, attempt, &r, e);
             int ok = e == FG_OK && (r.outcome == LUA_SB_OK || r.outcome == LUA_SB_NOT_ACTIVE);
             if (e == FG_OK && r.logs)

@@ -12,7 +12,7 @@
 #include "core/crypt.h"
 #include "core/events.h"
 #include "core/identity.h"
-#include "http/http.h"
+#include "core/ctx.h"
 #include "store/privacy.h"
 #include "store/store.h"
 #include "store/users.h"
@@ -93,7 +93,7 @@ static void pause_for_tests(void)
 }
 
 /* The final step: account anonymised, audit entry (ids and counts only), event, job done. */
-static enum fg_err erase_account(struct fg_app *app, struct http_req *req, const char *uid,
+static enum fg_err erase_account(struct fg_app *app, const struct fg_ctx *ctx, const char *uid,
                                  const struct store_erasure_job *job)
 {
     /* crypto-shredding first (docs/privacy.md): once the key is gone, every copy of the user's
@@ -113,8 +113,8 @@ static enum fg_err erase_account(struct fg_app *app, struct http_req *req, const
                               (json_int_t)job->capsules_tombstoned, "votes_anonymised",
                               (json_int_t)job->votes_anonymised);
         struct fg_audit_entry a = {0};
-        if (req) {
-            fg_audit_from_req(&a, req);
+        if (ctx) {
+            fg_audit_from_ctx(&a, ctx);
             a.client_ip = NULL; /* an audit entry without personal data */
         }
         a.action = "user.erase";
@@ -139,7 +139,7 @@ static enum fg_err erase_account(struct fg_app *app, struct http_req *req, const
 }
 
 /* Runs the job of `uid` to the end from whatever state it is in. */
-static enum fg_err run_job(struct fg_app *app, struct http_req *req, const char *uid)
+static enum fg_err run_job(struct fg_app *app, const struct fg_ctx *ctx, const char *uid)
 {
     for (;;) {
         struct store_erasure_job job;
@@ -154,7 +154,7 @@ static enum fg_err run_job(struct fg_app *app, struct http_req *req, const char 
         if (strcmp(job.state, "done") == 0)
             return FG_OK;
         if (strcmp(job.state, "account") == 0) {
-            e = erase_account(app, req, uid, &job);
+            e = erase_account(app, ctx, uid, &job);
             if (e != FG_OK)
                 return e;
             continue;
@@ -193,7 +193,7 @@ static enum fg_err start_job(struct fg_app *app, const char *uid, const char *by
     return store_tx_close(app->store, c, e);
 }
 
-enum fg_err fg_privacy_erase(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_privacy_erase(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                              const char *requested_by, struct fg_erase_result *out)
 {
     memset(out, 0, sizeof *out);
@@ -223,7 +223,7 @@ enum fg_err fg_privacy_erase(struct fg_app *app, struct http_req *req, const cha
     if (e == FG_OK)
         e = start_job(app, user_id, requested_by);
     if (e == FG_OK)
-        e = run_job(app, req, user_id);
+        e = run_job(app, ctx, user_id);
     pthread_mutex_unlock(&erase_mu);
     if (e != FG_OK) {
         fg_log(FG_LOG_ERROR, "erasure_failed", FG_LF_STR("user_id", user_id),
@@ -294,8 +294,11 @@ static int pending_cb(const char *uid, void *vctx)
     return 0;
 }
 
-enum fg_err fg_privacy_reapply(struct fg_app *app, int *applied)
+enum fg_err fg_privacy_reapply(struct fg_app *app, const struct fg_ctx *ctx, int *applied)
 {
+    struct fg_job_ctx job;
+    if (!ctx)
+        ctx = fg_ctx_job(&job, FG_ERASURE_ACTOR);
     if (applied)
         *applied = 0;
     if (!app->store->privacy)
@@ -314,7 +317,7 @@ enum fg_err fg_privacy_reapply(struct fg_app *app, int *applied)
     pthread_mutex_lock(&erase_mu);
     for (size_t i = 0; i < x.n && e == FG_OK; i++) {
         fg_log(FG_LOG_WARN, "erasure_resumed", FG_LF_STR("user_id", x.ids[i]), FG_LF_END);
-        e = run_job(app, NULL, x.ids[i]);
+        e = run_job(app, ctx, x.ids[i]);
         if (e == FG_OK && applied)
             (*applied)++;
     }
@@ -335,7 +338,7 @@ int fg_privacy_start(struct fg_app *app, char *err, size_t errlen)
             test_pause_ms = 0;
     }
     int applied = 0;
-    enum fg_err e = fg_privacy_reapply(app, &applied);
+    enum fg_err e = fg_privacy_reapply(app, NULL, &applied);
     if (e != FG_OK) {
         snprintf(err, errlen, "erasure ledger: re-applying recorded erasures failed (%s)",
                  fg_err_name(e));
@@ -587,7 +590,7 @@ enum fg_err fg_consent_get(struct fg_app *app, const char *user_id, long long hi
     return FG_OK;
 }
 
-enum fg_err fg_consent_put(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_consent_put(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                            json_t *changes)
 {
     if (!app->store->privacy)
@@ -609,8 +612,8 @@ enum fg_err fg_consent_put(struct fg_app *app, struct http_req *req, const char 
     if (e == FG_OK) {
         json_t *d = json_pack("{sOss}", "changes", changes, "policy_version", pv);
         struct fg_audit_entry a = {0};
-        if (req)
-            fg_audit_from_req(&a, req);
+        if (ctx)
+            fg_audit_from_ctx(&a, ctx);
         a.actor_id = user_id;
         a.action = "consent.update";
         a.resource_type = "user";

@@ -18,10 +18,14 @@
 
 #include <jansson.h>
 
+#include "core/ctx.h"
 #include "util/err.h"
 
+/* Who acts when erasures are resumed or re-applied without a request (startup). */
+#define FG_ERASURE_ACTOR "system:erasure"
+
 struct fg_app;
-struct http_req;
+struct fg_ctx;
 
 #define FG_EXPORT_SCHEMA         "forge.user-export"
 #define FG_EXPORT_SCHEMA_VERSION 1
@@ -33,8 +37,9 @@ struct http_req;
 int fg_privacy_start(struct fg_app *app, char *err, size_t errlen);
 
 /** Re-applies every ledger entry whose account is not anonymised and finishes every pending
- * erasure job. *applied (may be NULL) = erasures run. */
-enum fg_err fg_privacy_reapply(struct fg_app *app, int *applied);
+ * erasure job, as `ctx` (the CLI; NULL: FG_ERASURE_ACTOR under a new job id). *applied (may be
+ * NULL) = erasures run. */
+enum fg_err fg_privacy_reapply(struct fg_app *app, const struct fg_ctx *ctx, int *applied);
 
 /* ---- export -------------------------------------------------------------------------------- */
 struct fg_export;
@@ -50,9 +55,9 @@ struct fg_erase_result {
     long long capsules_removed, capsules_tombstoned, votes_anonymised;
     int already; /* the account was already erased (nothing left to do) */
 };
-/** Erases `user_id` (requested_by "self" | "admin"); idempotent. `req` (may be NULL) gives the
+/** Erases `user_id` (requested_by "self" | "admin"); idempotent. `ctx` (may be NULL) gives the
  * actor and correlation id of the audit entry (never the client IP). */
-enum fg_err fg_privacy_erase(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_privacy_erase(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                              const char *requested_by, struct fg_erase_result *out);
 
 /* ---- consent ------------------------------------------------------------------------------- */
@@ -64,7 +69,7 @@ enum fg_err fg_consent_get(struct fg_app *app, const char *user_id, long long hi
                            json_t **out);
 /** Records the changes in `changes` ({purpose: bool}, purposes checked by the caller), one
  * history row each, audited, in one transaction. */
-enum fg_err fg_consent_put(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_consent_put(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                            json_t *changes);
 /** *granted = the current consent of `user_id` for `purpose` (0 when never given): read from
  * the store on every call, so a withdrawal applies at once. */

@@ -10,7 +10,7 @@
 #include "core/events.h"
 #include "core/immune.h"
 #include "core/shared_state.h"
-#include "http/http.h"
+#include "core/ctx.h"
 #include "store/governance.h"
 #include "store/store.h"
 #include "store/users.h"
@@ -37,7 +37,7 @@ static void copy_utf8(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
-enum fg_err fg_user_trust_set_in(struct fg_app *app, struct store_conn *c, struct http_req *req,
+enum fg_err fg_user_trust_set_in(struct fg_app *app, struct store_conn *c, const struct fg_ctx *ctx,
                                  const char *user_id, int trust, const char *action,
                                  json_t *details, int *from)
 {
@@ -51,8 +51,8 @@ enum fg_err fg_user_trust_set_in(struct fg_app *app, struct store_conn *c, struc
         (e = app->store->users->set_trust(c, user_id, trust, fg_now_ms())) != FG_OK)
         return e;
     struct fg_audit_entry a = {0};
-    if (req)
-        fg_audit_from_req(&a, req);
+    if (ctx)
+        fg_audit_from_ctx(&a, ctx);
     a.action = action;
     a.resource_type = "user";
     a.resource_id = user_id;
@@ -74,9 +74,10 @@ enum fg_err fg_user_trust_set_in(struct fg_app *app, struct store_conn *c, struc
     return e;
 }
 
-static enum fg_err record_response(struct fg_app *app, struct store_conn *c, struct http_req *req,
-                                   const char *user_id, const char *action, const char *level,
-                                   const char *reason, json_t *source, int from, int to,
+static enum fg_err record_response(struct fg_app *app, struct store_conn *c,
+                                   const struct fg_ctx *ctx, const char *user_id,
+                                   const char *action, const char *level, const char *reason,
+                                   json_t *source, int from, int to,
                                    struct fg_quarantine_result *out)
 {
     struct store_immune_response *r = &out->response;
@@ -94,7 +95,7 @@ static enum fg_err record_response(struct fg_app *app, struct store_conn *c, str
     char *text = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(d);
     r->details = text;
-    enum fg_err e = fg_immune_record(app, c, req, r);
+    enum fg_err e = fg_immune_record(app, c, ctx, r);
     r->details = NULL;
     free(text);
     if (e == FG_OK) {
@@ -106,14 +107,14 @@ static enum fg_err record_response(struct fg_app *app, struct store_conn *c, str
     return e;
 }
 
-enum fg_err fg_quarantine_user_in(struct fg_app *app, struct store_conn *c, struct http_req *req,
-                                  const char *user_id, const char *level, const char *reason,
-                                  json_t *source, struct fg_quarantine_result *out, char *why,
-                                  size_t whylen)
+enum fg_err fg_quarantine_user_in(struct fg_app *app, struct store_conn *c,
+                                  const struct fg_ctx *ctx, const char *user_id, const char *level,
+                                  const char *reason, json_t *source,
+                                  struct fg_quarantine_result *out, char *why, size_t whylen)
 {
     const struct store_governance_ops *g = app->store->governance;
     memset(out, 0, sizeof *out);
-    if (req && req->principal && strcmp(req->principal->user_id, user_id) == 0) {
+    if (ctx && ctx->user_id && strcmp(ctx->user_id, user_id) == 0) {
         set_why(why, whylen, "you cannot quarantine yourself");
         return FG_EINVAL;
     }
@@ -141,11 +142,11 @@ enum fg_err fg_quarantine_user_in(struct fg_app *app, struct store_conn *c, stru
     if (source)
         json_object_update(d, source);
     int from = 0;
-    e = fg_user_trust_set_in(app, c, req, user_id, FG_TRUST_QUARANTINE, "immune.quarantine", d,
+    e = fg_user_trust_set_in(app, c, ctx, user_id, FG_TRUST_QUARANTINE, "immune.quarantine", d,
                              &from);
     json_decref(d);
     if (e == FG_OK)
-        e = record_response(app, c, req, user_id, "quarantine_user", level, reason, source, from,
+        e = record_response(app, c, ctx, user_id, "quarantine_user", level, reason, source, from,
                             FG_TRUST_QUARANTINE, out);
     if (e == FG_OK) {
         memset(&q, 0, sizeof q);
@@ -160,8 +161,9 @@ enum fg_err fg_quarantine_user_in(struct fg_app *app, struct store_conn *c, stru
     return e;
 }
 
-enum fg_err fg_quarantine_release_in(struct fg_app *app, struct store_conn *c, struct http_req *req,
-                                     const char *user_id, const char *reason, json_t *source,
+enum fg_err fg_quarantine_release_in(struct fg_app *app, struct store_conn *c,
+                                     const struct fg_ctx *ctx, const char *user_id,
+                                     const char *reason, json_t *source,
                                      struct fg_quarantine_result *out, char *why, size_t whylen)
 {
     const struct store_governance_ops *g = app->store->governance;
@@ -189,10 +191,10 @@ enum fg_err fg_quarantine_release_in(struct fg_app *app, struct store_conn *c, s
     json_t *d = json_pack("{ssss}", "reason", reason, "quarantine_id", q.id);
     if (source)
         json_object_update(d, source);
-    e = fg_user_trust_set_in(app, c, req, user_id, q.previous_trust, "immune.release", d, NULL);
+    e = fg_user_trust_set_in(app, c, ctx, user_id, q.previous_trust, "immune.release", d, NULL);
     json_decref(d);
     if (e == FG_OK)
-        e = record_response(app, c, req, user_id, "release_user", "low", reason, source,
+        e = record_response(app, c, ctx, user_id, "release_user", "low", reason, source,
                             FG_TRUST_QUARANTINE, q.previous_trust, out);
     if (e == FG_OK)
         e = g->quarantine_release(c, q.id, out->response_id, out->response.created_at);
@@ -209,7 +211,7 @@ void fg_quarantine_forget_user(struct fg_app *app, const char *user_id)
         fg_log(FG_LOG_WARN, "user_cache_forget_failed", FG_LF_STR("user_id", user_id), FG_LF_END);
 }
 
-static enum fg_err in_tx(struct fg_app *app, struct http_req *req, const char *user_id,
+static enum fg_err in_tx(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                          const char *level, const char *reason, struct fg_quarantine_result *out,
                          char *why, size_t whylen, int release)
 {
@@ -226,9 +228,9 @@ static enum fg_err in_tx(struct fg_app *app, struct http_req *req, const char *u
         return e;
     }
     if (release)
-        e = fg_quarantine_release_in(app, c, req, user_id, reason, NULL, out, why, whylen);
+        e = fg_quarantine_release_in(app, c, ctx, user_id, reason, NULL, out, why, whylen);
     else
-        e = fg_quarantine_user_in(app, c, req, user_id, level, reason, NULL, out, why, whylen);
+        e = fg_quarantine_user_in(app, c, ctx, user_id, level, reason, NULL, out, why, whylen);
     if (e == FG_OK)
         e = store_commit(app->store, c);
     else
@@ -239,18 +241,18 @@ static enum fg_err in_tx(struct fg_app *app, struct http_req *req, const char *u
     return e;
 }
 
-enum fg_err fg_quarantine_user(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_quarantine_user(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                                const char *level, const char *reason,
                                struct fg_quarantine_result *out, char *why, size_t whylen)
 {
-    return in_tx(app, req, user_id, level, reason, out, why, whylen, 0);
+    return in_tx(app, ctx, user_id, level, reason, out, why, whylen, 0);
 }
 
-enum fg_err fg_quarantine_release(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_quarantine_release(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                                   const char *reason, struct fg_quarantine_result *out, char *why,
                                   size_t whylen)
 {
-    return in_tx(app, req, user_id, "low", reason, out, why, whylen, 1);
+    return in_tx(app, ctx, user_id, "low", reason, out, why, whylen, 1);
 }
 
 json_t *fg_quarantine_result_json(const struct fg_quarantine_result *r)

@@ -28,7 +28,7 @@
 #include "util/err.h"
 
 struct fg_app;
-struct http_req;
+struct fg_ctx;
 struct store_conn;
 
 #define FG_QUARANTINE_REASON_MAX 500 /* characters */
@@ -41,32 +41,33 @@ struct fg_quarantine_result {
     struct store_immune_response response; /* as recorded (details = NULL) */
 };
 
-/** In `c`'s transaction: quarantines a user. `req` (may be NULL: the system) is the actor;
+/** In `c`'s transaction: quarantines a user. `ctx` (may be NULL: the system) is the actor;
  * `source` (borrowed, may be NULL) is merged into the response details (e.g. proposal_id). */
-enum fg_err fg_quarantine_user_in(struct fg_app *app, struct store_conn *c, struct http_req *req,
-                                  const char *user_id, const char *level, const char *reason,
-                                  json_t *source, struct fg_quarantine_result *out, char *why,
-                                  size_t whylen);
+enum fg_err fg_quarantine_user_in(struct fg_app *app, struct store_conn *c,
+                                  const struct fg_ctx *ctx, const char *user_id, const char *level,
+                                  const char *reason, json_t *source,
+                                  struct fg_quarantine_result *out, char *why, size_t whylen);
 /** In `c`'s transaction: restores the trust recorded when the user was quarantined. */
-enum fg_err fg_quarantine_release_in(struct fg_app *app, struct store_conn *c, struct http_req *req,
-                                     const char *user_id, const char *reason, json_t *source,
+enum fg_err fg_quarantine_release_in(struct fg_app *app, struct store_conn *c,
+                                     const struct fg_ctx *ctx, const char *user_id,
+                                     const char *reason, json_t *source,
                                      struct fg_quarantine_result *out, char *why, size_t whylen);
 
 /** Own-transaction versions (admin API). */
-enum fg_err fg_quarantine_user(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_quarantine_user(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                                const char *level, const char *reason,
                                struct fg_quarantine_result *out, char *why, size_t whylen);
-enum fg_err fg_quarantine_release(struct fg_app *app, struct http_req *req, const char *user_id,
+enum fg_err fg_quarantine_release(struct fg_app *app, const struct fg_ctx *ctx, const char *user_id,
                                   const char *reason, struct fg_quarantine_result *out, char *why,
                                   size_t whylen);
 
 /**
- * In `c`'s transaction: sets a user's trust, audits it as `action` (actor from `req`, or the
+ * In `c`'s transaction: sets a user's trust, audits it as `action` (actor from `ctx`, or the
  * system) with `details` (borrowed, may be NULL; from/to are added) and emits user.trust_changed
  * when it changed. *from (may be NULL) receives the previous trust. Used by quarantine and by
  * approved trust_adjustment proposals.
  */
-enum fg_err fg_user_trust_set_in(struct fg_app *app, struct store_conn *c, struct http_req *req,
+enum fg_err fg_user_trust_set_in(struct fg_app *app, struct store_conn *c, const struct fg_ctx *ctx,
                                  const char *user_id, int trust, const char *action,
                                  json_t *details, int *from);
 

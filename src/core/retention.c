@@ -48,8 +48,8 @@ static void metrics_init(void)
 enum kind { K_CAPSULES, K_OUTBOX, K_AUDIT };
 
 /* Runs one batch of `kind` in its own transaction; committed, or rolled back for a dry run. */
-static enum fg_err batch(struct fg_app *app, enum kind kind, int64_t before, int dry_run,
-                         long long *n, long long *base_seq)
+static enum fg_err batch(struct fg_app *app, const struct fg_ctx *ctx, enum kind kind,
+                         int64_t before, int dry_run, long long *n, long long *base_seq)
 {
     struct store *s = app->store;
     enum fg_err e;
@@ -79,6 +79,7 @@ static enum fg_err batch(struct fg_app *app, enum kind kind, int64_t before, int
                                         .resource_type = "audit_log",
                                         .outcome = "success",
                                         .details = d};
+            fg_audit_from_ctx(&ae, ctx);
             e = fg_audit_record(app, c, &ae);
             json_decref(d);
         }
@@ -92,9 +93,12 @@ static enum fg_err batch(struct fg_app *app, enum kind kind, int64_t before, int
     return e;
 }
 
-enum fg_err fg_retention_run(struct fg_app *app, int64_t now_ms, int dry_run,
-                             struct fg_retention_report *out)
+enum fg_err fg_retention_run(struct fg_app *app, const struct fg_ctx *ctx, int64_t now_ms,
+                             int dry_run, struct fg_retention_report *out)
 {
+    struct fg_job_ctx job;
+    if (!ctx)
+        ctx = fg_ctx_job(&job, FG_RETENTION_ACTOR);
     pthread_once(&metrics_once, metrics_init);
     memset(out, 0, sizeof *out);
     out->dry_run = dry_run;
@@ -106,21 +110,23 @@ enum fg_err fg_retention_run(struct fg_app *app, int64_t now_ms, int dry_run,
     long long n = 0, base = 0;
 
     if (cfg->retention_outbox_days > 0) {
-        e = batch(app, K_OUTBOX, now_ms - cfg->retention_outbox_days * DAY_MS, dry_run, &n, &base);
+        e = batch(app, ctx, K_OUTBOX, now_ms - cfg->retention_outbox_days * DAY_MS, dry_run, &n,
+                  &base);
         out->outbox = n;
     }
     /* capsules: a dry run cannot see that purging a child frees its parent, so it counts the
      * first batch only (the leaves removable now) */
     for (int i = 0; e == FG_OK && cfg->retention_deleted_capsules_days > 0 && i < MAX_BATCHES;
          i++) {
-        e = batch(app, K_CAPSULES, now_ms - cfg->retention_deleted_capsules_days * DAY_MS, dry_run,
-                  &n, &base);
+        e = batch(app, ctx, K_CAPSULES, now_ms - cfg->retention_deleted_capsules_days * DAY_MS,
+                  dry_run, &n, &base);
         out->capsules += n;
         if (dry_run || n == 0)
             break;
     }
     for (int i = 0; e == FG_OK && cfg->retention_audit_days > 0 && i < MAX_BATCHES; i++) {
-        e = batch(app, K_AUDIT, now_ms - cfg->retention_audit_days * DAY_MS, dry_run, &n, &base);
+        e = batch(app, ctx, K_AUDIT, now_ms - cfg->retention_audit_days * DAY_MS, dry_run, &n,
+                  &base);
         out->audit += n;
         if (n > 0)
             out->audit_base_seq = base;
@@ -168,7 +174,8 @@ static void *job_main(void *arg)
         if (stop)
             break;
         struct fg_retention_report rep;
-        fg_retention_run(r->app, fg_now_ms(), 0, &rep);
+        struct fg_job_ctx job; /* one job id per pass */
+        fg_retention_run(r->app, fg_ctx_job(&job, FG_RETENTION_ACTOR), fg_now_ms(), 0, &rep);
     }
     return NULL;
 }

@@ -15,7 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/ctx.h"
 #include "util/err.h"
+
+/* Who acts in the background retention job. */
+#define FG_RETENTION_ACTOR "system:retention"
 
 struct fg_app;
 
@@ -27,9 +31,11 @@ struct fg_retention_report {
     int dry_run;
 };
 
-/** One pass over the three kinds, as the settings say. `now_ms` is the reference time. */
-enum fg_err fg_retention_run(struct fg_app *app, int64_t now_ms, int dry_run,
-                             struct fg_retention_report *out);
+/** One pass over the three kinds, as the settings say. `now_ms` is the reference time. `ctx` (the
+ * admin's request, the CLI, or the job's FG_RETENTION_ACTOR) is the actor of the audit checkpoint;
+ * NULL: the job with a new job id. */
+enum fg_err fg_retention_run(struct fg_app *app, const struct fg_ctx *ctx, int64_t now_ms,
+                             int dry_run, struct fg_retention_report *out);
 
 /** Starts the periodic job (every RETENTION_INTERVAL_S) when any RETENTION_* setting is > 0. */
 int fg_retention_start(struct fg_app *app, char *err, size_t errlen);

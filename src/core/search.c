@@ -835,7 +835,7 @@ static enum fg_err downrank_superseded(struct fg_app *app, struct store_conn *c,
     return e;
 }
 
-enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
+enum fg_err fg_search_run(struct fg_app *app, const struct fg_ctx *a,
                           const struct fg_search_request *rq, struct fg_search_response *out,
                           struct fg_search_why *why)
 {
@@ -847,7 +847,7 @@ enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
     struct fg_kw_query *kq = NULL;
     int use_kw = 0;
     char match[FG_SEARCH_FTS_QUERY_MAX];
-    int max_trust = fg_actor_read_trust(a);
+    int max_trust = fg_ctx_read_trust(a);
     memset(out, 0, sizeof *out);
     memset(why, 0, sizeof *why);
     out->mode = rq->mode;

@@ -109,7 +109,7 @@ enum fg_err fg_search_sync(struct fg_app *app);
 
 /** Runs a search for the actor. On success `out` holds up to rq->limit results, best first;
  * release with fg_search_response_clear. */
-enum fg_err fg_search_run(struct fg_app *app, const struct fg_actor *a,
+enum fg_err fg_search_run(struct fg_app *app, const struct fg_ctx *a,
                           const struct fg_search_request *rq, struct fg_search_response *out,
                           struct fg_search_why *why);
 void fg_search_response_clear(struct fg_search_response *r);

@@ -19,6 +19,8 @@
 
 #include <jansson.h>
 
+#include "core/ctx.h"
+
 struct MHD_Connection;
 struct fg_app;
 struct http_req;
@@ -79,6 +81,8 @@ struct http_req {
     char client_ip[64];
     struct http_principal *principal; /* NULL when anonymous */
     struct http_principal principal_storage;
+    struct fg_ctx ctx; /* the call context of core (api/authn.h: api_ctx) */
+    int ctx_built;
     double t_start;
     /* server-private state */
     int _too_large;

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/authn.h"
 #include "api/routes.h"
 #include "core/app.h"
 #include "core/identity.h"
@@ -342,7 +343,7 @@ static void h_post(struct http_req *req, struct http_resp *resp)
                           json_pack("{ss}", "reason", req->body_len ? je.text : "empty body")));
         return;
     }
-    const char *token = fg_identity_bearer(req);
+    const char *token = api_bearer(req);
     struct loop *l = fg_xcalloc(1, sizeof *l);
     loop_init(l, req, token ? token : "");
     struct mcp_conn conn;

@@ -21,7 +21,7 @@
 
 #include <jansson.h>
 
-#include "core/app.h"
+#include "app/app.h"
 #include "fuzz_common.h"
 #include "http/server.h"
 #include "util/config.h"

@@ -1,5 +1,5 @@
-/* Authorization: trust levels, the role → permission matrix of SPEC §3.2, role parsing, and the
- * _or_reply checks with their 401/403 bodies. */
+/* Authorization: trust levels, the role → permission matrix of SPEC §3.2 and role parsing (the
+ * checks that write 401/403 replies are in src/api/authn.c: tests/unit/api/test_authn.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,26 +11,6 @@
 #include <cmocka.h>
 
 #include "core/authz.h"
-#include "http/reply.h"
-
-static void resp_free(struct http_resp *r)
-{
-    json_decref(r->json);
-    free(r->body);
-    for (size_t i = 0; i < r->nheaders; i++) {
-        free(r->headers[i][0]);
-        free(r->headers[i][1]);
-    }
-    memset(r, 0, sizeof *r);
-}
-
-static const char *resp_header(struct http_resp *r, const char *name)
-{
-    for (size_t i = 0; i < r->nheaders; i++)
-        if (strcasecmp(r->headers[i][0], name) == 0)
-            return r->headers[i][1];
-    return NULL;
-}
 
 static void test_trust_levels(void **state)
 {
@@ -127,73 +107,12 @@ static void test_roles_parse_and_json(void **state)
     assert_int_equal(fg_role_from_name("Admin"), 0);
 }
 
-static void test_require_or_reply(void **state)
-{
-    (void)state;
-    struct http_req req;
-    struct http_resp resp;
-    memset(&req, 0, sizeof req);
-    memset(&resp, 0, sizeof resp);
-    /* anonymous → 401 with WWW-Authenticate */
-    assert_int_equal(fg_authz_require_or_reply(&req, &resp, "capsule:read"), -1);
-    assert_int_equal(resp.status, 401);
-    assert_string_equal(json_string_value(json_object_get(resp.json, "code")),
-                        "authentication_error");
-    assert_non_null(resp_header(&resp, "WWW-Authenticate"));
-    resp_free(&resp);
-    /* lacking the permission → 403 naming it */
-    req.principal = &req.principal_storage;
-    req.principal->roles = FG_ROLE_USER;
-    req.principal->trust = FG_TRUST_STANDARD;
-    snprintf(req.principal->user_id, sizeof req.principal->user_id, "u1");
-    assert_int_equal(fg_authz_require_or_reply(&req, &resp, "admin:users"), -1);
-    assert_int_equal(resp.status, 403);
-    json_t *d = json_object_get(resp.json, "details");
-    assert_string_equal(json_string_value(json_object_get(d, "permission")), "admin:users");
-    assert_non_null(
-        strstr(json_string_value(json_object_get(resp.json, "message")), "admin:users"));
-    resp_free(&resp);
-    assert_int_equal(fg_authz_require_or_reply(&req, &resp, "capsule:create"), 0);
-    assert_int_equal(resp.status, 0);
-}
-
-static void test_trust_and_owner_rules(void **state)
-{
-    (void)state;
-    struct http_req req;
-    struct http_resp resp;
-    memset(&req, 0, sizeof req);
-    memset(&resp, 0, sizeof resp);
-    req.principal = &req.principal_storage;
-    req.principal->roles = FG_ROLE_USER;
-    req.principal->trust = FG_TRUST_STANDARD;
-    snprintf(req.principal->user_id, sizeof req.principal->user_id, "u1");
-    assert_int_equal(fg_authz_trust_or_reply(&req, &resp, FG_TRUST_STANDARD, "capsule"), 0);
-    assert_int_equal(fg_authz_trust_or_reply(&req, &resp, FG_TRUST_TRUSTED, "capsule"), -1);
-    assert_int_equal(resp.status, 403);
-    json_t *d = json_object_get(resp.json, "details");
-    assert_string_equal(json_string_value(json_object_get(d, "rule")), "trust");
-    assert_string_equal(json_string_value(json_object_get(d, "required")), "trusted");
-    assert_string_equal(json_string_value(json_object_get(d, "actual")), "standard");
-    resp_free(&resp);
-    assert_int_equal(fg_authz_owner_or_reply(&req, &resp, "u1"), 0);
-    assert_int_equal(fg_authz_owner_or_reply(&req, &resp, "u2"), -1);
-    assert_int_equal(resp.status, 403);
-    resp_free(&resp);
-    assert_int_equal(fg_authz_owner_or_reply(&req, &resp, NULL), -1);
-    resp_free(&resp);
-    req.principal->roles = FG_ROLE_ADMIN;
-    assert_true(fg_is_admin(req.principal));
-    assert_int_equal(fg_authz_owner_or_reply(&req, &resp, "u2"), 0);
-    assert_false(fg_is_admin(NULL));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_trust_levels),          cmocka_unit_test(test_role_matrix),
-        cmocka_unit_test(test_roles_parse_and_json),  cmocka_unit_test(test_require_or_reply),
-        cmocka_unit_test(test_trust_and_owner_rules),
+        cmocka_unit_test(test_trust_levels),
+        cmocka_unit_test(test_role_matrix),
+        cmocka_unit_test(test_roles_parse_and_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,11 +34,11 @@ struct fx {
     char db[128];
 };
 
-static const struct fg_actor alice = {.user_id = ALICE, .trust = 60};
-static const struct fg_actor bob = {.user_id = BOB, .trust = 60};
-static const struct fg_actor sandboxed = {.user_id = BOB, .trust = 40};
-static const struct fg_actor trusted_alice = {.user_id = ALICE, .trust = 80};
-static const struct fg_actor admin = {.user_id = ROOT, .trust = 60, .admin = 1};
+static const struct fg_ctx alice = {.user_id = ALICE, .trust = 60};
+static const struct fg_ctx bob = {.user_id = BOB, .trust = 60};
+static const struct fg_ctx sandboxed = {.user_id = BOB, .trust = 40};
+static const struct fg_ctx trusted_alice = {.user_id = ALICE, .trust = 80};
+static const struct fg_ctx admin = {.user_id = ROOT, .trust = 60, .admin = 1};
 
 static void sql(struct fx *f, const char *q)
 {
@@ -96,7 +96,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static void create(struct fx *f, const struct fg_actor *a, const char *content, const char *parent,
+static void create(struct fx *f, const struct fg_ctx *a, const char *content, const char *parent,
                    char id[37], int expect_trust)
 {
     struct fg_capsule_input in = {.content = content,

@@ -38,13 +38,13 @@
 #define DISA   "0190a000-0000-7000-8000-0000000000d0"
 #define NOBODY "0190a000-0000-7000-8000-0000000fffff"
 
-static const struct fg_actor admin = {.user_id = ADMIN, .trust = 100, .admin = 1};
-static const struct fg_actor trusted = {.user_id = TRUST, .trust = 80};
-static const struct fg_actor std1 = {.user_id = STD1, .trust = 60};
-static const struct fg_actor std2 = {.user_id = STD2, .trust = 60};
-static const struct fg_actor sbx1 = {.user_id = SBX1, .trust = 40};
-static const struct fg_actor sbx2 = {.user_id = SBX2, .trust = 40};
-static const struct fg_actor quar = {.user_id = QUAR, .trust = 60}; /* stale token trust */
+static const struct fg_ctx admin = {.user_id = ADMIN, .trust = 100, .admin = 1};
+static const struct fg_ctx trusted = {.user_id = TRUST, .trust = 80};
+static const struct fg_ctx std1 = {.user_id = STD1, .trust = 60};
+static const struct fg_ctx std2 = {.user_id = STD2, .trust = 60};
+static const struct fg_ctx sbx1 = {.user_id = SBX1, .trust = 40};
+static const struct fg_ctx sbx2 = {.user_id = SBX2, .trust = 40};
+static const struct fg_ctx quar = {.user_id = QUAR, .trust = 60}; /* stale token trust */
 
 struct fx {
     struct fg_config cfg;
@@ -136,7 +136,7 @@ static void advance(struct fx *f, int64_t ms)
 }
 
 /* Creates (and with `activate` activates) a proposal; returns its id in `id`. */
-static void propose(struct fx *f, const struct fg_actor *a, const char *type, const char *payload,
+static void propose(struct fx *f, const struct fg_ctx *a, const char *type, const char *payload,
                     int activate, char id[37])
 {
     json_error_t je;
@@ -168,7 +168,7 @@ static void propose(struct fx *f, const struct fg_actor *a, const char *type, co
     }
 }
 
-static void vote(struct fx *f, const struct fg_actor *a, const char *id, const char *v,
+static void vote(struct fx *f, const struct fg_ctx *a, const char *id, const char *v,
                  enum fg_err expect, int expect_created)
 {
     json_t *out = NULL;
@@ -186,7 +186,7 @@ static void vote(struct fx *f, const struct fg_actor *a, const char *id, const c
 static void get(struct fx *f, const char *id, struct store_proposal *p)
 {
     memset(p, 0, sizeof *p);
-    assert_int_equal(fg_gov_get(&f->app, id, p), FG_OK);
+    assert_int_equal(fg_gov_get(&f->app, NULL, id, p), FG_OK);
 }
 
 static json_t *result_of(const struct store_proposal *p)
@@ -494,7 +494,7 @@ static void test_activate_vote_close(void **state)
     assert_int_equal(count(f, "SELECT count(*) FROM outbox WHERE type = 'capsule.created'"), 1);
     /* closing again does nothing */
     int closed = -1;
-    assert_int_equal(fg_gov_close_due(&f->app, &closed), FG_OK);
+    assert_int_equal(fg_gov_close_due(&f->app, NULL, &closed), FG_OK);
     assert_int_equal(closed, 0);
 
     struct store_governance_stats st;
@@ -515,7 +515,7 @@ static void test_rejected_and_background_close(void **state)
     vote(f, &std2, id, "for", FG_OK, 1); /* 4 of 22 half units: below the quorum */
     advance(f, 3600001);
     int closed = 0;
-    assert_int_equal(fg_gov_close_due(&f->app, &closed), FG_OK);
+    assert_int_equal(fg_gov_close_due(&f->app, NULL, &closed), FG_OK);
     assert_int_equal(closed, 1);
     struct store_proposal p;
     get(f, id, &p);
@@ -782,7 +782,7 @@ struct voter {
 static void *voter_main(void *arg)
 {
     struct voter *v = arg;
-    struct fg_actor a = {.user_id = v->uid, .trust = 60};
+    struct fg_ctx a = {.user_id = v->uid, .trust = 60};
     const char *seq[2] = {v->first, v->second};
     for (int i = 0; i < 2; i++) {
         if (!seq[i])

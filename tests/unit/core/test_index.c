@@ -71,7 +71,7 @@ static void content_of(int i, char *out, size_t n)
 
 static void create(struct fx *f, int trust, const char *type, const char *content, char id[37])
 {
-    struct fg_actor a = {.user_id = ALICE, .trust = trust};
+    struct fg_ctx a = {.user_id = ALICE, .trust = trust};
     struct fg_capsule_input in = {.content = content, .content_len = strlen(content), .type = type};
     struct fg_capsule_why why = {0};
     struct store_capsule cap = {0};
@@ -236,7 +236,7 @@ static void test_follow_changes(void **state)
     assert_string_equal(hits[0].id, fresh);
 
     /* Content update: the new text finds it, the old one no longer scores ~1. */
-    struct fg_actor al = {.user_id = ALICE, .trust = 60};
+    struct fg_ctx al = {.user_id = ALICE, .trust = 60};
     struct fg_capsule_input up = {.content = "nebula spectrograph calibration",
                                   .content_len = strlen("nebula spectrograph calibration")};
     struct fg_capsule_why why = {0};
@@ -252,7 +252,7 @@ static void test_follow_changes(void **state)
     assert_true(strcmp(hits[0].id, fresh) != 0 || hits[0].score < 0.5f);
 
     /* Trust change (admin): a standard reader no longer sees it. */
-    struct fg_actor admin = {.user_id = ALICE, .trust = 100, .admin = 1};
+    struct fg_ctx admin = {.user_id = ALICE, .trust = 100, .admin = 1};
     assert_int_equal(fg_capsule_set_trust(&f->app, &admin, fresh, 80, &cap, &why), FG_OK);
     store_capsule_clear(&cap);
     assert_int_equal(fg_index_sync(ix), FG_OK);
@@ -331,7 +331,7 @@ static void test_checkpoint_roundtrip_and_replay(void **state)
     /* Changes while no index runs (another process). */
     char extra[37];
     create(f, 60, NULL, "heliograph semaphore relay", extra);
-    struct fg_actor admin = {.user_id = ALICE, .trust = 100, .admin = 1};
+    struct fg_ctx admin = {.user_id = ALICE, .trust = 100, .admin = 1};
     struct fg_capsule_why why = {0};
     long long nd;
     assert_int_equal(fg_capsule_delete(&f->app, &admin, f->ids[1], 0, &nd, &why), FG_OK);
@@ -511,7 +511,7 @@ static void test_space_change_requires_reindex(void **state)
     assert_int_equal(fg_index_sync(ix), FG_EUNAVAIL);
 
     /* A deleted capsule's embedding is cleared by the reindex. */
-    struct fg_actor admin = {.user_id = ALICE, .trust = 100, .admin = 1};
+    struct fg_ctx admin = {.user_id = ALICE, .trust = 100, .admin = 1};
     struct fg_capsule_why why = {0};
     long long nd;
     assert_int_equal(fg_capsule_delete(&f->app, &admin, f->ids[2], 0, &nd, &why), FG_OK);

@@ -266,7 +266,7 @@ static int teardown(void **state)
 static void create(struct fx *f, int trust, const char *type, const char *content,
                    const char *parent, char id[37])
 {
-    struct fg_actor a = {.user_id = ALICE, .trust = trust};
+    struct fg_ctx a = {.user_id = ALICE, .trust = trust};
     struct fg_capsule_input in = {
         .content = content, .content_len = strlen(content), .type = type, .parent_id = parent};
     struct fg_capsule_why why = {0};
@@ -362,7 +362,7 @@ static void test_keyword_bm25_and_filters(void **state)
     assert_true(has(&h, dense) && has(&h, sparse));
     /* Metadata text is searchable. */
     char meta[37];
-    struct fg_actor a = {.user_id = ALICE, .trust = 60};
+    struct fg_ctx a = {.user_id = ALICE, .trust = 60};
     struct fg_capsule_input in = {
         .content = "plain text", .content_len = 10, .metadata = "{\"tags\":[\"frobnicator\"]}"};
     struct fg_capsule_why why = {0};
@@ -425,7 +425,7 @@ static void test_keyword_follows_changes(void **state)
     assert_int_equal(h.n, 2);
 
     /* Content update: the old words go, the new ones come. */
-    struct fg_actor al = {.user_id = ALICE, .trust = 60};
+    struct fg_ctx al = {.user_id = ALICE, .trust = 60};
     struct fg_capsule_input up = {.content = "giraffe crossing", .content_len = 16};
     struct fg_capsule_why why = {0};
     struct store_capsule cap = {0};
@@ -569,7 +569,7 @@ static void test_neighbourhood(void **state)
     assert_int_equal(trunc, 1);
     assert_true(l.n <= 3);
     /* Deleted capsules are walked through (callers filter). */
-    struct fg_actor al = {.user_id = ALICE, .trust = 60};
+    struct fg_ctx al = {.user_id = ALICE, .trust = 60};
     struct fg_capsule_why why = {0};
     long long n = 0;
     assert_int_equal(fg_capsule_delete(&f->app, &al, c, 0, &n, &why), FG_OK);

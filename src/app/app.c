@@ -1,8 +1,9 @@
 /*
  * Application lifecycle for `forge serve`: open the store and migrate, start subsystems, build the
- * router. Subsystems add their start/stop here.
+ * router. Subsystems add their start/stop here. The composition root: it sits above the
+ * layers and may include any of them (docs/CONTRIBUTING.md, layering).
  */
-#include "core/app.h"
+#include "app/app.h"
 
 #include <stdio.h>
 #include <string.h>
