@@ -36,10 +36,16 @@ fi
 
 # The npm registry is reached through the host's CA (DEPLOY-CHECKS.md): the builder stage is
 # given the host's bundle for its `npm ci` of the dashboard (deploy/docker/Dockerfile, HOST_CA).
+# The bundle npm is told to use here (npm_config_cafile, e.g. inside the clean container of
+# scripts/fresh-machine-check.sh, whose own bundle is Debian's and lacks the proxy's CA) wins over
+# the system one.
 HOST_CA_ARGS=()
-if [ -r /etc/ssl/certs/ca-certificates.crt ]; then
-    HOST_CA_ARGS=(--volume /etc/ssl/certs/ca-certificates.crt:/run/host-ca.crt:ro
-        --build-arg HOST_CA=/run/host-ca.crt)
+host_ca=/etc/ssl/certs/ca-certificates.crt
+if [ -n "${npm_config_cafile:-}" ] && [ -r "$npm_config_cafile" ]; then
+    host_ca="$npm_config_cafile"
+fi
+if [ -r "$host_ca" ]; then
+    HOST_CA_ARGS=(--volume "$host_ca:/run/host-ca.crt:ro" --build-arg HOST_CA=/run/host-ca.crt)
 fi
 build() { # build TAG DOCKERFILE
     podman build --pull=never --network host --format docker --layers "${HOST_CA_ARGS[@]}" \
