@@ -888,49 +888,37 @@ enum fg_err fg_graph_contradictions(struct fg_app *app, const struct fg_ctx *a, 
 
 /* ---- superseded_by ------------------------------------------------------------------------- */
 
-static int first_successor(const char *id, const char *succ, void *ctx)
-{
-    json_t *map = ctx;
-    if (!json_object_get(map, id))
-        json_object_set_new(map, id, json_string(succ));
-    return 0;
-}
-
 void fg_graph_annotate(struct fg_app *app, const struct fg_ctx *a, json_t *caps)
 {
     if (!caps)
         return;
-    json_t *one[1] = {caps};
     size_t n = json_is_array(caps) ? json_array_size(caps) : 1;
-    json_t **objs = json_is_array(caps) ? NULL : one;
     const char **ids = fg_xcalloc(n ? n : 1, sizeof *ids);
+    json_t **objs = fg_xcalloc(n ? n : 1, sizeof *objs);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        json_t *o = objs ? objs[i] : json_array_get(caps, i);
+        json_t *o = json_is_array(caps) ? json_array_get(caps, i) : caps;
         if (!json_is_object(o))
             continue;
         json_object_set_new(o, "superseded_by", json_null());
         const char *id = json_string_value(json_object_get(o, "id"));
-        if (id)
+        if (id) {
+            objs[k] = o;
             ids[k++] = id;
-    }
-    json_t *map = json_object();
-    enum fg_err e;
-    if (k && need_store(app) == FG_OK) {
-        struct store_conn *c = store_acquire(app->store, &e);
-        if (c) {
-            app->store->graph->successors(c, ids, k, fg_ctx_read_trust(a), first_successor, map);
-            store_release(app->store, c);
         }
     }
-    for (size_t i = 0; json_object_size(map) && i < n; i++) {
-        json_t *o = objs ? objs[i] : json_array_get(caps, i);
-        const char *id = json_string_value(json_object_get(o, "id"));
-        json_t *s = id ? json_object_get(map, id) : NULL;
-        if (s)
-            json_object_set(o, "superseded_by", s);
+    enum fg_err e;
+    struct store_conn *c = k && need_store(app) == FG_OK ? store_acquire(app->store, &e) : NULL;
+    if (c) {
+        char(*succ)[FG_GRAPH_ID_LEN] = fg_xcalloc(k, sizeof *succ);
+        if (fg_graph_superseded(app, c, ids, k, fg_ctx_read_trust(a), succ) == FG_OK)
+            for (size_t i = 0; i < k; i++)
+                if (succ[i][0])
+                    json_object_set_new(objs[i], "superseded_by", json_string(succ[i]));
+        store_release(app->store, c);
+        free(succ);
     }
-    json_decref(map);
+    free(objs);
     free(ids);
 }
 

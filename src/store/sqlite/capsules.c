@@ -137,13 +137,12 @@ static enum fg_err cap_get(struct store_conn *c, const char *id, unsigned flags,
     return e;
 }
 
-/* WHERE clause of a list query, built from the filters present; binds follow the same order.
- * With `counts` the clause is for capsule_live_counts (migration 110), which holds live capsules
- * only and has no parent or dates: the caller uses it only when those filters are absent. */
-static void list_where(struct fg_buf *b, const struct store_capsule_filter *f, int counts)
+/* Conditions of a list query after `WHERE`, built from the filters present; binds follow the
+ * same order. Over columns that both capsules and capsule_live_counts (migration 110) have, as
+ * long as neither a parent nor a date filter is set; the capsules query adds `is_deleted = 0`. */
+static void list_where(struct fg_buf *b, const struct store_capsule_filter *f)
 {
-    fg_buf_puts(b, counts ? " WHERE c.trust_level <= ?1"
-                          : " WHERE c.is_deleted = 0 AND c.trust_level <= ?1");
+    fg_buf_puts(b, "c.trust_level <= ?1");
     if (f->type)
         fg_buf_puts(b, " AND c.type = ?2");
     if (f->trust_level >= 0)
@@ -198,10 +197,10 @@ static enum fg_err cap_list(struct store_conn *c, const struct store_capsule_fil
     /* The total: summed from the per-combination counts when the filters allow (constant in
      * the number of capsules), else counted. */
     int by_counts = !f->parent_id && !f->created_after && !f->created_before;
-    list_where(&where, f, by_counts);
+    list_where(&where, f);
     fg_buf_printf(&sql,
-                  by_counts ? "SELECT coalesce(sum(c.n), 0) FROM capsule_live_counts c%s"
-                            : "SELECT count(*) FROM capsules c%s",
+                  by_counts ? "SELECT coalesce(sum(c.n), 0) FROM capsule_live_counts c WHERE %s"
+                            : "SELECT count(*) FROM capsules c WHERE c.is_deleted = 0 AND %s",
                   where.p);
     if ((e = prepare_once(c, sql.p, &st)) != FG_OK)
         goto out;
@@ -216,14 +215,10 @@ static enum fg_err cap_list(struct store_conn *c, const struct store_capsule_fil
     st = NULL;
     if (*total <= offset || limit <= 0)
         goto out;
-    if (by_counts) {
-        fg_buf_reset(&where);
-        list_where(&where, f, 0);
-    }
 
     fg_buf_reset(&sql);
     fg_buf_printf(&sql,
-                  "SELECT " CAP_COLS " FROM capsules c%s "
+                  "SELECT " CAP_COLS " FROM capsules c WHERE c.is_deleted = 0 AND %s "
                   "ORDER BY c.created_at DESC, c.id DESC LIMIT ?8 OFFSET ?9",
                   where.p);
     if ((e = prepare_once(c, sql.p, &st)) != FG_OK)
